@@ -1,0 +1,22 @@
+//! Compiles the .proto files with protox (pure Rust), so a fresh machine needs
+//! no `protoc` binary. The file descriptor set is written to OUT_DIR as well,
+//! for gRPC reflection.
+use prost::Message;
+use std::{env, fs, path::PathBuf};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "bianmin/intake/v1/intake.proto",
+        "bianmin/review/v1/review.proto",
+        "bianmin/events/v1/events.proto",
+    ];
+    println!("cargo:rerun-if-changed=bianmin");
+    let fds = protox::compile(files, ["."])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("bianmin_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

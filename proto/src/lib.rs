@@ -1,0 +1,54 @@
+//! Generated gRPC and event types of Bianmin, plus the names that bind
+//! producers and consumers together (subjects, streams, consumers), kept here
+//! so no service spells them on its own.
+
+pub mod intake {
+    pub mod v1 {
+        tonic::include_proto!("bianmin.intake.v1");
+    }
+}
+
+pub mod review {
+    pub mod v1 {
+        tonic::include_proto!("bianmin.review.v1");
+    }
+}
+
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("bianmin.events.v1");
+    }
+}
+
+/// Encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/bianmin_descriptor.bin"));
+
+/// JetStream streams (one per producing service) and their subjects.
+pub mod subjects {
+    /// Stream of everything intake publishes.
+    pub const INTAKE_STREAM: &str = "BIANMIN_INTAKE";
+    pub const INTAKE_SUBJECTS: &str = "bianmin.intake.>";
+    pub const APPLICATION_SUBMITTED: &str = "bianmin.intake.application.submitted";
+
+    /// Stream of everything review publishes.
+    pub const REVIEW_STREAM: &str = "BIANMIN_REVIEW";
+    pub const REVIEW_SUBJECTS: &str = "bianmin.review.>";
+    pub const REVIEW_CASE_OPENED: &str = "bianmin.review.case.opened";
+
+    /// Dead letters of every consumer: `bianmin.dlq.<consumer>.<original subject>`.
+    pub const DEAD_LETTER_STREAM: &str = "BIANMIN_DEAD_LETTER";
+    pub const DEAD_LETTER_PREFIX: &str = "bianmin.dlq";
+
+    /// Durable consumer names.
+    pub const REVIEW_ON_APPLICATION_SUBMITTED: &str = "review-application-submitted";
+    pub const INTAKE_ON_REVIEW_CASE_OPENED: &str = "intake-review-case-opened";
+}
+
+/// Message headers every event carries besides the W3C trace context.
+pub mod headers {
+    /// JetStream de-duplication id; equals the event id.
+    pub const MSG_ID: &str = "Nats-Msg-Id";
+    pub const EVENT_ID: &str = "Bianmin-Event-Id";
+    pub const EVENT_TYPE: &str = "Bianmin-Event-Type";
+}

@@ -1,0 +1,76 @@
+//! Operator commands every service binary has besides `serve`.
+
+use crate::config::ServiceSettings;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OpsCommand {
+    /// Create the database if missing and run the migrations, then exit.
+    Migrate,
+    /// Inspect or re-publish the transactional outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Dead-lettered events.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OutboxCommand {
+    /// Sequence range kept and how many rows wait to be published.
+    Status,
+    /// Mark a range of rows for publishing again (consumers apply each
+    /// event once, so this is safe); the running relay publishes them.
+    Republish {
+        #[arg(long)]
+        from_seq: i64,
+        #[arg(long)]
+        to_seq: i64,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DlqCommand {
+    /// Re-publish dead letters to their original subjects.
+    Replay {
+        /// Only this durable consumer's dead letters.
+        #[arg(long)]
+        consumer: Option<String>,
+    },
+}
+
+pub async fn run(command: OpsCommand, settings: &ServiceSettings, migrations: &'static Migrator) -> anyhow::Result<()> {
+    let never = CancellationToken::new();
+    match command {
+        OpsCommand::Migrate => {
+            crate::runtime::database(settings, migrations, &never).await?;
+            println!("{}: migrations applied", settings.name);
+        }
+        OpsCommand::Outbox(OutboxCommand::Status) => {
+            let pool = crate::db::connect(&settings.database_url, 1).await?;
+            let s = crate::outbox::status(&pool).await?;
+            println!(
+                "outbox of {}: seq {}..{}, {} unpublished (oldest written {})",
+                settings.name,
+                s.oldest_seq.map_or("-".into(), |v| v.to_string()),
+                s.newest_seq.map_or("-".into(), |v| v.to_string()),
+                s.unpublished,
+                s.oldest_unpublished_at.map_or("-".into(), |t| t.to_rfc3339()),
+            );
+        }
+        OpsCommand::Outbox(OutboxCommand::Republish { from_seq, to_seq }) => {
+            anyhow::ensure!(from_seq <= to_seq, "--from-seq must not be greater than --to-seq");
+            let pool = crate::db::connect(&settings.database_url, 1).await?;
+            let n = crate::outbox::mark_for_republish(&pool, from_seq, to_seq).await?;
+            println!("{n} events of {} marked for re-publishing; the running relay sends them", settings.name);
+        }
+        OpsCommand::Dlq(DlqCommand::Replay { consumer }) => {
+            let client = crate::nats::connect(&settings.nats_url, settings.name, &never).await?;
+            let js = crate::nats::jetstream(client);
+            let n = crate::inbox::replay_dead_letters(&js, consumer.as_deref()).await?;
+            println!("{n} dead-lettered events re-published");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Configuration from environment variables, with defaults that work on one
+//! machine. Every setting is parsed and every problem reported at once, so an
+//! operator fixes a broken deployment in one round.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Reads settings from a lookup function (the process environment in
+/// `main`, a map in tests) and collects the problems it meets.
+pub struct Env {
+    lookup: Box<dyn Fn(&str) -> Option<String> + Send>,
+    errors: Vec<String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self::new(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_map(map: HashMap<String, String>) -> Self {
+        Self::new(move |k| map.get(k).cloned())
+    }
+
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + 'static) -> Self {
+        Self { lookup: Box::new(lookup), errors: Vec::new() }
+    }
+
+    fn raw(&self, key: &str) -> Option<String> {
+        (self.lookup)(key).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn string(&mut self, key: &str, default: &str) -> String {
+        self.raw(key).unwrap_or_else(|| default.to_string())
+    }
+
+    pub fn optional(&mut self, key: &str) -> Option<String> {
+        self.raw(key)
+    }
+
+    pub fn parse<T>(&mut self, key: &str, default: T) -> T
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.raw(key) {
+            None => default,
+            Some(v) => v.trim().parse().unwrap_or_else(|e| {
+                self.errors.push(format!("{key}={v:?}: {e}"));
+                default
+            }),
+        }
+    }
+
+    pub fn seconds(&mut self, key: &str, default: u64) -> Duration {
+        Duration::from_secs(self.parse(key, default))
+    }
+
+    pub fn path(&mut self, key: &str, default: &str) -> PathBuf {
+        PathBuf::from(self.string(key, default))
+    }
+
+    /// Ok when every setting parsed, else all the problems in one error.
+    pub fn finish(self) -> anyhow::Result<()> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  {}", self.errors.join("\n  "))
+        }
+    }
+}
+
+/// Settings every service shares.
+#[derive(Clone, Debug)]
+pub struct ServiceSettings {
+    pub name: &'static str,
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub nats_url: String,
+    /// JetStream replicas per stream (3 in a production NATS cluster).
+    pub nats_replicas: usize,
+    pub grpc_addr: String,
+    pub calendar_dir: PathBuf,
+    pub outbox_retention: Duration,
+    /// How long a stopping service keeps answering (NOT_SERVING) before it
+    /// stops accepting, so load balancers see it leave first.
+    pub shutdown_drain: Duration,
+}
+
+impl ServiceSettings {
+    pub fn read(env: &mut Env, name: &'static str, default_grpc_port: u16) -> Self {
+        Self {
+            name,
+            database_url: env.string(
+                "DATABASE_URL",
+                &format!("postgres://postgres:postgres@127.0.0.1:5432/bianmin_{name}"),
+            ),
+            database_pool_size: env.parse("DATABASE_POOL_SIZE", 8),
+            nats_url: env.string("NATS_URL", "nats://127.0.0.1:4222"),
+            nats_replicas: env.parse("NATS_STREAM_REPLICAS", 1),
+            grpc_addr: env.string("GRPC_ADDR", &format!("127.0.0.1:{default_grpc_port}")),
+            calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
+            outbox_retention: Duration::from_secs(3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168)),
+            shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_locally() {
+        let mut env = Env::from_map(HashMap::new());
+        let s = ServiceSettings::read(&mut env, "intake", 50061);
+        env.finish().unwrap();
+        assert_eq!(s.grpc_addr, "127.0.0.1:50061");
+        assert!(s.database_url.ends_with("/bianmin_intake"));
+        assert_eq!(s.outbox_retention, Duration::from_secs(168 * 3600));
+    }
+
+    #[test]
+    fn every_bad_setting_is_reported_together() {
+        let map = HashMap::from([
+            ("DATABASE_POOL_SIZE".to_string(), "many".to_string()),
+            ("OUTBOX_RETENTION_HOURS".to_string(), "-1".to_string()),
+        ]);
+        let mut env = Env::from_map(map);
+        ServiceSettings::read(&mut env, "review", 50062);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(message.contains("DATABASE_POOL_SIZE"), "{message}");
+        assert!(message.contains("OUTBOX_RETENTION_HOURS"), "{message}");
+    }
+}

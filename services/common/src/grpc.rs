@@ -1,0 +1,123 @@
+//! gRPC server bootstrap: health, reflection, trace context, deadlines and
+//! a graceful, draining shutdown, the same for every service.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// State a gRPC service needs, filled in once the database, migrations and
+/// streams are ready. Until then every call answers UNAVAILABLE, and health
+/// says NOT_SERVING, so nothing is served half-started.
+pub struct Ready<T>(Arc<OnceLock<T>>);
+
+impl<T> Clone for Ready<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Default for Ready<T> {
+    fn default() -> Self {
+        Self(Arc::new(OnceLock::new()))
+    }
+}
+
+impl<T> Ready<T> {
+    pub fn get(&self) -> Result<&T, tonic::Status> {
+        self.0
+            .get()
+            .ok_or_else(|| tonic::Status::unavailable("服务正在启动，请稍后重试 (service is starting)"))
+    }
+
+    pub fn set(&self, value: T) {
+        if self.0.set(value).is_err() {
+            tracing::warn!("service state was set twice; keeping the first");
+        }
+    }
+}
+
+/// Health: NOT_SERVING until [`Health::serving`], back to NOT_SERVING when
+/// shutdown starts.
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+}
+
+impl Health {
+    pub async fn set(&self, status: ServingStatus) {
+        self.reporter.set_service_status("", status).await;
+        for name in &self.names {
+            self.reporter.set_service_status(*name, status).await;
+        }
+    }
+    pub async fn serving(&self) {
+        self.set(ServingStatus::Serving).await;
+    }
+}
+
+fn request_span(request: &http::Request<()>) -> tracing::Span {
+    let path = request.uri().path();
+    // Probes would otherwise fill the trace store.
+    if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!("grpc.server", otel.name = %path, rpc.system = "grpc", otel.kind = "server");
+    crate::propagation::set_parent_from_http(&span, request.headers());
+    span
+}
+
+/// Builds the health service for the named gRPC services (their full names,
+/// e.g. `bianmin.intake.v1.IntakeService`), all starting NOT_SERVING.
+pub async fn health(names: &[&'static str]) -> (Health, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    let health = Health { reporter, names: names.to_vec() };
+    health.set(ServingStatus::NotServing).await;
+    (health, service)
+}
+
+/// Serves `routes` (plus reflection) on `listener` until `shutdown`; then
+/// flips health to NOT_SERVING, keeps answering for `drain`, and finishes
+/// the calls in flight before returning.
+pub async fn serve(
+    listener: TcpListener,
+    routes: tonic::service::Routes,
+    health: Health,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bianmin_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let routes = routes.add_service(reflection);
+    let stopping = async move {
+        shutdown.cancelled().await;
+        health.set(ServingStatus::NotServing).await;
+        if !drain.is_zero() {
+            tracing::info!(drain_seconds = drain.as_secs(), "draining before stop");
+            tokio::time::sleep(drain).await;
+        }
+    };
+    tonic::transport::Server::builder()
+        .layer(crate::deadline::DeadlineLayer)
+        .trace_fn(request_span)
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), stopping)
+        .await?;
+    Ok(())
+}
+
+/// A client channel to another service. Connects lazily, so a service that
+/// starts before its peer does not fail; calls fail UNAVAILABLE meanwhile.
+pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .connect_lazy())
+}

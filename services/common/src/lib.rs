@@ -1,0 +1,18 @@
+//! What every Bianmin service does alike, and nothing else: configuration,
+//! telemetry and trace propagation, the database, the outbox and inbox, the
+//! gRPC bootstrap, errors, and the working-day calendar.
+
+pub mod calendar;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod deadline;
+pub mod error;
+pub mod grpc;
+pub mod inbox;
+pub mod nats;
+pub mod outbox;
+pub mod propagation;
+pub mod runtime;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,262 @@
+//! The transactional outbox and its relay.
+//!
+//! A service writes its event with [`enqueue`] inside the transaction that
+//! changes its state, so either both commit or neither does. The [`Relay`]
+//! publishes committed rows to JetStream in order, with `Nats-Msg-Id` = the
+//! event id (JetStream drops a duplicate publish inside its window), and
+//! stamps a row published only after the server acknowledged it. While NATS
+//! is down it retries with capped exponential backoff; a trigger's NOTIFY
+//! wakes it the moment a row commits, with a slow poll as a safety net.
+
+use async_nats::jetstream;
+use bianmin_proto::headers;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, PgPool, Row};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+/// The relay's longest pause between retries while NATS is unavailable.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_secs(2);
+const NOTIFY_CHANNEL: &str = "bianmin_outbox";
+
+/// An event ready to be written with the state change it announces.
+pub struct OutboxEvent {
+    pub event_id: Uuid,
+    pub subject: &'static str,
+    /// Name of the protobuf message, e.g. `ApplicationSubmitted`.
+    pub event_type: &'static str,
+    pub payload: Vec<u8>,
+}
+
+impl OutboxEvent {
+    pub fn new(event_id: Uuid, subject: &'static str, event_type: &'static str, message: &impl prost::Message) -> Self {
+        Self { event_id, subject, event_type, payload: message.encode_to_vec() }
+    }
+}
+
+/// Writes an event in the caller's transaction, with the current trace
+/// context so the relay's publish joins the same trace.
+pub async fn enqueue(tx: &mut PgConnection, event: OutboxEvent) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (event_id, subject, event_type, payload, traceparent) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(event.event_id)
+    .bind(event.subject)
+    .bind(event.event_type)
+    .bind(&event.payload)
+    .bind(crate::propagation::current_traceparent())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Publishes committed outbox rows to JetStream.
+pub struct Relay {
+    pub pool: PgPool,
+    pub jetstream: jetstream::Context,
+    /// Rows published per transaction; acks are awaited together.
+    pub batch: i64,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, jetstream: jetstream::Context) -> Self {
+        Self { pool, jetstream, batch: 256 }
+    }
+
+    /// Runs until `shutdown`; rows left unpublished are taken up on the next
+    /// start (or by another replica: rows are claimed with SKIP LOCKED).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut listener = self.listen().await;
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            match self.publish_batch().await {
+                Ok(n) => {
+                    backoff = Duration::from_millis(100);
+                    if n as i64 >= self.batch {
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "outbox relay could not publish");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+            }
+            // Nothing left: wait for a NOTIFY, the poll, or shutdown.
+            match listener.as_mut() {
+                Some(l) => {
+                    tokio::select! {
+                        r = l.recv() => if let Err(e) = r {
+                            tracing::warn!(error = %e, "outbox listener lost; polling until it is back");
+                            listener = None;
+                        },
+                        _ = tokio::time::sleep(POLL) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+                None => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    listener = self.listen().await;
+                }
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
+        listener.listen(NOTIFY_CHANNEL).await.ok()?;
+        Some(listener)
+    }
+
+    /// Publishes up to `batch` rows; returns how many were published.
+    pub async fn publish_batch(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT seq, event_id, subject, event_type, payload, traceparent FROM outbox
+             WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+
+        // Send them all, then await the acks together: one round trip's
+        // latency for the batch instead of one per row.
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.get("seq");
+            let event_id: Uuid = row.get("event_id");
+            let subject: String = row.get("subject");
+            let event_type: String = row.get("event_type");
+            let payload: Vec<u8> = row.get("payload");
+            let traceparent: Option<String> = row.get("traceparent");
+            let span = tracing::info_span!("outbox.publish", %subject, %event_id, %event_type,
+                otel.kind = "producer");
+            if let Some(tp) = &traceparent {
+                crate::propagation::set_parent_from_traceparent(&span, tp);
+            }
+            let sent = async {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(headers::MSG_ID, event_id.to_string().as_str());
+                headers.insert(headers::EVENT_ID, event_id.to_string().as_str());
+                headers.insert(headers::EVENT_TYPE, event_type.as_str());
+                crate::propagation::inject_nats(&mut headers);
+                self.jetstream.publish_with_headers(subject, headers, payload.into()).await
+            }
+            .instrument(span)
+            .await;
+            pending.push((seq, sent));
+        }
+
+        let mut published = Vec::new();
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        for (seq, sent) in pending {
+            let acked = match sent {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match acked {
+                Ok(()) => published.push(seq),
+                Err(e) => {
+                    failed.push(seq);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        sqlx::query("UPDATE outbox SET published_at = now(), last_error = NULL WHERE seq = ANY($1)")
+            .bind(&published)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(error) = &first_error {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)")
+                .bind(&failed)
+                .bind(error)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        match first_error {
+            Some(e) => anyhow::bail!("{} of {} events not acknowledged: {e}", failed.len(), rows.len()),
+            None => Ok(published.len()),
+        }
+    }
+}
+
+/// Deletes published rows older than `retention`, every hour.
+pub async fn prune_published(pool: PgPool, retention: Duration, shutdown: CancellationToken) {
+    loop {
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        match sqlx::query("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1")
+            .bind(cutoff)
+            .execute(&pool)
+            .await
+        {
+            Ok(done) if done.rows_affected() > 0 => {
+                tracing::info!(rows = done.rows_affected(), "pruned published outbox rows")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Marks a range of rows unpublished so the relay publishes them again.
+/// Safe: consumers record every event id and apply each once; inside its
+/// duplicate window JetStream itself drops the copies it still holds.
+pub async fn mark_for_republish(pool: &PgPool, from_seq: i64, to_seq: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE outbox SET published_at = NULL, attempts = 0, last_error = NULL WHERE seq BETWEEN $1 AND $2",
+    )
+    .bind(from_seq)
+    .bind(to_seq)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// What an operator sees before re-publishing.
+#[derive(Debug)]
+pub struct OutboxStatus {
+    pub oldest_seq: Option<i64>,
+    pub newest_seq: Option<i64>,
+    pub unpublished: i64,
+    pub oldest_unpublished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn status(pool: &PgPool) -> sqlx::Result<OutboxStatus> {
+    let row = sqlx::query(
+        "SELECT min(seq) AS oldest, max(seq) AS newest,
+                count(*) FILTER (WHERE published_at IS NULL) AS unpublished,
+                min(created_at) FILTER (WHERE published_at IS NULL) AS oldest_unpublished_at
+         FROM outbox",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(OutboxStatus {
+        oldest_seq: row.get("oldest"),
+        newest_seq: row.get("newest"),
+        unpublished: row.get("unpublished"),
+        oldest_unpublished_at: row.get("oldest_unpublished_at"),
+    })
+}
