@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod nats;
 pub mod outbox;
+pub mod pii;
 pub mod propagation;
 pub mod runtime;
 pub mod shutdown;

@@ -1,1 +1,77 @@
+//! Intake: the service catalog, applications and the resident-visible
+//! status timeline.
 
+pub mod api;
+pub mod domain;
+pub mod events;
+pub mod store;
+
+use bianmin_common::config::{Env, ServiceSettings};
+use bianmin_common::grpc::{self, Ready};
+use bianmin_common::pii::PiiKeys;
+use bianmin_proto::intake::v1::intake_service_server::IntakeServiceServer;
+use sqlx::migrate::Migrator;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_GRPC_PORT: u16 = 50061;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub service: ServiceSettings,
+    /// Catalog seed (centers and service types) upserted at start.
+    pub seed_file: Option<PathBuf>,
+    pub pii_keys_file: Option<String>,
+    pub pii_keys: Option<String>,
+}
+
+impl Settings {
+    pub fn read(env: &mut Env) -> Self {
+        Self {
+            service: ServiceSettings::read(env, "intake", DEFAULT_GRPC_PORT),
+            seed_file: env.optional("SEED_FILE").map(PathBuf::from),
+            pii_keys_file: env.optional("PII_KEYS_FILE"),
+            pii_keys: env.optional("PII_KEYS"),
+        }
+    }
+}
+
+/// Serves intake on `listener` until `shutdown`.
+pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let keys = Arc::new(PiiKeys::from_settings(settings.pii_keys_file.as_deref(), settings.pii_keys.as_deref())?);
+    let state = Ready::default();
+    let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
+    let routes = tonic::service::Routes::new(health_service)
+        .add_service(IntakeServiceServer::new(api::IntakeApi { state: state.clone() }));
+    let server = tokio::spawn(grpc::serve(listener, routes, health.clone(), shutdown.clone(), settings.service.shutdown_drain));
+
+    let tasks = TaskTracker::new();
+    let infra = bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
+    if let Some(path) = &settings.seed_file {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
+        let seed: store::catalog::SeedFile =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
+        store::catalog::apply_seed(&infra.pool, &seed).await?;
+        tracing::info!(centers = seed.centers.len(), service_types = seed.service_types.len(), "catalog seeded");
+    }
+    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_CASE_OPENED).await?;
+    tasks.spawn(bianmin_common::inbox::run(
+        infra.pool.clone(),
+        infra.jetstream.clone(),
+        events::REVIEW_CASE_OPENED,
+        events::OnReviewCaseOpened,
+        shutdown.clone(),
+    ));
+    state.set(api::State { pool: infra.pool.clone(), keys });
+    health.serving().await;
+    tracing::info!(addr = %settings.service.grpc_addr, "intake ready");
+
+    let served = server.await?;
+    tasks.close();
+    tasks.wait().await;
+    served
+}

@@ -1,0 +1,181 @@
+//! Validation of a submitted application: every field, every rule, all
+//! problems reported together so the counter clerk fixes them in one go.
+
+use super::{id_number, phone};
+use bianmin_common::error::FieldViolation;
+use chrono::NaiveDate;
+
+/// Channels an application can arrive through.
+pub const CHANNELS: [(&str, &str); 8] = [
+    ("web", "网站"),
+    ("wechat", "微信公众号"),
+    ("app", "移动应用"),
+    ("window", "服务窗口"),
+    ("kiosk", "自助终端"),
+    ("phone", "电话"),
+    ("home_visit", "上门服务"),
+    ("egov", "政务服务平台"),
+];
+
+pub fn channel_label(code: &str) -> &'static str {
+    CHANNELS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l).unwrap_or("其他")
+}
+
+pub const MAX_NAME_CHARS: usize = 50;
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// Raw input, as it arrives.
+#[derive(Debug, Clone, Default)]
+pub struct Draft<'a> {
+    pub center_id: &'a str,
+    pub service_type: &'a str,
+    pub channel: &'a str,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub phone: &'a str,
+    pub reason: &'a str,
+}
+
+/// Input that passed every rule, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Valid {
+    pub center_id: String,
+    pub service_type: String,
+    pub channel: String,
+    pub name: String,
+    pub id_number: String,
+    pub phone: String,
+    pub reason: String,
+}
+
+fn required(violations: &mut Vec<FieldViolation>, field: &str, value: &str, label: &str) -> bool {
+    if value.trim().is_empty() {
+        violations.push(FieldViolation::new(field, "required", format!("请填写{label} ({field} is required)")));
+        return false;
+    }
+    true
+}
+
+fn has_control_chars(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+}
+
+/// Checks the fields that need no database. Whether the center and service
+/// type exist is checked by the store.
+pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViolation>> {
+    let mut v = Vec::new();
+    required(&mut v, "center_id", draft.center_id, "服务中心");
+    required(&mut v, "service_type", draft.service_type, "服务事项");
+
+    if required(&mut v, "channel", draft.channel, "受理渠道") && !CHANNELS.iter().any(|(c, _)| *c == draft.channel) {
+        let known: Vec<_> = CHANNELS.iter().map(|(c, _)| *c).collect();
+        v.push(FieldViolation::new(
+            "channel",
+            "channel_unknown",
+            format!("受理渠道不在允许范围内 (channel must be one of {})", known.join(", ")),
+        ));
+    }
+
+    let name = draft.name.trim();
+    if required(&mut v, "applicant.name", name, "申请人姓名") {
+        if name.chars().count() > MAX_NAME_CHARS || has_control_chars(name) {
+            v.push(FieldViolation::new(
+                "applicant.name",
+                "name_format",
+                format!("姓名不超过 {MAX_NAME_CHARS} 个字且不含控制字符 (at most {MAX_NAME_CHARS} characters, no control characters)"),
+            ));
+        }
+    }
+
+    let mut id = String::new();
+    if required(&mut v, "applicant.id_number", draft.id_number, "身份证号") {
+        match id_number::validate(draft.id_number, today) {
+            Ok(ok) => id = ok,
+            Err(e) => v.push(FieldViolation::new("applicant.id_number", e.rule(), e.message())),
+        }
+    }
+
+    let mut tel = String::new();
+    if required(&mut v, "applicant.phone", draft.phone, "联系电话") {
+        match phone::validate(draft.phone) {
+            Some(ok) => tel = ok,
+            None => v.push(FieldViolation::new("applicant.phone", phone::RULE, phone::MESSAGE)),
+        }
+    }
+
+    let reason = draft.reason.trim();
+    if required(&mut v, "reason", reason, "申请事由") && (reason.chars().count() > MAX_REASON_CHARS || has_control_chars(reason)) {
+        v.push(FieldViolation::new(
+            "reason",
+            "reason_format",
+            format!("申请事由不超过 {MAX_REASON_CHARS} 个字且不含控制字符 (at most {MAX_REASON_CHARS} characters)"),
+        ));
+    }
+
+    if !v.is_empty() {
+        return Err(v);
+    }
+    Ok(Valid {
+        center_id: draft.center_id.trim().to_string(),
+        service_type: draft.service_type.trim().to_string(),
+        channel: draft.channel.to_string(),
+        name: name.to_string(),
+        id_number: id,
+        phone: tel,
+        reason: reason.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    fn good() -> Draft<'static> {
+        Draft {
+            center_id: "C01",
+            service_type: "elderly-care-subsidy",
+            channel: "window",
+            name: "张秀兰",
+            id_number: "11010519491231002X",
+            phone: "13812345678",
+            reason: "独居老人，申请居家养老服务补贴",
+        }
+    }
+
+    #[test]
+    fn a_complete_draft_passes_normalised() {
+        let mut d = good();
+        d.id_number = "11010519491231002x";
+        let v = validate(&d, today()).unwrap();
+        assert_eq!(v.id_number, "11010519491231002X");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let d = Draft { channel: "fax", id_number: "123", phone: "abc", ..Default::default() };
+        let fields: Vec<_> = validate(&d, today()).unwrap_err().into_iter().map(|v| (v.field, v.rule)).collect();
+        for expected in [
+            ("center_id", "required"),
+            ("service_type", "required"),
+            ("channel", "channel_unknown"),
+            ("applicant.name", "required"),
+            ("applicant.id_number", "id_number_length"),
+            ("applicant.phone", "phone_format"),
+            ("reason", "required"),
+        ] {
+            assert!(fields.iter().any(|(f, r)| f == expected.0 && r == expected.1), "{expected:?} missing in {fields:?}");
+        }
+    }
+
+    #[test]
+    fn overlong_reason_is_refused() {
+        let long = "很".repeat(MAX_REASON_CHARS + 1);
+        let d = Draft { reason: &long, ..good() };
+        let errs = validate(&d, today()).unwrap_err();
+        assert_eq!(errs[0].rule, "reason_format");
+    }
+}

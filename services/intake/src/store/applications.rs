@@ -1,0 +1,255 @@
+//! Applications and their timelines.
+
+use crate::domain::{submission, timeline};
+use bianmin_common::calendar;
+use bianmin_common::error::{ApiError, FieldViolation};
+use bianmin_common::outbox::{self, OutboxEvent};
+use bianmin_common::pii::{self, PiiKeys};
+use bianmin_proto::{events::v1 as ev, intake::v1 as pb, subjects};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+/// The result of a submission.
+pub struct Submitted {
+    pub id: Uuid,
+    /// True when an earlier submission with the same idempotency key is
+    /// being returned.
+    pub replayed: bool,
+}
+
+/// Keyed hash of the normalised request, to tell a retry (same body) from
+/// a reused key (different body) without keeping the body in clear.
+fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
+    let canonical = serde_json::json!([
+        v.center_id, v.service_type, v.channel, v.name, v.id_number, v.phone, v.reason
+    ]);
+    keys.lookup_hash("submit-request", &canonical.to_string())
+}
+
+async fn existing_by_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
+    let row = sqlx::query("SELECT id, request_hash FROM applications WHERE idempotency_key = $1")
+        .bind(key)
+        .fetch_optional(tx)
+        .await?;
+    Ok(row.map(|r| (r.get("id"), r.get::<Option<Vec<u8>>, _>("request_hash").unwrap_or_default())))
+}
+
+fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, ApiError> {
+    if found.1 == hash {
+        Ok(Submitted { id: found.0, replayed: true })
+    } else {
+        Err(ApiError::Conflict(
+            "该幂等键已用于另一份不同的申请 (Idempotency-Key was already used with a different request)".into(),
+        ))
+    }
+}
+
+/// Stores a validated application, its first timeline entry and its
+/// `ApplicationSubmitted` event in one transaction.
+pub async fn submit(
+    pool: &PgPool,
+    keys: &PiiKeys,
+    v: &submission::Valid,
+    idempotency_key: Option<&str>,
+) -> Result<Submitted, ApiError> {
+    let hash = request_hash(keys, v);
+    let mut tx = pool.begin().await?;
+    if let Some(key) = idempotency_key {
+        if let Some(found) = existing_by_key(&mut tx, key).await? {
+            return replay_or_conflict(found, &hash);
+        }
+    }
+
+    let mut violations = Vec::new();
+    let center_name = super::catalog::center_name(&mut tx, &v.center_id).await?;
+    if center_name.is_none() {
+        violations.push(FieldViolation::new("center_id", "center_unknown", format!("服务中心 {} 不存在 (no such center)", v.center_id)));
+    }
+    let service_type = super::catalog::find_service_type(&mut tx, &v.service_type).await?;
+    match &service_type {
+        None => violations.push(FieldViolation::new(
+            "service_type",
+            "service_type_unknown",
+            format!("服务事项 {} 不存在 (no such service type)", v.service_type),
+        )),
+        Some(t) if !t.active => violations.push(FieldViolation::new(
+            "service_type",
+            "service_type_retired",
+            format!("服务事项 {} 已停止受理 (service type is retired)", v.service_type),
+        )),
+        Some(_) => {}
+    }
+    let (Some(center_name), Some(service_type), true) = (center_name, service_type, violations.is_empty()) else {
+        return Err(ApiError::Invalid(violations));
+    };
+
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let seq: i64 = sqlx::query_scalar("SELECT nextval('application_no_seq')").fetch_one(&mut *tx).await?;
+    let application_no = format!("{}-{}-{seq:06}", v.center_id, calendar::local_date(now).format("%Y%m%d"));
+    let id_sealed = keys.seal(&v.id_number, &format!("applications.id_number:{id}"));
+    let phone_sealed = keys.seal(&v.phone, &format!("applications.phone:{id}"));
+
+    let inserted = sqlx::query(
+        "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
+            id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
+            phone_sealed, phone_key_id, phone_hash, phone_masked,
+            reason, status, idempotency_key, request_hash, submitted_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(&application_no)
+    .bind(&v.center_id)
+    .bind(&v.service_type)
+    .bind(&v.channel)
+    .bind(&v.name)
+    .bind(&id_sealed.ciphertext)
+    .bind(&id_sealed.key_id)
+    .bind(keys.lookup_hash("id_number", &v.id_number))
+    .bind(pii::mask_id_number(&v.id_number))
+    .bind(&phone_sealed.ciphertext)
+    .bind(&phone_sealed.key_id)
+    .bind(keys.lookup_hash("phone", &v.phone))
+    .bind(pii::mask_phone(&v.phone))
+    .bind(&v.reason)
+    .bind(idempotency_key)
+    .bind(&hash)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        // A concurrent retry with the same key committed first.
+        tx.rollback().await?;
+        let mut conn = pool.acquire().await?;
+        let found = existing_by_key(&mut conn, idempotency_key.unwrap_or_default())
+            .await?
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency conflict without a row")))?;
+        return replay_or_conflict(found, &hash);
+    }
+
+    let entry = timeline::submitted(submission::channel_label(&v.channel), &center_name);
+    add_entry(&mut tx, id, &entry, now, None).await?;
+
+    let event_id = Uuid::now_v7();
+    let event = ev::ApplicationSubmitted {
+        event_id: event_id.to_string(),
+        occurred_at: now.to_rfc3339(),
+        application_id: id.to_string(),
+        application_no,
+        center_id: v.center_id.clone(),
+        service_type: v.service_type.clone(),
+        channel: v.channel.clone(),
+        preliminary_review_days: service_type.preliminary_review_days,
+        extended_review_days: service_type.extended_review_days,
+        decision_days: service_type.decision_days,
+        urgent: false,
+    };
+    outbox::enqueue(&mut tx, OutboxEvent::new(event_id, subjects::APPLICATION_SUBMITTED, "ApplicationSubmitted", &event)).await?;
+    tx.commit().await?;
+    Ok(Submitted { id, replayed: false })
+}
+
+async fn add_entry(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+    entry: &timeline::Entry,
+    at: DateTime<Utc>,
+    event_id: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(application_id)
+    .bind(entry.kind)
+    .bind(&entry.title)
+    .bind(&entry.detail)
+    .bind(at)
+    .bind(event_id)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One application with its timeline; PII masked.
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
+    let Some(r) = sqlx::query(
+        "SELECT id, application_no, center_id, service_type, channel, applicant_name, id_number_masked,
+                phone_masked, reason, status, submitted_at, review_case_id, review_stage, review_due_date
+         FROM applications WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let entries = sqlx::query("SELECT kind, title, detail, at FROM timeline_entries WHERE application_id = $1 ORDER BY at, id")
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    let review = match (r.get::<Option<Uuid>, _>("review_case_id"), r.get::<Option<NaiveDate>, _>("review_due_date")) {
+        (Some(case_id), Some(due)) => Some(pb::ReviewInfo {
+            case_id: case_id.to_string(),
+            stage: r.get::<Option<String>, _>("review_stage").unwrap_or_default(),
+            due_date: due.to_string(),
+        }),
+        _ => None,
+    };
+    Ok(Some(pb::Application {
+        id: r.get::<Uuid, _>("id").to_string(),
+        application_no: r.get("application_no"),
+        center_id: r.get("center_id"),
+        service_type: r.get("service_type"),
+        channel: r.get("channel"),
+        status: r.get("status"),
+        applicant: Some(pb::Applicant {
+            name: r.get("applicant_name"),
+            id_number: r.get("id_number_masked"),
+            phone: r.get("phone_masked"),
+        }),
+        reason: r.get("reason"),
+        submitted_at: r.get::<DateTime<Utc>, _>("submitted_at").to_rfc3339(),
+        timeline: entries
+            .into_iter()
+            .map(|e| pb::TimelineEntry {
+                kind: e.get("kind"),
+                title: e.get("title"),
+                detail: e.get("detail"),
+                at: e.get::<DateTime<Utc>, _>("at").to_rfc3339(),
+            })
+            .collect(),
+        review,
+    }))
+}
+
+/// Records that review opened the case; false when the application is
+/// unknown.
+pub async fn review_opened(tx: &mut PgConnection, event_id: Uuid, e: &ev::ReviewCaseOpened) -> Result<bool, sqlx::Error> {
+    let (Ok(application_id), Ok(case_id), Ok(due)) = (
+        Uuid::parse_str(&e.application_id),
+        Uuid::parse_str(&e.case_id),
+        e.due_date.parse::<NaiveDate>(),
+    ) else {
+        return Ok(false);
+    };
+    let updated = sqlx::query(
+        "UPDATE applications SET status = 'in_review', review_case_id = $2, review_stage = $3, review_due_date = $4
+         WHERE id = $1",
+    )
+    .bind(application_id)
+    .bind(case_id)
+    .bind(&e.stage)
+    .bind(due)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let at = DateTime::parse_from_rfc3339(&e.occurred_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
+    add_entry(tx, application_id, &entry, at, Some(event_id)).await?;
+    Ok(true)
+}

@@ -1,0 +1,4 @@
+//! Intake's PostgreSQL store, one file per aggregate.
+
+pub mod applications;
+pub mod catalog;

@@ -1,0 +1,3 @@
+//! Review's rules: pure, no I/O.
+
+pub mod opening;
