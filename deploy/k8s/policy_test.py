@@ -411,6 +411,10 @@ def check_object_refs(docs, provided: Provided):
                 for backend in rule.get("backendRefs", []) or []:
                     if not service_port_exists(backend["name"], backend["port"]):
                         problems.append(f"{who}: backend {backend['name']}:{backend['port']} is not a Service port in the render")
+    for labels, _ in provided.pods:
+        cluster = labels.get("cnpg.io/cluster")
+        if cluster and ("Cluster", cluster) not in by_kind_name:
+            problems.append(f"operator-provided Pods of CNPG cluster {cluster}: no Cluster {cluster} in the render")
     for doc, spec, labels in pod_templates(docs):
         account = spec.get("serviceAccountName")
         if account and account not in accounts:
@@ -447,7 +451,8 @@ def run_all(docs, provided: Provided, binaries: set[str]):
     """[(check name, problems)] for one overlay's render."""
     results = [(check.__name__, check(docs, provided)) for check in CHECKS]
     results.append(("check_commands", check_commands(docs, binaries)))
-    return results
+    # The same mistake seen from an init container and its server is one problem.
+    return [(name, list(dict.fromkeys(problems))) for name, problems in results]
 
 
 # ---------------------------------------------------------------- self-check

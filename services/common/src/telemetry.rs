@@ -37,23 +37,26 @@ fn otlp_configured() -> bool {
         .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
 }
 
+/// Always a provider, so every span has a trace id to log and propagate;
+/// spans leave the process only when an OTLP endpoint is configured.
 fn tracer_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string()))
+        .build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    if !otlp_configured() {
+        return Ok(builder.build());
+    }
     let protocol = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").unwrap_or_else(|_| "grpc".into());
-    let builder = opentelemetry_otlp::SpanExporter::builder();
+    let exporter = opentelemetry_otlp::SpanExporter::builder();
     let exporter = match protocol.as_str() {
-        "grpc" => builder.with_tonic().build()?,
-        "http/protobuf" => builder.with_http().build()?,
+        "grpc" => exporter.with_tonic().build()?,
+        "http/protobuf" => exporter.with_http().build()?,
         other => anyhow::bail!(
             "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported; use grpc or http/protobuf"
         ),
     };
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string()))
-        .build();
-    Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(resource)
-        .build())
+    Ok(builder.with_batch_exporter(exporter).build())
 }
 
 /// Installs the global subscriber and the W3C trace-context propagator.
@@ -71,16 +74,11 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
         .event_format(TraceIdFormat { json })
         .with_filter(filter());
 
-    let mut guard = TelemetryGuard { provider: None };
-    let otel_layer = if otlp_configured() {
-        let provider = tracer_provider(service)?;
-        let tracer = provider.tracer(service.to_string());
-        opentelemetry::global::set_tracer_provider(provider.clone());
-        guard.provider = Some(provider);
-        Some(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter()))
-    } else {
-        None
-    };
+    let provider = tracer_provider(service)?;
+    let tracer = provider.tracer(service.to_string());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    let guard = TelemetryGuard { provider: Some(provider) };
+    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter());
 
     tracing_subscriber::registry()
         .with(otel_layer)

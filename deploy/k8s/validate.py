@@ -1,0 +1,188 @@
+"""Offline validation of the Kubernetes manifests (run through validate.sh).
+
+1. render every overlay with `kubectl kustomize` (kubectl from the venv);
+2. validate each built-in document with `kubernetes-validate --strict` against
+   the oldest and newest Kubernetes minors we support; a document it has no
+   schema for is a failure, not the tool's mere warning;
+3. validate the custom resources (CloudNativePG, Barman ObjectStore, TLSRoute)
+   against our strict JSON Schemas in schemas/;
+4. run the policy checks (policy_test.py) on each render, and their self-check;
+5. cross-check the repository: calendars listed for kustomize, image binaries.
+Prints one line per check (passes grouped) and ends with `k8s: N passed, M failed`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+import policy_test
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+TOOLS = ROOT / "deploy" / ".tools"
+BIN = TOOLS / "venv" / "bin"
+OVERLAYS = ["dev", "prod"]
+# Oldest minor still in wide use by district clusters, and the newest the
+# validator knows: a field removed or not yet available fails one of them.
+K8S_VERSIONS = ["1.33", "1.37"]
+
+
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def record(self, name: str, ok: bool, detail: str = "", quiet: bool = False):
+        if ok:
+            self.passed += 1
+            if not quiet:
+                print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name}" + (f"\n     {detail}" if detail else ""))
+
+
+def render(overlay: str, tally: Tally):
+    out = TOOLS / "render" / f"{overlay}.yaml"
+    proc = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(ROOT / "k8s" / "overlays" / overlay)],
+        capture_output=True, text=True,
+    )
+    tally.record(f"render {overlay}", proc.returncode == 0, proc.stderr.strip())
+    if proc.returncode != 0:
+        return None, []
+    out.write_text(proc.stdout, encoding="utf-8")
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return out, docs
+
+
+def load_schemas():
+    schemas = {}
+    for path in sorted((HERE / "schemas").glob("*.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        key = (schema["x-kind"]["apiVersion"], schema["x-kind"]["kind"])
+        schemas[key] = (path.name, jsonschema.Draft202012Validator(schema))
+    return schemas
+
+
+def validate_builtin(overlay: str, docs: list[dict], schemas, tally: Tally):
+    """kubernetes-validate --strict on every document we have no own schema for."""
+    builtin = [d for d in docs if (d["apiVersion"], d["kind"]) not in schemas]
+    path = TOOLS / "render" / f"{overlay}.builtin.yaml"
+    path.write_text(yaml.safe_dump_all(builtin, sort_keys=False), encoding="utf-8")
+    for version in K8S_VERSIONS:
+        proc = subprocess.run(
+            [str(BIN / "kubernetes-validate"), "--strict", "-k", version, str(path)],
+            capture_output=True, text=True,
+        )
+        lines = proc.stdout.splitlines()
+        passed = [l for l in lines if l.startswith("INFO") and " passed for resource " in l]
+        problems = [l for l in lines if not l.startswith("INFO")] + proc.stderr.splitlines()
+        for _ in passed:
+            tally.record("", True, quiet=True)
+        print(f"{'ok  ' if not problems else '--  '} kubernetes-validate --strict -k {version} {overlay}: "
+              f"{len(passed)} of {len(builtin)} documents valid")
+        for line in problems:  # ERROR (invalid) and WARN (no schema: not validated)
+            tally.record(f"kubernetes-validate -k {version} {overlay}", False, line)
+        if len(passed) + len([l for l in problems if l.startswith(("ERROR", "WARN"))]) != len(builtin):
+            tally.record(f"kubernetes-validate -k {version} {overlay}: every document reported", False,
+                         f"{len(builtin)} documents, {len(passed)} passed, output:\n{proc.stdout}{proc.stderr}")
+
+
+def validate_custom(overlay: str, docs: list[dict], schemas, tally: Tally):
+    for doc in docs:
+        key = (doc["apiVersion"], doc["kind"])
+        if key not in schemas:
+            continue
+        file, validator = schemas[key]
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+        detail = "; ".join(f"{'.'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors)
+        tally.record(f"schema {file} {overlay} {doc['kind']}/{doc['metadata']['name']}", not errors, detail)
+
+
+def strictness_canary(tally: Tally):
+    """kubernetes-validate only rejects unknown fields with --strict: prove it does here."""
+    path = TOOLS / "render" / "canary.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: canary}\ndata: {a: b}\nunknownField: 1\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [str(BIN / "kubernetes-validate"), "--strict", "-k", K8S_VERSIONS[0], str(path)],
+        capture_output=True, text=True,
+    )
+    tally.record("kubernetes-validate --strict rejects an unknown field", "ERROR" in proc.stdout, proc.stdout)
+
+
+def binaries() -> set[str]:
+    """[[bin]] names of the workspace that deploy/Containerfile ships."""
+    text = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
+    shipped = set(re.search(r'^ARG BINS="([^"]+)"', text, re.M).group(1).split())
+    declared = set()
+    for manifest in ROOT.glob("**/Cargo.toml"):
+        if "target" in manifest.parts or ".tools" in manifest.parts:
+            continue
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        declared |= {b["name"] for b in data.get("bin", [])}
+    return shipped, declared
+
+
+def repo_checks(tally: Tally, rendered: dict[str, list[dict]]):
+    shipped, declared = binaries()
+    missing = shipped - declared
+    tally.record("Containerfile ships only binaries the workspace declares ([[bin]])",
+                 not missing, f"not declared: {sorted(missing)}")
+    listed = yaml.safe_load((ROOT / "deploy" / "kustomization.yaml").read_text(encoding="utf-8"))
+    files = {f for g in listed["configMapGenerator"] if g["name"] == "bianmin-calendars" for f in g["files"]}
+    on_disk = {f"calendars/{p.name}" for p in (ROOT / "deploy" / "calendars").glob("*.json")}
+    tally.record("every deploy/calendars/*.json is in deploy/kustomization.yaml",
+                 on_disk <= files, f"add to bianmin-calendars: {sorted(on_disk - files)}")
+    for overlay, docs in rendered.items():
+        dev_only = [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
+        if overlay == "prod":
+            tally.record("prod render contains no Secret (operator-provided only)", not dev_only, str(dev_only))
+    gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8")
+    tally.record(".gitignore keeps deploy/.tools out of git", "/deploy/.tools" in gitignore)
+    return shipped
+
+
+def main() -> int:
+    tally = Tally()
+    (TOOLS / "render").mkdir(parents=True, exist_ok=True)  # renders kept for inspection
+    strictness_canary(tally)
+    schemas = load_schemas()
+    tally.record(f"custom resource schemas load: {len(schemas)}", bool(schemas))
+    rendered = {}
+    for overlay in OVERLAYS:
+        path, docs = render(overlay, tally)
+        if path is None:
+            continue
+        rendered[overlay] = docs
+        validate_builtin(overlay, docs, schemas, tally)
+        validate_custom(overlay, docs, schemas, tally)
+    shipped = repo_checks(tally, rendered)
+    for overlay, docs in rendered.items():
+        provided = policy_test.load_provided(HERE / "operator-provided.txt", overlay)
+        for name, problems in policy_test.run_all(docs, provided, shipped):
+            tally.record(f"policy {overlay} {name}", not problems, "\n     ".join(problems))
+    self_results = policy_test.self_check()
+    for name, ok, detail in self_results:
+        tally.record(name, ok, detail, quiet=True)
+    bad = [r for r in self_results if not r[1]]
+    print(f"{'ok  ' if not bad else '--  '} policy self-check: {len(self_results) - len(bad)} of "
+          f"{len(self_results)} (passes a good render, reports each planted mistake)")
+    print(f"k8s: {tally.passed} passed, {tally.failed} failed")
+    return 1 if tally.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

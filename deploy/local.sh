@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The whole district on one machine: `deploy/local.sh up | down | status`.
+# `make up` and `make down` call this.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+SERVICES=(intake review gateway)
+HTTP_PORT="${GATEWAY_PORT:-8080}"
+DB_BASE="${DATABASE_URL_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM}"
+BIN_DIR="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_one() {
+  local name="$1"; shift
+  local pid_file="$RUN_DIR/$name.pid" log="$RUN_DIR/logs/$name.log"
+  if pid_alive "$pid_file"; then say "$name already running (pid $(cat "$pid_file"))"; return; fi
+  # The caller's environment passes through (OTEL_*, RUST_LOG, ...);
+  # the variables set here are the local defaults it may override.
+  (cd "$ROOT" && env "$@" nohup "$BIN_DIR/bianmin-$name" serve >>"$log" 2>&1 & echo $! > "$pid_file")
+  say "started $name (pid $(cat "$pid_file")), log: $log"
+}
+
+up() {
+  ensure_postgres
+  ensure_nats
+  local keys; keys="$(ensure_pii_keys)"
+  say "building (release; the first build takes several minutes)"
+  "$ROOT/deploy/build.sh"
+  mkdir -p "$RUN_DIR/logs"
+  start_one intake \
+    DATABASE_URL="${INTAKE_DATABASE_URL:-$DB_BASE/bianmin_intake}" \
+    NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+    SEED_FILE="${SEED_FILE:-$ROOT/deploy/seed/catalog.json}" \
+    PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
+    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+  start_one review \
+    DATABASE_URL="${REVIEW_DATABASE_URL:-$DB_BASE/bianmin_review}" \
+    NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+  start_one gateway \
+    HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:$HTTP_PORT}" \
+    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+
+  say "waiting until every service is ready"
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
+      cat <<MSG
+
+  Bianmin 便民 is up.
+    Gateway (REST):   http://127.0.0.1:$HTTP_PORT
+    API document:     http://127.0.0.1:$HTTP_PORT/api/v1/openapi.json
+    Centers:          http://127.0.0.1:$HTTP_PORT/api/v1/centers
+    Service catalog:  http://127.0.0.1:$HTTP_PORT/api/v1/catalog/services
+    gRPC:             intake 127.0.0.1:50061, review 127.0.0.1:50062
+    Logs:             $RUN_DIR/logs/
+    Stop:             make down
+
+MSG
+      return 0
+    fi
+    for s in "${SERVICES[@]}"; do
+      pid_alive "$RUN_DIR/$s.pid" || { tail -20 "$RUN_DIR/logs/$s.log" >&2; die "$s exited; log above"; }
+    done
+    sleep 1
+  done
+  die "not ready after 120 s; see the logs in $RUN_DIR/logs/"
+}
+
+down() {
+  for s in gateway review intake nats; do
+    local pid_file="$RUN_DIR/$s.pid"
+    if pid_alive "$pid_file"; then
+      kill -TERM "$(cat "$pid_file")"
+      for _ in $(seq 1 50); do pid_alive "$pid_file" || break; sleep 0.2; done
+      pid_alive "$pid_file" && kill -KILL "$(cat "$pid_file")"
+      say "stopped $s"
+    fi
+    rm -f "$pid_file"
+  done
+}
+
+status() {
+  for s in "${SERVICES[@]}" nats; do
+    if pid_alive "$RUN_DIR/$s.pid"; then echo "$s: running (pid $(cat "$RUN_DIR/$s.pid"))"; else echo "$s: stopped"; fi
+  done
+  curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null && echo || true
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test: unit, API and end-to-end (real PostgreSQL, NATS and sockets),
+# then the Kubernetes manifests. `make test` calls this.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_postgres
+export NATS_SERVER_BIN="$(nats_server_bin)"
+export BIANMIN_NATS_CONF="$(nats_config_for "$NATS_SERVER_BIN")"
+say "NATS for tests: $("$NATS_SERVER_BIN" --version)"
+
+# The end-to-end tests start these binaries as separate processes.
+cargo build --locked --workspace --bins
+cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-2}"
+
+if [ -x deploy/k8s/validate.sh ]; then
+  deploy/k8s/validate.sh
+fi

@@ -1,0 +1,6 @@
+//! REST handlers, one file per resource.
+
+pub mod applications;
+pub mod calendar;
+pub mod catalog;
+pub mod health;
