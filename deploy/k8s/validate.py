@@ -7,7 +7,8 @@
 3. validate the custom resources (CloudNativePG, Barman ObjectStore, TLSRoute)
    against our strict JSON Schemas in schemas/;
 4. run the policy checks (policy_test.py) on each render, and their self-check;
-5. cross-check the repository: calendars listed for kustomize, image binaries.
+5. cross-check the repository: calendars listed for kustomize, image binaries,
+   and `nats-server -t` on each overlay's nats.conf.
 Prints one line per check (passes grouped) and ends with `k8s: N passed, M failed`.
 """
 
@@ -123,7 +124,18 @@ def strictness_canary(tally: Tally):
     tally.record("kubernetes-validate --strict rejects an unknown field", "ERROR" in proc.stdout, proc.stdout)
 
 
-def binaries() -> set[str]:
+def nats_configs(tally: Tally):
+    """`nats-server -t` parses each overlay's nats.conf (the server the image runs, 2.12)."""
+    for conf in sorted((ROOT / "k8s" / "overlays").glob("*/nats.conf")):
+        proc = subprocess.run(
+            [str(BIN / "nats-server"), "-t", "-c", str(conf)],
+            capture_output=True, text=True, env={"POD_NAME": "nats-0"},  # prod's server_name
+        )
+        tally.record(f"nats-server -t {conf.relative_to(ROOT)}", proc.returncode == 0,
+                     (proc.stdout + proc.stderr).strip())
+
+
+def binaries() -> tuple[set[str], set[str]]:
     """[[bin]] names of the workspace that deploy/Containerfile ships."""
     text = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
     shipped = set(re.search(r'^ARG BINS="([^"]+)"', text, re.M).group(1).split())
@@ -169,6 +181,7 @@ def main() -> int:
         rendered[overlay] = docs
         validate_builtin(overlay, docs, schemas, tally)
         validate_custom(overlay, docs, schemas, tally)
+    nats_configs(tally)
     shipped = repo_checks(tally, rendered)
     for overlay, docs in rendered.items():
         provided = policy_test.load_provided(HERE / "operator-provided.txt", overlay)

