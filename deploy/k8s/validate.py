@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 TOOLS = ROOT / "deploy" / ".tools"
 BIN = TOOLS / "venv" / "bin"
-OVERLAYS = ["dev", "prod"]
+OVERLAYS = sorted(p.name for p in (ROOT / "k8s" / "overlays").iterdir() if (p / "kustomization.yaml").exists())
 # Oldest minor still in wide use by district clusters, and the newest the
 # validator knows: a field removed or not yet available fails one of them.
 K8S_VERSIONS = ["1.33", "1.37"]
@@ -162,6 +162,17 @@ def repo_checks(tally: Tally, rendered: dict[str, list[dict]]):
         dev_only = [d["metadata"]["name"] for d in docs if d["kind"] == "Secret"]
         if overlay == "prod":
             tally.record("prod render contains no Secret (operator-provided only)", not dev_only, str(dev_only))
+        # Streams need 1 <= replicas <= servers, and more than one replica on a
+        # cluster (one server's loss must not lose acknowledged events).
+        servers = [d["spec"].get("replicas", 1) for d in docs
+                   if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "nats"]
+        for d in docs:
+            data = d.get("data") or {}
+            if d["kind"] == "ConfigMap" and "NATS_URL" in data and servers:
+                r = int(data.get("NATS_STREAM_REPLICAS", "1"))
+                ok = 1 <= r <= servers[0] and (servers[0] == 1 or r > 1)
+                tally.record(f"{overlay} {d['metadata']['name'].rsplit('-', 1)[0]}: NATS_STREAM_REPLICAS={r} fits {servers[0]} NATS server(s)",
+                             ok)
     gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8")
     tally.record(".gitignore keeps deploy/.tools out of git", "/deploy/.tools" in gitignore)
     return shipped

@@ -125,7 +125,7 @@ pub struct Options {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("BIANMIN_KEEP_LOGS").is_some() {
             if let Some(dir) = self.dir.take() {
                 eprintln!("cluster logs kept in {}", dir.keep().display());
             }
@@ -135,7 +135,8 @@ impl Drop for Cluster {
 
 /// The whole cluster.
 pub struct Cluster {
-    /// Logs and the NATS store; kept when a test fails, for a look.
+    /// Logs and the NATS store; kept when a test fails (or with
+    /// BIANMIN_KEEP_LOGS set), for a look.
     dir: Option<tempfile::TempDir>,
     pub nats: Nats,
     pub gateway: String,
@@ -278,6 +279,11 @@ impl Cluster {
 
     /// Stops everything and drops the test databases.
     pub async fn stop(mut self) {
+        if std::env::var_os("BIANMIN_KEEP_LOGS").is_some() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("cluster logs kept in {}", dir.keep().display());
+            }
+        }
         for name in ["gateway", "review", "intake"] {
             self.kill(name).await;
         }
