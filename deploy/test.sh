@@ -12,7 +12,7 @@ say "NATS for tests: $("$NATS_SERVER_BIN" --version)"
 
 # The end-to-end tests start these binaries as separate processes.
 cargo build --locked --workspace --bins
-cargo test --locked --workspace -- --test-threads="${TEST_THREADS:-2}"
+cargo test --locked --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
 
 if [ -x deploy/k8s/validate.sh ]; then
   deploy/k8s/validate.sh
