@@ -74,3 +74,49 @@ pub async fn run(command: OpsCommand, settings: &ServiceSettings, migrations: &'
     }
     Ok(())
 }
+
+// The command line every service binary shares.
+#[derive(Debug, clap::Parser)]
+#[command(version)]
+pub struct ServiceCli {
+    #[command(subcommand)]
+    pub command: Option<ServiceCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ServiceCommand {
+    /// Serve gRPC (the default).
+    Serve,
+    #[command(flatten)]
+    Ops(OpsCommand),
+}
+
+/// The body of a service's `main`: parse the command line, start telemetry,
+/// read and check the settings, then serve on `GRPC_ADDR` until SIGTERM or
+/// run an operator command.
+pub async fn service_main<S, F>(
+    name: &'static str,
+    read: fn(&mut crate::config::Env) -> S,
+    service: fn(&S) -> &ServiceSettings,
+    migrations: &'static Migrator,
+    run: impl FnOnce(S, tokio::net::TcpListener, CancellationToken) -> F,
+) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let cli = <ServiceCli as clap::Parser>::parse();
+    let _telemetry = crate::telemetry::init(name)?;
+    let mut env = crate::config::Env::from_process();
+    let settings = read(&mut env);
+    env.finish()?;
+    match cli.command.unwrap_or(ServiceCommand::Serve) {
+        ServiceCommand::Serve => {
+            let addr = service(&settings).grpc_addr.clone();
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+            run(settings, listener, crate::shutdown::on_signal()).await
+        }
+        ServiceCommand::Ops(command) => self::run(command, service(&settings), migrations).await,
+    }
+}
