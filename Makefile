@@ -12,3 +12,6 @@ status:
 
 test:    ## every test: unit, API, end-to-end, Kubernetes manifests
 	@deploy/test.sh
+
+bench:   ## load the running cluster (make up first); BENCH_DURATION, BENCH_CONCURRENCY override
+	@deploy/bench.sh

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make bench`: load the cluster `make up` started and measure the machine's
+# ceiling in the same run. Settings: BENCH_DURATION (60 s), BENCH_CONCURRENCY
+# (16), BENCH_MIX, BENCH_CURVE (e.g. 1,2,4,8,16,32: adds the latency curve),
+# BENCH_TARGET, BENCH_OUT. Extra arguments go to bianmin-bench (--help).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+BIN="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}/bianmin-bench"
+TARGET="${BENCH_TARGET:-http://127.0.0.1:${GATEWAY_PORT:-8080}}"
+curl -fsS "$TARGET/readyz" >/dev/null 2>&1 || die "no ready cluster at $TARGET: run \`make up\` first"
+[ -x "$BIN" ] || "$ROOT/deploy/build.sh"
+exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" "$@"

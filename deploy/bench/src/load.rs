@@ -1,0 +1,232 @@
+//! The load: `concurrency` workers, each a closed loop choosing its next
+//! request from the mix, for a fixed time. A sample of submissions is
+//! followed until its review case is visible (event propagation).
+
+use crate::resident::{self, Catalog};
+use crate::stats::{Kind, Stats};
+use rand::{Rng, SeedableRng as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Weights of each request kind.
+#[derive(Clone, Debug)]
+pub struct Mix {
+    pub submit: u32,
+    pub status: u32,
+    pub catalog: u32,
+}
+
+impl Mix {
+    /// `submit=70,status=25,catalog=5`
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        let mut mix = Mix { submit: 0, status: 0, catalog: 0 };
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("mix entry {part:?} is not kind=weight"))?;
+            let v: u32 = v.trim().parse().map_err(|_| anyhow::anyhow!("mix weight {v:?} is not a whole number"))?;
+            match k.trim() {
+                "submit" => mix.submit = v,
+                "status" => mix.status = v,
+                "catalog" => mix.catalog = v,
+                other => anyhow::bail!("unknown request kind {other:?} in mix (submit, status, catalog)"),
+            }
+        }
+        anyhow::ensure!(mix.submit + mix.status + mix.catalog > 0, "the mix has no weight");
+        Ok(mix)
+    }
+
+    fn pick(&self, rng: &mut impl Rng) -> &'static str {
+        let n = rng.random_range(0..self.submit + self.status + self.catalog);
+        if n < self.submit {
+            "submit"
+        } else if n < self.submit + self.status {
+            "status"
+        } else {
+            "catalog"
+        }
+    }
+}
+
+pub struct Plan {
+    pub target: String,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub mix: Mix,
+    /// Follow one submission in this many until its review case shows.
+    pub propagation_every: u64,
+    pub progress: bool,
+}
+
+pub struct Outcome {
+    pub stats: Stats,
+    pub propagation: Kind,
+    pub seconds: f64,
+}
+
+/// Live counters for the progress line.
+#[derive(Default)]
+struct Live {
+    submits: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    following: AtomicUsize,
+}
+
+pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(plan.concurrency * 2)
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let live = Arc::new(Live::default());
+    let created: Arc<Mutex<Vec<String>>> = Arc::default();
+    let propagation: Arc<Mutex<Kind>> = Arc::default();
+    let started = Instant::now();
+    let stop_at = started + plan.duration;
+
+    let progress = plan.progress.then(|| {
+        let live = live.clone();
+        tokio::spawn(async move {
+            let mut last = (0, Instant::now());
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let submits = live.submits.load(Ordering::Relaxed);
+                let now = Instant::now();
+                let rate = (submits - last.0) as f64 / now.duration_since(last.1).as_secs_f64();
+                last = (submits, now);
+                eprint!(
+                    "\r  {:>4.0}s  submits {:>7} ({:>6.0}/s)  requests {:>7}  errors {:>4}  following {:>3}   ",
+                    started.elapsed().as_secs_f64(),
+                    submits,
+                    rate,
+                    live.requests.load(Ordering::Relaxed),
+                    live.errors.load(Ordering::Relaxed),
+                    live.following.load(Ordering::Relaxed),
+                );
+            }
+        })
+    });
+
+    let mut workers = Vec::new();
+    for w in 0..plan.concurrency {
+        let (http, live, created, propagation, catalog) =
+            (http.clone(), live.clone(), created.clone(), propagation.clone(), catalog.clone());
+        let (target, mix, every) = (plan.target.clone(), plan.mix.clone(), plan.propagation_every.max(1));
+        workers.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::from_os_rng();
+            let mut stats = Stats::default();
+            let mut followers = Vec::new();
+            let mut n = 0u64;
+            while Instant::now() < stop_at {
+                let kind = mix.pick(&mut rng);
+                let began = Instant::now();
+                let result = match kind {
+                    "submit" => {
+                        let body = resident::application(&mut rng, &catalog);
+                        http.post(format!("{target}/api/v1/applications"))
+                            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                            .json(&body)
+                            .send()
+                            .await
+                    }
+                    "status" => {
+                        let id = {
+                            let ids = created.lock().await;
+                            (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
+                        };
+                        let Some(id) = id else { continue };
+                        http.get(format!("{target}/api/v1/applications/{id}")).send().await
+                    }
+                    _ => http.get(format!("{target}/api/v1/catalog/services")).send().await,
+                };
+                live.requests.fetch_add(1, Ordering::Relaxed);
+                let response = match result {
+                    Ok(r) if r.status().is_success() => r,
+                    Ok(r) => {
+                        stats.kind(kind).error(r.status().as_u16().to_string());
+                        live.errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(e) => {
+                        stats.kind(kind).error(if e.is_timeout() { "timeout" } else { "transport" });
+                        live.errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                if kind != "submit" {
+                    // Read the body: a response is served when it is read.
+                    let _ = response.bytes().await;
+                    stats.kind(kind).ok(began.elapsed());
+                    continue;
+                }
+                let answered = Instant::now();
+                let body: serde_json::Value = match response.json().await {
+                    Ok(b) => b,
+                    Err(_) => {
+                        stats.kind(kind).error("bad body");
+                        continue;
+                    }
+                };
+                stats.kind(kind).ok(answered.duration_since(began));
+                live.submits.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = body["id"].as_str().map(str::to_string) else { continue };
+                created.lock().await.push(id.clone());
+                n += 1;
+                if (n + w as u64) % every == 0 {
+                    followers.push(tokio::spawn(follow(http.clone(), target.clone(), id, answered, propagation.clone(), live.clone())));
+                }
+            }
+            for f in followers {
+                let _ = f.await;
+            }
+            stats
+        }));
+    }
+    let mut stats = Stats::default();
+    for w in workers {
+        stats.merge(&w.await?);
+    }
+    let seconds = plan.duration.as_secs_f64();
+    if let Some(p) = progress {
+        p.abort();
+        eprintln!();
+    }
+    let propagation = std::mem::take(&mut *propagation.lock().await);
+    Ok(Outcome { stats, propagation, seconds })
+}
+
+/// Polls an application until review's case shows on it.
+async fn follow(http: reqwest::Client, target: String, id: String, since: Instant, out: Arc<Mutex<Kind>>, live: Arc<Live>) {
+    live.following.fetch_add(1, Ordering::Relaxed);
+    let deadline = since + Duration::from_secs(30);
+    loop {
+        let seen = match http.get(format!("{target}/api/v1/applications/{id}")).send().await {
+            Ok(r) => r.json::<serde_json::Value>().await.map(|b| !b["review"].is_null()).unwrap_or(false),
+            Err(_) => false,
+        };
+        if seen {
+            out.lock().await.ok(since.elapsed());
+            break;
+        }
+        if Instant::now() > deadline {
+            out.lock().await.error("not visible within 30 s");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    live.following.fetch_sub(1, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_parses_and_refuses_nonsense() {
+        let m = Mix::parse("submit=70,status=25,catalog=5").unwrap();
+        assert_eq!((m.submit, m.status, m.catalog), (70, 25, 5));
+        assert!(Mix::parse("submit=x").is_err());
+        assert!(Mix::parse("delete=1").is_err());
+        assert!(Mix::parse("submit=0").is_err());
+    }
+}
