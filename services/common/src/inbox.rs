@@ -12,7 +12,7 @@
 
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use bianmin_proto::{headers, subjects};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,8 @@ use uuid::Uuid;
 /// Deliveries of a message whose handler fails before it is dead-lettered.
 pub const MAX_HANDLER_ATTEMPTS: i64 = 6;
 const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Events applied in one transaction at most.
+const MAX_BATCH: usize = 64;
 
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -132,13 +134,100 @@ async fn consume<H: Handler>(
             next = messages.next() => next,
             _ = shutdown.cancelled() => return Ok(()),
         };
-        let message = match next {
+        let mut batch = vec![match next {
             Some(Ok(m)) => m,
             Some(Err(e)) => anyhow::bail!("receiving: {e}"),
             None => anyhow::bail!("message stream ended"),
-        };
-        process(pool, js, subscription, handler, &message).await;
+        }];
+        // Whatever else has already arrived joins the batch: under load one
+        // transaction (one fsync) then carries many events.
+        let mut interrupted = None;
+        while batch.len() < MAX_BATCH {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(m))) => batch.push(m),
+                Some(Some(Err(e))) => {
+                    interrupted = Some(anyhow::anyhow!("receiving: {e}"));
+                    break;
+                }
+                Some(None) => {
+                    interrupted = Some(anyhow::anyhow!("message stream ended"));
+                    break;
+                }
+                None => break,
+            }
+        }
+        if batch.len() == 1 || !process_batch(pool, subscription, handler, &batch).await {
+            for message in &batch {
+                process(pool, js, subscription, handler, message).await;
+            }
+        }
+        if let Some(e) = interrupted {
+            return Err(e);
+        }
     }
+}
+
+/// Applies a batch in one transaction and acknowledges it. Returns false,
+/// having changed nothing, when any event of the batch fails: the caller
+/// then takes them one at a time, so one bad event cannot hold the others
+/// back and gets its own retries and dead-lettering.
+async fn process_batch<H: Handler>(pool: &PgPool, subscription: &Subscription, handler: &H, batch: &[jetstream::Message]) -> bool {
+    let Ok(mut tx) = pool.begin().await else {
+        return false;
+    };
+    for message in batch {
+        let span = consume_span(subscription, message);
+        let applied = async {
+            let id = event_id(message).ok_or(())?;
+            let event = Event { id, subject: message.subject.as_str(), payload: &message.payload };
+            match record(&mut tx, subscription, &event).await {
+                Ok(false) => Ok(()),
+                Ok(true) => handler.handle(&mut tx, &event).await.map_err(|_| ()),
+                Err(_) => Err(()),
+            }
+        }
+        .instrument(span)
+        .await;
+        if applied.is_err() {
+            let _ = tx.rollback().await;
+            return false;
+        }
+    }
+    if tx.commit().await.is_err() {
+        return false;
+    }
+    futures::future::join_all(batch.iter().map(|m| ack(m, AckKind::Ack))).await;
+    true
+}
+
+fn consume_span(subscription: &Subscription, message: &jetstream::Message) -> tracing::Span {
+    let span = tracing::info_span!("consume", consumer = subscription.consumer,
+        subject = %message.subject, event_id = tracing::field::Empty, otel.kind = "consumer");
+    if let Some(h) = &message.headers {
+        crate::propagation::set_parent_from_nats(&span, h);
+    }
+    span
+}
+
+fn event_id(message: &jetstream::Message) -> Option<Uuid> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(headers::EVENT_ID))
+        .and_then(|v| Uuid::parse_str(v.as_str()).ok())
+}
+
+/// Records the event in the inbox; false when it was there already.
+async fn record(tx: &mut PgConnection, subscription: &Subscription, event: &Event<'_>) -> sqlx::Result<bool> {
+    let recorded = sqlx::query(
+        "INSERT INTO inbox (consumer, event_id, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(subscription.consumer)
+    .bind(event.id)
+    .bind(event.subject)
+    .execute(tx)
+    .await?;
+    Ok(recorded.rows_affected() == 1)
 }
 
 async fn process<H: Handler>(
@@ -148,19 +237,10 @@ async fn process<H: Handler>(
     handler: &H,
     message: &jetstream::Message,
 ) {
-    let span = tracing::info_span!("consume", consumer = subscription.consumer,
-        subject = %message.subject, event_id = tracing::field::Empty, otel.kind = "consumer");
-    if let Some(h) = &message.headers {
-        crate::propagation::set_parent_from_nats(&span, h);
-    }
+    let span = consume_span(subscription, message);
     async {
         let deliveries = message.info().map(|i| i.delivered).unwrap_or(1);
-        let event_id = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(headers::EVENT_ID))
-            .and_then(|v| Uuid::parse_str(v.as_str()).ok());
-        let Some(event_id) = event_id else {
+        let Some(event_id) = event_id(message) else {
             dead_letter(js, subscription, message, "missing or malformed Bianmin-Event-Id header", deliveries).await;
             return;
         };
@@ -212,16 +292,7 @@ async fn apply<H: Handler>(
     event: &Event<'_>,
 ) -> Result<Applied, Failure> {
     let mut tx = pool.begin().await.map_err(Failure::Infrastructure)?;
-    let recorded = sqlx::query(
-        "INSERT INTO inbox (consumer, event_id, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(subscription.consumer)
-    .bind(event.id)
-    .bind(event.subject)
-    .execute(&mut *tx)
-    .await
-    .map_err(Failure::Infrastructure)?;
-    if recorded.rows_affected() == 0 {
+    if !record(&mut tx, subscription, event).await.map_err(Failure::Infrastructure)? {
         return Ok(Applied::Duplicate);
     }
     handler.handle(&mut tx, event).await.map_err(Failure::Handler)?;

@@ -47,6 +47,7 @@ fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, 
 
 /// Stores a validated application, its first timeline entry and its
 /// `ApplicationSubmitted` event in one transaction.
+#[tracing::instrument(name = "db.submit", skip_all)]
 pub async fn submit(
     pool: &PgPool,
     keys: &PiiKeys,
@@ -174,6 +175,7 @@ async fn add_entry(
 }
 
 /// One application with its timeline; PII masked.
+#[tracing::instrument(name = "db.get_application", skip_all)]
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
     let Some(r) = sqlx::query(
         "SELECT id, application_no, center_id, service_type, channel, applicant_name, id_number_masked,
