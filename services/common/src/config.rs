@@ -83,6 +83,8 @@ pub struct ServiceSettings {
     pub grpc_addr: String,
     pub calendar_dir: PathBuf,
     pub outbox_retention: Duration,
+    /// Events a consumer applies in one transaction at most (1 = one by one).
+    pub inbox_max_batch: usize,
     /// How long a stopping service keeps answering (NOT_SERVING) before it
     /// stops accepting, so load balancers see it leave first.
     pub shutdown_drain: Duration,
@@ -103,6 +105,7 @@ impl ServiceSettings {
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             outbox_retention: Duration::from_secs(3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
+            inbox_max_batch: env.parse::<usize>("INBOX_MAX_BATCH", 64).clamp(1, 1000),
         }
     }
 }

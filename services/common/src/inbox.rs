@@ -22,8 +22,6 @@ use uuid::Uuid;
 /// Deliveries of a message whose handler fails before it is dead-lettered.
 pub const MAX_HANDLER_ATTEMPTS: i64 = 6;
 const ACK_WAIT: Duration = Duration::from_secs(30);
-/// Events applied in one transaction at most.
-const MAX_BATCH: usize = 64;
 
 /// Why a handler did not apply an event.
 #[derive(Debug, thiserror::Error)]
@@ -73,17 +71,25 @@ pub struct Subscription {
     pub filter_subject: &'static str,
 }
 
+/// How a consumer applies what it reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Events applied in one transaction at most (`INBOX_MAX_BATCH`).
+    pub max_batch: usize,
+}
+
 /// Runs one durable consumer until `shutdown`, resubscribing after errors.
 pub async fn run<H: Handler>(
     pool: PgPool,
     js: jetstream::Context,
     subscription: Subscription,
+    tuning: Tuning,
     handler: H,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(200);
     while !shutdown.is_cancelled() {
-        match consume(&pool, &js, &subscription, &handler, &shutdown).await {
+        match consume(&pool, &js, &subscription, tuning, &handler, &shutdown).await {
             Ok(()) => break,
             Err(e) => {
                 tracing::warn!(consumer = subscription.consumer, error = %e,
@@ -124,6 +130,7 @@ async fn consume<H: Handler>(
     pool: &PgPool,
     js: &jetstream::Context,
     subscription: &Subscription,
+    tuning: Tuning,
     handler: &H,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -142,7 +149,7 @@ async fn consume<H: Handler>(
         // Whatever else has already arrived joins the batch: under load one
         // transaction (one fsync) then carries many events.
         let mut interrupted = None;
-        while batch.len() < MAX_BATCH {
+        while batch.len() < tuning.max_batch {
             match messages.next().now_or_never() {
                 Some(Some(Ok(m))) => batch.push(m),
                 Some(Some(Err(e))) => {

@@ -63,6 +63,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         infra.pool.clone(),
         infra.jetstream.clone(),
         events::REVIEW_CASE_OPENED,
+        bianmin_common::inbox::Tuning { max_batch: settings.service.inbox_max_batch },
         events::OnReviewCaseOpened,
         shutdown.clone(),
     ));

@@ -42,6 +42,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         infra.pool.clone(),
         infra.jetstream.clone(),
         events::APPLICATION_SUBMITTED,
+        bianmin_common::inbox::Tuning { max_batch: settings.service.inbox_max_batch },
         events::OnApplicationSubmitted { calendar: infra.calendar.clone() },
         shutdown.clone(),
     ));
