@@ -108,6 +108,13 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     let app = router(state, settings.max_body_bytes);
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
     let drain = settings.shutdown_drain;
+    // TCP_NODELAY on every accepted connection (see common::grpc::serve).
+    use axum::serve::ListenerExt as _;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.cancelled().await;
