@@ -86,6 +86,8 @@ pub struct ServiceSettings {
     /// How long a stopping service keeps answering (NOT_SERVING) before it
     /// stops accepting, so load balancers see it leave first.
     pub shutdown_drain: Duration,
+    /// Whose tokens to accept and where their keys are.
+    pub auth: crate::auth::token::AuthSettings,
 }
 
 impl ServiceSettings {
@@ -103,6 +105,7 @@ impl ServiceSettings {
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             outbox_retention: Duration::from_secs(3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
+            auth: crate::auth::token::AuthSettings::read(env),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The gRPC surface of review.
 
 use crate::store::{self, CaseKey};
+use bianmin_common::audit::{self, Reads};
+use bianmin_common::auth::{self, permissions::{Action, Target}};
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
 use bianmin_proto::review::v1::{self as pb, get_review_case_request::By, review_service_server::ReviewService};
@@ -25,14 +27,19 @@ fn uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
 impl ReviewService for ReviewApi {
     async fn get_review_case(&self, request: Request<pb::GetReviewCaseRequest>) -> Result<Response<pb::ReviewCase>, Status> {
         let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
         let key = match request.into_inner().by {
             Some(By::CaseId(id)) => CaseKey::Case(uuid("case_id", &id)?),
             Some(By::ApplicationId(id)) => CaseKey::Application(uuid("application_id", &id)?),
             None => return Err(ApiError::invalid("by", "required", "请给出 case_id 或 application_id (case_id or application_id is required)").into()),
         };
-        let found = store::get(&state.pool, key).await.map_err(ApiError::from)?;
-        found
-            .map(Response::new)
-            .ok_or_else(|| ApiError::NotFound("审核案件不存在 (review case not found)".into()).into())
+        let case = store::get(&state.pool, key)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound("审核案件不存在 (review case not found)".into()))?;
+        let target = Target { center_id: &case.center_id, owner: None };
+        audit::enforce(&state.pool, &caller, Action::ReadReviewCase, &format!("review_case:{}", case.id), target, Reads::RefusalsOnly, "审核案件")
+            .await?;
+        Ok(Response::new(case))
     }
 }

@@ -1,0 +1,231 @@
+//! Who may do what: the permission table, as data, in one place.
+//!
+//! Each service maps its RPCs to an [`Action`] ([`METHODS`]) and asks
+//! [`decide`] before it acts. The README's permission table is this one.
+//!
+//! A grant has a scope: every center, the caller's own center, or only the
+//! records the caller submitted. A record outside the scope is *hidden* for
+//! reads (NOT_FOUND, so existence does not leak) and *denied* for creation
+//! (PERMISSION_DENIED: the centers are public anyway).
+
+use super::{Principal, Role};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Centers and the service catalog (办事指南): public.
+    ReadCatalog,
+    SubmitApplication,
+    ReadApplication,
+    ReadReviewCase,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ReadCatalog => "read_catalog",
+            Action::SubmitApplication => "submit_application",
+            Action::ReadApplication => "read_application",
+            Action::ReadReviewCase => "read_review_case",
+        }
+    }
+}
+
+/// How far a grant reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    AllCenters,
+    OwnCenter,
+    /// Records whose submitter is the caller.
+    OwnRecords,
+}
+
+/// What an out-of-scope record answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outside {
+    Hidden,
+    Denied,
+}
+
+pub struct Rule {
+    pub action: Action,
+    /// Needs no token at all.
+    pub public: bool,
+    pub outside: Outside,
+    pub grants: &'static [(Role, Scope)],
+}
+
+use Role::*;
+use Scope::*;
+
+/// THE permission table.
+pub const TABLE: &[Rule] = &[
+    Rule { action: Action::ReadCatalog, public: true, outside: Outside::Denied, grants: &[] },
+    Rule {
+        action: Action::SubmitApplication,
+        public: false,
+        outside: Outside::Denied,
+        grants: &[
+            (Supervisor, OwnCenter),
+            (Specialist, OwnCenter),
+            (DistrictAdmin, AllCenters),
+            (Resident, OwnRecords),
+            (Partner, OwnRecords),
+        ],
+    },
+    Rule {
+        action: Action::ReadApplication,
+        public: false,
+        outside: Outside::Hidden,
+        grants: &[
+            (Supervisor, OwnCenter),
+            (Specialist, OwnCenter),
+            (QualityInspector, OwnCenter),
+            (DistrictAdmin, AllCenters),
+            (Service, AllCenters),
+            (Resident, OwnRecords),
+            (Partner, OwnRecords),
+        ],
+    },
+    Rule {
+        action: Action::ReadReviewCase,
+        public: false,
+        outside: Outside::Hidden,
+        grants: &[
+            (Supervisor, OwnCenter),
+            (Specialist, OwnCenter),
+            (QualityInspector, OwnCenter),
+            (DistrictAdmin, AllCenters),
+            (Service, AllCenters),
+        ],
+    },
+];
+
+/// gRPC methods and the action each performs. A method not listed here is
+/// refused to everyone (a new RPC must be added here to be reachable).
+pub const METHODS: &[(&str, Action)] = &[
+    ("/bianmin.intake.v1.IntakeService/SubmitApplication", Action::SubmitApplication),
+    ("/bianmin.intake.v1.IntakeService/GetApplication", Action::ReadApplication),
+    ("/bianmin.intake.v1.IntakeService/ListCenters", Action::ReadCatalog),
+    ("/bianmin.intake.v1.IntakeService/ListServiceTypes", Action::ReadCatalog),
+    ("/bianmin.review.v1.ReviewService/GetReviewCase", Action::ReadReviewCase),
+];
+
+/// Infrastructure every caller (probes, `grpcurl`) may use without a token.
+const OPEN_PREFIXES: &[&str] = &["/grpc.health.v1.Health/", "/grpc.reflection."];
+
+pub fn rule(action: Action) -> &'static Rule {
+    TABLE.iter().find(|r| r.action == action).expect("every action has a rule in TABLE")
+}
+
+pub fn action_of_method(path: &str) -> Option<Action> {
+    METHODS.iter().find(|(m, _)| *m == path).map(|(_, a)| *a)
+}
+
+/// Whether a gRPC path may be called without credentials.
+pub fn is_open_method(path: &str) -> bool {
+    OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) || action_of_method(path).is_some_and(|a| rule(a).public)
+}
+
+/// The scope `role` holds for `action`, if any.
+pub fn grant(role: Role, action: Action) -> Option<Scope> {
+    rule(action).grants.iter().find(|(r, _)| *r == role).map(|(_, s)| *s)
+}
+
+/// The record an action touches.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    pub center_id: &'a str,
+    /// Subject that submitted it (for [`Scope::OwnRecords`]); for a record
+    /// being created, the caller.
+    pub owner: Option<&'a str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Answer NOT_FOUND / 404.
+    Hidden,
+    /// Answer PERMISSION_DENIED / 403.
+    Denied,
+}
+
+/// The rule applied to one caller, action and record. Pure.
+pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Decision {
+    let rule = rule(action);
+    if rule.public {
+        return Decision::Allow;
+    }
+    let Some(scope) = grant(principal.role, action) else {
+        return Decision::Denied;
+    };
+    let inside = match scope {
+        AllCenters => true,
+        OwnCenter => principal.center_id.as_deref() == Some(target.center_id),
+        OwnRecords => target.owner == Some(principal.subject.as_str()),
+    };
+    match (inside, rule.outside) {
+        (true, _) => Decision::Allow,
+        (false, Outside::Hidden) => Decision::Hidden,
+        (false, Outside::Denied) => Decision::Denied,
+    }
+}
+
+/// The decision as a gRPC answer.
+pub fn status(decision: Decision, what: &str) -> Result<(), tonic::Status> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Hidden => Err(tonic::Status::not_found(format!("{what}不存在 (not found)"))),
+        Decision::Denied => Err(tonic::Status::permission_denied("无权执行此操作 (not permitted for your role or center)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staff(role: Role, center: &str) -> Principal {
+        Principal { subject: format!("{}-{}", center.to_lowercase(), role.as_str()), role, center_id: Some(center.into()) }
+    }
+
+    fn at(center: &str) -> Target<'_> {
+        Target { center_id: center, owner: Some("someone") }
+    }
+
+    #[test]
+    fn every_action_and_method_has_a_rule() {
+        for (_, action) in METHODS {
+            let _ = rule(*action);
+        }
+        assert!(is_open_method("/grpc.health.v1.Health/Check"));
+        assert!(is_open_method("/bianmin.intake.v1.IntakeService/ListCenters"));
+        assert!(!is_open_method("/bianmin.intake.v1.IntakeService/GetApplication"));
+        assert!(!is_open_method("/bianmin.intake.v1.IntakeService/SomethingNew"));
+    }
+
+    #[test]
+    fn staff_read_their_center_and_another_center_is_hidden() {
+        let s = staff(Specialist, "C01");
+        assert_eq!(decide(&s, Action::ReadApplication, at("C01")), Decision::Allow);
+        assert_eq!(decide(&s, Action::ReadApplication, at("C02")), Decision::Hidden);
+        assert_eq!(decide(&s, Action::ReadReviewCase, at("C02")), Decision::Hidden);
+    }
+
+    #[test]
+    fn staff_submit_only_for_their_center() {
+        let s = staff(Supervisor, "C01");
+        assert_eq!(decide(&s, Action::SubmitApplication, at("C01")), Decision::Allow);
+        assert_eq!(decide(&s, Action::SubmitApplication, at("C02")), Decision::Denied);
+        assert_eq!(decide(&staff(TechSupport, "C01"), Action::SubmitApplication, at("C01")), Decision::Denied);
+    }
+
+    #[test]
+    fn admins_see_everything_partners_their_own() {
+        let admin = Principal { subject: "admin".into(), role: DistrictAdmin, center_id: None };
+        assert_eq!(decide(&admin, Action::ReadApplication, at("C09")), Decision::Allow);
+        let partner = Principal { subject: "partner".into(), role: Partner, center_id: None };
+        assert_eq!(decide(&partner, Action::ReadApplication, at("C01")), Decision::Hidden);
+        let own = Target { center_id: "C01", owner: Some("partner") };
+        assert_eq!(decide(&partner, Action::ReadApplication, own), Decision::Allow);
+        assert_eq!(decide(&partner, Action::ReadReviewCase, own), Decision::Denied);
+    }
+}
