@@ -63,8 +63,8 @@ pub struct AuthSettings {
     pub issuer: String,
     /// Expected `aud`.
     pub audience: String,
-    /// Where the issuer publishes its keys (https in production; http only
-    /// inside one machine or cluster).
+    /// Where the issuer publishes its keys: http only, on one machine or
+    /// inside the cluster; an https issuer's JWKS is mounted as a file.
     pub jwks_url: Option<String>,
     /// A JWKS document on disk; wins over the URL.
     pub jwks_file: Option<PathBuf>,
@@ -181,9 +181,14 @@ impl Verifier {
             .jwks_url
             .clone()
             .ok_or_else(|| anyhow::anyhow!("AUTH_JWKS_URL or AUTH_JWKS_FILE is required when AUTH_ISSUER is not the local default"))?;
-        // rustls needs its crypto chosen once per process; another part of
-        // the process may have done so already, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest is built without TLS in this workspace (its TLS features
+        // would switch every client in the process to a crypto provider that
+        // must be installed first). An https issuer's keys are mounted as a
+        // file (AUTH_JWKS_FILE), kept fresh by whatever syncs the Secret.
+        anyhow::ensure!(
+            url.starts_with("http://"),
+            "AUTH_JWKS_URL={url}: only http:// is fetched; mount an https issuer's JWKS as AUTH_JWKS_FILE"
+        );
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
         Ok(Self::with_keys(
             settings,
