@@ -27,6 +27,8 @@ enum AuthCommand {
     HashPassword,
     /// Print a new P-256 signing key (PKCS#8 PEM).
     GenerateKey,
+    /// Print the JWKS (public half) of the PEM signing key read from stdin.
+    Jwks,
 }
 
 #[tokio::main]
@@ -44,6 +46,13 @@ async fn main() -> anyhow::Result<()> {
             let password = password.trim_end_matches(['\r', '\n']);
             anyhow::ensure!(!password.is_empty(), "no password on stdin");
             println!("{}", bianmin_gateway::auth::idp::hash_password(password)?);
+            return Ok(());
+        }
+        Some(Command::Auth(AuthCommand::Jwks)) => {
+            let mut pem = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut pem)?;
+            let key = bianmin_common::auth::token::SigningKey::from_ec_pem(&pem)?;
+            println!("{}", serde_json::to_string_pretty(&key.key_set())?);
             return Ok(());
         }
         Some(Command::Auth(AuthCommand::GenerateKey)) => {
