@@ -45,6 +45,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     pub rate_per_ip: limits::Rate,
     pub rate_per_principal: limits::Rate,
+    /// Login attempts per minute per client address (also the burst).
+    pub logins_per_minute: u32,
 }
 
 impl Settings {
@@ -67,6 +69,7 @@ impl Settings {
                 per_second: env.parse("RATE_LIMIT_PER_PRINCIPAL", 30),
                 burst: env.parse("RATE_LIMIT_PER_PRINCIPAL_BURST", 60),
             },
+            logins_per_minute: env.parse("RATE_LIMIT_LOGINS_PER_MINUTE", 20),
         }
     }
 }
@@ -111,7 +114,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
     // The only routes an anonymous caller reaches (README "Who may do what").
     let api = Router::new()
         .merge(protected)
-        .route("/api/v1/auth/login", post(auth::idp::login))
+        .route(
+            "/api/v1/auth/login",
+            post(auth::idp::login).route_layer(axum::middleware::from_fn_with_state(state.limits.clone(), limits::login)),
+        )
         .route("/.well-known/jwks.json", get(auth::idp::jwks))
         .route("/api/v1/centers", get(routes::catalog::centers))
         .route("/api/v1/catalog/services", get(routes::catalog::services))
@@ -151,7 +157,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         Some(idp) if settings.auth.jwks_file.is_none() => Verifier::with_key_set(&settings.auth, idp.key_set()),
         _ => Verifier::from_settings(&settings.auth)?,
     };
-    let limits = limits::Limits::new(settings.rate_per_ip, settings.rate_per_principal);
+    let limits = limits::Limits::new(settings.rate_per_ip, settings.rate_per_principal, settings.logins_per_minute);
     tokio::spawn(limits.clone().prune(shutdown.clone()));
     let state = AppState {
         intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),

@@ -1,7 +1,9 @@
 //! Rate limits at the edge: one bucket per client IP (before anything
 //! else, so password guessing and floods are slowed first) and one per
 //! authenticated principal (so one account cannot starve the others, even
-//! from many addresses). Over the limit answers 429 with `Retry-After`.
+//! from many addresses), plus a much tighter per-IP bucket for login, where
+//! every attempt is a password guess. Over the limit answers 429 with
+//! `Retry-After`.
 
 use crate::error::HttpError;
 use axum::extract::{ConnectInfo, Request, State};
@@ -34,6 +36,7 @@ impl Rate {
 pub struct Limits {
     per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     per_principal: Arc<DefaultKeyedRateLimiter<String>>,
+    login: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 fn too_many(wait: Duration) -> Response {
@@ -52,10 +55,13 @@ fn too_many(wait: Duration) -> Response {
 }
 
 impl Limits {
-    pub fn new(per_ip: Rate, per_principal: Rate) -> Self {
+    /// `logins_per_minute` is also the burst.
+    pub fn new(per_ip: Rate, per_principal: Rate, logins_per_minute: u32) -> Self {
+        let logins = NonZeroU32::new(logins_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             per_ip: Arc::new(RateLimiter::keyed(per_ip.quota())),
             per_principal: Arc::new(RateLimiter::keyed(per_principal.quota())),
+            login: Arc::new(RateLimiter::keyed(Quota::per_minute(logins))),
         }
     }
 
@@ -65,8 +71,8 @@ impl Limits {
             .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
     }
 
-    fn per_ip(&self, ip: IpAddr) -> Result<(), Response> {
-        self.per_ip.check_key(&ip).map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+    fn check_ip(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Response> {
+        limiter.check_key(&ip).map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
     }
 
     /// Forgets idle keys now and then, so the tables do not grow forever.
@@ -77,6 +83,7 @@ impl Limits {
                 _ = every.tick() => {
                     self.per_ip.retain_recent();
                     self.per_principal.retain_recent();
+                    self.login.retain_recent();
                 }
                 _ = shutdown.cancelled() => return,
             }
@@ -88,8 +95,17 @@ impl Limits {
 /// proxy every client shares the proxy's bucket, so keep that bucket wide
 /// there (the proxy limits per client).
 pub async fn per_ip(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    guard(&limits.per_ip, request, next).await
+}
+
+/// Middleware for the login route: the login bucket of the client address.
+pub async fn login(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    guard(&limits.login, request, next).await
+}
+
+async fn guard(limiter: &DefaultKeyedRateLimiter<IpAddr>, request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        if let Err(response) = limits.per_ip(peer.ip()) {
+        if let Err(response) = Limits::check_ip(limiter, peer.ip()) {
             return response;
         }
     }
@@ -102,15 +118,17 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_bucket_refuses() {
-        let limits = Limits::new(Rate { per_second: 1, burst: 3 }, Rate { per_second: 1, burst: 2 });
+        let limits = Limits::new(Rate { per_second: 1, burst: 3 }, Rate { per_second: 1, burst: 2 }, 2);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        assert!((0..3).all(|_| limits.per_ip(ip).is_ok()));
-        let refused = limits.per_ip(ip).unwrap_err();
+        assert!((0..3).all(|_| Limits::check_ip(&limits.per_ip, ip).is_ok()));
+        let refused = Limits::check_ip(&limits.per_ip, ip).unwrap_err();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(refused.headers().contains_key(header::RETRY_AFTER));
-        assert!(limits.per_ip("10.0.0.1".parse().unwrap()).is_ok(), "another address has its own bucket");
+        assert!(Limits::check_ip(&limits.per_ip, "10.0.0.1".parse().unwrap()).is_ok(), "another address has its own bucket");
         assert!(limits.per_principal("a").is_ok() && limits.per_principal("a").is_ok());
         assert!(limits.per_principal("a").is_err());
         assert!(limits.per_principal("b").is_ok());
+        assert!(Limits::check_ip(&limits.login, ip).is_ok() && Limits::check_ip(&limits.login, ip).is_ok());
+        assert!(Limits::check_ip(&limits.login, ip).is_err(), "the login bucket is its own, and tight");
     }
 }

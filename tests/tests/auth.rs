@@ -89,6 +89,14 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     }
     assert!(failures.is_empty(), "permission matrix differs:\n{}", failures.join("\n"));
 
+    // Hidden is indistinguishable from missing, message included.
+    let body = |id: &str| {
+        let (http, id) = (clients["c01-specialist"].clone(), id.to_string());
+        let url = format!("{}/api/v1/applications/{id}", cluster.gateway);
+        async move { http.get(url).send().await.unwrap().text().await.unwrap().replace(&id, "<id>") }
+    };
+    assert_eq!(body(&other).await, body(&missing).await);
+
     // An unauthenticated answer says how to authenticate.
     let r = clients["anonymous"].get(format!("{}/api/v1/applications/{own}", cluster.gateway)).send().await.unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"bianmin\"");
@@ -336,6 +344,7 @@ async fn rate_limits_per_principal_and_per_ip() {
             ("RATE_LIMIT_PER_PRINCIPAL_BURST", "3"),
             ("RATE_LIMIT_PER_IP", "20"),
             ("RATE_LIMIT_PER_IP_BURST", "40"),
+            ("RATE_LIMIT_LOGINS_PER_MINUTE", "4"),
         ],
     )
     .await
@@ -353,6 +362,16 @@ async fn rate_limits_per_principal_and_per_ip() {
     assert!(limited.headers().contains_key("retry-after"));
     // Another principal has its own bucket.
     assert_eq!(supervisor.get(&url).send().await.unwrap().status(), 404);
+
+    // Password guessing: a few attempts per minute per address, then 429.
+    let guesses = (0..4).map(|n| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", cluster.gateway))
+            .json(&json!({"username": "admin", "password": format!("guess-{n}")}))
+            .send()
+    });
+    let guesses: Vec<u16> = futures::future::join_all(guesses).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+    assert!(guesses.contains(&429), "unlimited password guessing: {guesses:?}");
 
     // Anyone from one address, signed in or not, shares the per-IP bucket.
     let anonymous = reqwest::Client::new();

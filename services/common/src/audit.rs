@@ -155,7 +155,7 @@ pub enum Reads {
 
 /// Applies the permission table to one call: refusals are audited (and
 /// allowed calls when `reads` says so), and the decision becomes the gRPC
-/// answer (`what` names the record for the NOT_FOUND message).
+/// answer (`not_found`: the service's own answer for a missing record).
 pub async fn enforce(
     pool: &PgPool,
     principal: &Principal,
@@ -163,13 +163,13 @@ pub async fn enforce(
     record_id: &str,
     target: crate::auth::permissions::Target<'_>,
     reads: Reads,
-    what: &str,
+    not_found: impl FnOnce() -> tonic::Status,
 ) -> Result<(), tonic::Status> {
     let decision = crate::auth::permissions::decide(principal, action, target);
     if decision != Decision::Allow || reads == Reads::Sensitive {
         record(pool, Entry::decision(principal, action, record_id, decision)).await;
     }
-    crate::auth::permissions::status(decision, what)
+    crate::auth::permissions::status(decision, not_found)
 }
 
 /// Reads the whole chain and checks it.

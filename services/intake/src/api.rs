@@ -53,8 +53,12 @@ impl IntakeService for IntakeApi {
         // Refuse before validating: a caller who may not submit here learns
         // nothing from our validation messages.
         let target = Target { center_id: r.center_id.trim(), owner: Some(&caller.subject) };
-        audit::enforce(&state.pool, &caller, Action::SubmitApplication, &format!("center:{}", target.center_id), target, Reads::RefusalsOnly, "中心")
-            .await?;
+        let record = format!("center:{}", target.center_id);
+        // Submitting is never hidden (the centers are public), only denied.
+        audit::enforce(&state.pool, &caller, Action::SubmitApplication, &record, target, Reads::RefusalsOnly, || {
+            Status::not_found("中心不存在 (center not found)")
+        })
+        .await?;
         let applicant = r.applicant.unwrap_or_default();
         let draft = submission::Draft {
             center_id: &r.center_id,
@@ -86,8 +90,8 @@ impl IntakeService for IntakeApi {
         let (center_id, submitted_by) = applications::owner(&state.pool, id).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
         let target = Target { center_id: &center_id, owner: Some(&submitted_by) };
         // Applications hold personal data: every read is audited.
-        audit::enforce(&state.pool, &caller, Action::ReadApplication, &format!("application:{id}"), target, Reads::Sensitive, "申请")
-            .await?;
+        let record = format!("application:{id}");
+        audit::enforce(&state.pool, &caller, Action::ReadApplication, &record, target, Reads::Sensitive, || not_found().into()).await?;
         let application = applications::get(&state.pool, id)
             .await?
             .ok_or_else(not_found)?;

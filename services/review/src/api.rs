@@ -33,13 +33,11 @@ impl ReviewService for ReviewApi {
             Some(By::ApplicationId(id)) => CaseKey::Application(uuid("application_id", &id)?),
             None => return Err(ApiError::invalid("by", "required", "请给出 case_id 或 application_id (case_id or application_id is required)").into()),
         };
-        let case = store::get(&state.pool, key)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound("审核案件不存在 (review case not found)".into()))?;
+        let not_found = || ApiError::NotFound("审核案件不存在 (review case not found)".into());
+        let case = store::get(&state.pool, key).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
         let target = Target { center_id: &case.center_id, owner: None };
-        audit::enforce(&state.pool, &caller, Action::ReadReviewCase, &format!("review_case:{}", case.id), target, Reads::RefusalsOnly, "审核案件")
-            .await?;
+        let record = format!("review_case:{}", case.id);
+        audit::enforce(&state.pool, &caller, Action::ReadReviewCase, &record, target, Reads::RefusalsOnly, || not_found().into()).await?;
         Ok(Response::new(case))
     }
 }

@@ -155,11 +155,13 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
     }
 }
 
-/// The decision as a gRPC answer.
-pub fn status(decision: Decision, what: &str) -> Result<(), tonic::Status> {
+/// The decision as a gRPC answer. `not_found` is exactly what the service
+/// answers for a record that does not exist, so a hidden one is
+/// indistinguishable from it, message included.
+pub fn status(decision: Decision, not_found: impl FnOnce() -> tonic::Status) -> Result<(), tonic::Status> {
     match decision {
         Decision::Allow => Ok(()),
-        Decision::Hidden => Err(tonic::Status::not_found(format!("{what}不存在 (not found)"))),
+        Decision::Hidden => Err(not_found()),
         Decision::Denied => Err(tonic::Status::permission_denied("无权执行此操作 (not permitted for your role or center)")),
     }
 }
