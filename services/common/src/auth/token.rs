@@ -35,6 +35,11 @@ const LEEWAY_SECONDS: u64 = 30;
 /// so forged tokens cannot make us hammer the issuer.
 const REFETCH_AT_MOST_EVERY: Duration = Duration::from_secs(10);
 
+/// How long fetched keys are trusted before they are fetched again, so a key
+/// the issuer withdraws stops working within this time (plus, for a token
+/// already verified, the token's own short lifetime: see the cache).
+const KEYS_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
 /// Verified tokens remembered, so a token is checked once, not on every hop.
 const CACHE_CAPACITY: usize = 10_000;
 
@@ -137,7 +142,21 @@ pub fn principal_of(claims: &Claims) -> Result<Principal, TokenError> {
 
 enum Keys {
     Static(JwkSet),
-    Remote { url: String, client: reqwest::Client, set: RwLock<JwkSet>, last_fetch: Mutex<Option<Instant>> },
+    Remote {
+        url: String,
+        client: reqwest::Client,
+        set: RwLock<JwkSet>,
+        /// Last fetch attempt, for rate limiting.
+        last_fetch: Mutex<Option<Instant>>,
+        /// Last successful fetch, for freshness.
+        fetched_at: Mutex<Option<Instant>>,
+    },
+}
+
+/// A poisoned lock only means another thread panicked mid-update of an
+/// `Option<Instant>`; the value is still usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Checks tokens against one issuer's keys. Cheap to share (`Arc`).
@@ -192,35 +211,53 @@ impl Verifier {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
         Ok(Self::with_keys(
             settings,
-            Keys::Remote { url, client, set: RwLock::new(JwkSet { keys: Vec::new() }), last_fetch: Mutex::new(None) },
+            Keys::Remote {
+                url,
+                client,
+                set: RwLock::new(JwkSet { keys: Vec::new() }),
+                last_fetch: Mutex::new(None),
+                fetched_at: Mutex::new(None),
+            },
         ))
     }
 
     async fn find_key(&self, kid: &str) -> Result<Jwk, TokenError> {
         match &self.keys {
             Keys::Static(set) => set.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
-            Keys::Remote { url, client, set, last_fetch } => {
-                if let Some(jwk) = set.read().await.find(kid) {
-                    return Ok(jwk.clone());
-                }
-                {
-                    let mut last = last_fetch.lock().unwrap_or_else(|p| p.into_inner());
-                    if last.is_some_and(|t| t.elapsed() < REFETCH_AT_MOST_EVERY) {
-                        return Err(TokenError::UnknownKey(kid.to_string()));
+            Keys::Remote { url, client, set, last_fetch, fetched_at } => {
+                let fresh = lock(fetched_at).is_some_and(|t| t.elapsed() < KEYS_MAX_AGE);
+                if fresh {
+                    if let Some(jwk) = set.read().await.find(kid) {
+                        return Ok(jwk.clone());
                     }
-                    *last = Some(Instant::now());
                 }
-                let fetched: JwkSet = async { client.get(url).send().await?.error_for_status()?.json().await }
-                    .await
-                    .map_err(|e: reqwest::Error| {
-                        // Let the next token try again soon: the issuer may just be starting.
-                        *last_fetch.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                        TokenError::Keys(e.to_string())
-                    })?;
-                tracing::info!(keys = fetched.keys.len(), %url, "fetched the issuer's key set");
-                let found = fetched.find(kid).cloned();
-                *set.write().await = fetched;
-                found.ok_or_else(|| TokenError::UnknownKey(kid.to_string()))
+                // An unknown kid (the issuer rotated) or keys held too long (the
+                // issuer may have withdrawn one): fetch again, at most every
+                // REFETCH_AT_MOST_EVERY, so forged kids cannot flood the issuer.
+                let may_fetch = {
+                    let mut last = lock(last_fetch);
+                    let may = !last.is_some_and(|t| t.elapsed() < REFETCH_AT_MOST_EVERY);
+                    if may {
+                        *last = Some(Instant::now());
+                    }
+                    may
+                };
+                if may_fetch {
+                    match async { client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await }.await {
+                        Ok(fetched) => {
+                            tracing::info!(keys = fetched.keys.len(), %url, "fetched the issuer's key set");
+                            *set.write().await = fetched;
+                            *lock(fetched_at) = Some(Instant::now());
+                        }
+                        Err(e) => {
+                            // Let the next token try again soon: the issuer may
+                            // just be starting. Keys already held stay in use.
+                            *lock(last_fetch) = None;
+                            tracing::warn!(error = %e, %url, "fetching the issuer's key set failed");
+                        }
+                    }
+                }
+                set.read().await.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string()))
             }
         }
     }
@@ -228,7 +265,7 @@ impl Verifier {
     /// The principal a token proves, or why it proves nothing.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some((p, exp)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(token) {
+        if let Some((p, exp)) = lock(&self.cache).get(token) {
             if now < exp + LEEWAY_SECONDS {
                 return Ok(p.clone());
             }
@@ -243,7 +280,7 @@ impl Verifier {
         let key = DecodingKey::from_jwk(&jwk).map_err(TokenError::Rejected)?;
         let claims = jsonwebtoken::decode::<Claims>(token, &key, validation).map_err(TokenError::Rejected)?.claims;
         let principal = principal_of(&claims)?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = lock(&self.cache);
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, (_, exp)| now < *exp);
             if cache.len() >= CACHE_CAPACITY {
