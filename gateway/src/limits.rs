@@ -65,14 +65,15 @@ impl Limits {
         }
     }
 
-    pub fn per_principal(&self, subject: &str) -> Result<(), Response> {
+    /// Ok, or the 429 answer to send.
+    pub fn per_principal(&self, subject: &str) -> Result<(), Box<Response>> {
         self.per_principal
             .check_key(&subject.to_string())
-            .map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+            .map_err(|not_until| Box::new(too_many(not_until.wait_time_from(DefaultClock::default().now()))))
     }
 
-    fn check_ip(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Response> {
-        limiter.check_key(&ip).map_err(|not_until| too_many(not_until.wait_time_from(DefaultClock::default().now())))
+    fn check_ip(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Box<Response>> {
+        limiter.check_key(&ip).map_err(|not_until| Box::new(too_many(not_until.wait_time_from(DefaultClock::default().now()))))
     }
 
     /// Forgets idle keys now and then, so the tables do not grow forever.
@@ -104,10 +105,10 @@ pub async fn login(State(limits): State<Limits>, request: Request, next: Next) -
 }
 
 async fn guard(limiter: &DefaultKeyedRateLimiter<IpAddr>, request: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-        if let Err(response) = Limits::check_ip(limiter, peer.ip()) {
-            return response;
-        }
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Err(response) = Limits::check_ip(limiter, peer.ip())
+    {
+        return *response;
     }
     next.run(request).await
 }

@@ -51,7 +51,7 @@ pub async fn require(State(state): State<AppState>, mut request: Request, next: 
         }
     };
     if let Err(response) = state.limits.per_principal(&principal.subject) {
-        return response;
+        return *response;
     }
     request.extensions_mut().insert(Caller { principal, token });
     next.run(request).await

@@ -226,10 +226,8 @@ impl Verifier {
             Keys::Static(set) => set.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
             Keys::Remote { url, client, set, last_fetch, fetched_at } => {
                 let fresh = lock(fetched_at).is_some_and(|t| t.elapsed() < KEYS_MAX_AGE);
-                if fresh {
-                    if let Some(jwk) = set.read().await.find(kid) {
-                        return Ok(jwk.clone());
-                    }
+                if fresh && let Some(jwk) = set.read().await.find(kid) {
+                    return Ok(jwk.clone());
                 }
                 // An unknown kid (the issuer rotated) or keys held too long (the
                 // issuer may have withdrawn one): fetch again, at most every
@@ -265,10 +263,10 @@ impl Verifier {
     /// The principal a token proves, or why it proves nothing.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some((p, exp)) = lock(&self.cache).get(token) {
-            if now < exp + LEEWAY_SECONDS {
-                return Ok(p.clone());
-            }
+        if let Some((p, exp)) = lock(&self.cache).get(token)
+            && now < exp + LEEWAY_SECONDS
+        {
+            return Ok(p.clone());
         }
         let header = jsonwebtoken::decode_header(token).map_err(TokenError::Header)?;
         let validation = self.validation.get(&header.alg).ok_or(TokenError::Algorithm(header.alg))?;
@@ -327,10 +325,10 @@ impl SigningKey {
             let bytes: [u8; 32] = rand::random();
             // A random 32-byte string is a valid scalar except with
             // probability ~2^-32; draw again in that case.
-            if let Ok(key) = p256::SecretKey::from_slice(&bytes) {
-                if let Ok(pem) = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF) {
-                    return pem.to_string();
-                }
+            if let Ok(key) = p256::SecretKey::from_slice(&bytes)
+                && let Ok(pem) = key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            {
+                return pem.to_string();
             }
         }
     }
