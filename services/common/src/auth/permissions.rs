@@ -81,8 +81,10 @@ pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
     (Service,           [NO,     ALL,              ALL]),
 ];
 
-/// gRPC methods and the action each performs. A method not listed here is
-/// refused to everyone (a new RPC must be added here to be reachable).
+/// gRPC methods and the action each performs. The server layer uses it to
+/// know which methods are open (public actions). A method not listed still
+/// needs a valid token, and its handler must apply the table itself (via
+/// `audit::enforce`); list every new RPC here.
 pub const METHODS: &[(&str, Action)] = &[
     ("/bianmin.intake.v1.IntakeService/SubmitApplication", Action::SubmitApplication),
     ("/bianmin.intake.v1.IntakeService/GetApplication", Action::ReadApplication),
