@@ -105,3 +105,15 @@ ensure_pii_keys() {
   fi
   echo "$file"
 }
+
+# The development identity provider's signing key (P-256, PKCS#8 PEM) for the
+# one-machine default; a cluster uses the district's identity provider.
+ensure_auth_key() {
+  local file="$RUN_DIR/auth-signing-key.pem"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$RUN_DIR"
+    command -v openssl >/dev/null || apt_install openssl
+    (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$file")
+  fi
+  echo "$file"
+}

@@ -25,6 +25,11 @@ up() {
   ensure_postgres
   ensure_nats
   local keys; keys="$(ensure_pii_keys)"
+  local auth_key; auth_key="$(ensure_auth_key)"
+  # Tokens come from the gateway's development identity provider; every
+  # service checks them against the keys it publishes.
+  local issuer="${AUTH_ISSUER:-http://127.0.0.1:$HTTP_PORT}"
+  local jwks="${AUTH_JWKS_URL:-http://127.0.0.1:$HTTP_PORT/.well-known/jwks.json}"
   say "building (release; the first build takes several minutes)"
   "$ROOT/deploy/build.sh"
   mkdir -p "$RUN_DIR/logs"
@@ -33,13 +38,18 @@ up() {
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
     SEED_FILE="${SEED_FILE:-$ROOT/deploy/seed/catalog.json}" \
     PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
+    AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
   start_one review \
     DATABASE_URL="${REVIEW_DATABASE_URL:-$DB_BASE/bianmin_review}" \
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+    AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
   start_one gateway \
     HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:$HTTP_PORT}" \
+    AUTH_ISSUER="$issuer" \
+    AUTH_SIGNING_KEY_FILE="${AUTH_SIGNING_KEY_FILE:-$auth_key}" \
+    AUTH_USERS_FILE="${AUTH_USERS_FILE:-$ROOT/deploy/seed/users.json}" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
 
   say "waiting until every service is ready"
@@ -53,6 +63,10 @@ up() {
     Centers:          http://127.0.0.1:$HTTP_PORT/api/v1/centers
     Service catalog:  http://127.0.0.1:$HTTP_PORT/api/v1/catalog/services
     gRPC:             intake 127.0.0.1:50061, review 127.0.0.1:50062
+    Demo logins (password bianmin-demo): admin, c01-supervisor, c01-specialist,
+                      c02-supervisor, c02-specialist, partner
+      curl -s -X POST http://127.0.0.1:$HTTP_PORT/api/v1/auth/login \\
+        -H 'content-type: application/json' -d '{"username":"c01-specialist","password":"bianmin-demo"}'
     Logs:             $RUN_DIR/logs/
     Stop:             make down
 

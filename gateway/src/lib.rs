@@ -1,12 +1,15 @@
 //! The gateway: REST/JSON over the gRPC services, where traces start.
 
+pub mod auth;
 pub mod error;
+pub mod limits;
 pub mod openapi;
 pub mod routes;
 pub mod trace;
 
 use axum::Router;
 use axum::routing::{get, post};
+use bianmin_common::auth::token::{AuthSettings, Verifier};
 use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::config::Env;
 use bianmin_common::propagation::ClientContext;
@@ -31,7 +34,19 @@ pub struct Settings {
     /// Deadline of each backend call; passed on downstream.
     pub grpc_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Longest time a REST request may take, end to end.
+    pub request_timeout: Duration,
     pub shutdown_drain: Duration,
+    pub auth: AuthSettings,
+    /// The development identity provider's key (PKCS#8 PEM, P-256); unset
+    /// means no built-in login (production: the district's IdP).
+    pub signing_key_file: Option<PathBuf>,
+    pub users_file: PathBuf,
+    pub token_ttl: Duration,
+    pub rate_per_ip: limits::Rate,
+    pub rate_per_principal: limits::Rate,
+    /// Login attempts per minute per client address (also the burst).
+    pub logins_per_minute: u32,
 }
 
 impl Settings {
@@ -43,7 +58,18 @@ impl Settings {
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             grpc_timeout: Duration::from_millis(env.parse("GRPC_TIMEOUT_MS", 10_000)),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024),
+            request_timeout: Duration::from_millis(env.parse("REQUEST_TIMEOUT_MS", 30_000)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
+            auth: AuthSettings::read(env),
+            signing_key_file: env.optional("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
+            users_file: env.path("AUTH_USERS_FILE", "deploy/seed/users.json"),
+            token_ttl: env.seconds("AUTH_TOKEN_TTL_SECONDS", 900),
+            rate_per_ip: limits::Rate { per_second: env.parse("RATE_LIMIT_PER_IP", 100), burst: env.parse("RATE_LIMIT_PER_IP_BURST", 200) },
+            rate_per_principal: limits::Rate {
+                per_second: env.parse("RATE_LIMIT_PER_PRINCIPAL", 30),
+                burst: env.parse("RATE_LIMIT_PER_PRINCIPAL_BURST", 60),
+            },
+            logins_per_minute: env.parse("RATE_LIMIT_LOGINS_PER_MINUTE", 20),
         }
     }
 }
@@ -57,6 +83,9 @@ pub struct AppState {
     pub review_channel: Channel,
     pub calendar: Arc<WorkingCalendar>,
     pub grpc_timeout: Duration,
+    pub verifier: Arc<Verifier>,
+    pub idp: auth::idp::SharedIdp,
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -66,12 +95,30 @@ impl AppState {
         request.set_timeout(self.grpc_timeout);
         request
     }
+
+    /// A backend request on behalf of `caller`: their token goes along, and
+    /// the service checks it and its permissions itself.
+    pub fn grpc_request_as<T>(&self, caller: &auth::Caller, message: T) -> tonic::Request<T> {
+        let mut request = self.grpc_request(message);
+        bianmin_common::auth::attach_bearer(&mut request, &caller.token);
+        request
+    }
 }
 
-pub fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let api = Router::new()
+pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
+    // Everything here needs a verified token.
+    let protected = Router::new()
         .route("/api/v1/applications", post(routes::applications::submit))
         .route("/api/v1/applications/{id}", get(routes::applications::get))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
+    // The only routes an anonymous caller reaches (README "Who may do what").
+    let api = Router::new()
+        .merge(protected)
+        .route(
+            "/api/v1/auth/login",
+            post(auth::idp::login).route_layer(axum::middleware::from_fn_with_state(state.limits.clone(), limits::login)),
+        )
+        .route("/.well-known/jwks.json", get(auth::idp::jwks))
         .route("/api/v1/centers", get(routes::catalog::centers))
         .route("/api/v1/catalog/services", get(routes::catalog::services))
         .route("/api/v1/calendar/add-working-days", get(routes::calendar::add_working_days))
@@ -90,6 +137,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             }
         })
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.limits.clone(), limits::per_ip))
         .with_state(state)
 }
 
@@ -98,14 +147,30 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
     let intake_channel = bianmin_common::grpc::channel(&settings.intake_url)?;
     let review_channel = bianmin_common::grpc::channel(&settings.review_url)?;
+    let idp = match &settings.signing_key_file {
+        Some(key) => Some(Arc::new(auth::idp::DevIdp::load(key, &settings.users_file, &settings.auth, settings.token_ttl)?)),
+        None => None,
+    };
+    // The dev IdP's own key set, else the configured issuer's: the same
+    // verifier either way.
+    let verifier = match &idp {
+        Some(idp) if settings.auth.jwks_file.is_none() => Verifier::with_key_set(&settings.auth, idp.key_set()),
+        _ => Verifier::from_settings(&settings.auth)?,
+    };
+    let limits = limits::Limits::new(settings.rate_per_ip, settings.rate_per_principal, settings.logins_per_minute);
+    tokio::spawn(limits.clone().prune(shutdown.clone()));
     let state = AppState {
         intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),
         intake_channel,
         review_channel,
         calendar,
         grpc_timeout: settings.grpc_timeout,
+        verifier: Arc::new(verifier),
+        idp,
+        limits,
     };
-    let app = router(state, settings.max_body_bytes);
+    let app = router(state, settings.max_body_bytes, settings.request_timeout)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
     let drain = settings.shutdown_drain;
     // TCP_NODELAY on every accepted connection (see common::grpc::serve).

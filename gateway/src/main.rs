@@ -15,6 +15,20 @@ enum Command {
     Serve,
     /// Print the OpenAPI document.
     Openapi,
+    /// Development identity provider helpers.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(clap::Subcommand)]
+enum AuthCommand {
+    /// Print an argon2id hash of the password read from stdin, for the
+    /// users file.
+    HashPassword,
+    /// Print a new P-256 signing key (PKCS#8 PEM).
+    GenerateKey,
+    /// Print the JWKS (public half) of the PEM signing key read from stdin.
+    Jwks,
 }
 
 #[tokio::main]
@@ -24,6 +38,28 @@ async fn main() -> anyhow::Result<()> {
         use utoipa::OpenApi as _;
         println!("{}", bianmin_gateway::openapi::ApiDoc::openapi().to_pretty_json()?);
         return Ok(());
+    }
+    match cli.command {
+        Some(Command::Auth(AuthCommand::HashPassword)) => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "no password on stdin");
+            println!("{}", bianmin_gateway::auth::idp::hash_password(password)?);
+            return Ok(());
+        }
+        Some(Command::Auth(AuthCommand::Jwks)) => {
+            let mut pem = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut pem)?;
+            let key = bianmin_common::auth::token::SigningKey::from_ec_pem(&pem)?;
+            println!("{}", serde_json::to_string_pretty(&key.key_set())?);
+            return Ok(());
+        }
+        Some(Command::Auth(AuthCommand::GenerateKey)) => {
+            print!("{}", bianmin_common::auth::token::SigningKey::generate_pem());
+            return Ok(());
+        }
+        _ => {}
     }
     let _telemetry = bianmin_common::telemetry::init("gateway")?;
     let mut env = Env::from_process();

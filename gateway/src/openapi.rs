@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::{error, routes};
+use crate::{auth, error, routes};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -14,6 +14,8 @@ use utoipa::OpenApi;
         routes::calendar::add_working_days,
         routes::health::healthz,
         routes::health::readyz,
+        auth::idp::login,
+        auth::idp::jwks,
     ),
     components(schemas(error::ErrorBody)),
     tags(
@@ -21,6 +23,22 @@ use utoipa::OpenApi;
         (name = "catalog", description = "服务中心与服务目录 (centers and the service catalog)"),
         (name = "calendar", description = "工作日历 (working-day calendar)"),
         (name = "health", description = "探针 (probes)"),
-    )
+        (name = "auth", description = "登录与公钥 (login and keys)"),
+    ),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme the protected paths refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}

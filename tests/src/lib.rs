@@ -108,7 +108,7 @@ impl Process {
         let mut command = Command::new(path);
         command.arg("serve").current_dir(workspace_root()).kill_on_drop(true);
         for (k, _) in std::env::vars() {
-            if k.starts_with("OTEL_") || k == "DATABASE_URL" || k == "NATS_URL" || k == "PII_KEYS" {
+            if k.starts_with("OTEL_") || k.starts_with("AUTH_") || k.starts_with("RATE_LIMIT") || k == "DATABASE_URL" || k == "NATS_URL" || k == "PII_KEYS" {
                 command.env_remove(k);
             }
         }
@@ -147,8 +147,16 @@ pub struct Cluster {
     processes: HashMap<&'static str, Process>,
 }
 
+/// The password of every demo account (`deploy/seed/users.json`).
+pub const DEMO_PASSWORD: &str = "bianmin-demo";
+
 impl Cluster {
     pub async fn start(options: Options) -> anyhow::Result<Self> {
+        Self::start_with(options, &[]).await
+    }
+
+    /// Starts the cluster with extra gateway settings (e.g. low rate limits).
+    pub async fn start_with(options: Options, gateway_env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("bianmin-e2e-").tempdir()?;
         let nats = Nats::start(dir.path()).await?;
         let spans = if options.otlp { Some(otlp::Receiver::start().await?) } else { None };
@@ -157,12 +165,20 @@ impl Cluster {
         let (intake_port, review_port, http_port) = (free_port(), free_port(), free_port());
         let keys = dir.path().join("pii-keys");
         std::fs::write(&keys, pii_key_file())?;
+        let signing_key = dir.path().join("auth-signing-key.pem");
+        std::fs::write(&signing_key, bianmin_common::auth::token::SigningKey::generate_pem())?;
         let root = workspace_root();
+        let gateway_url = format!("http://127.0.0.1:{http_port}");
 
         let mut common = vec![
             ("RUST_LOG".to_string(), "info".to_string()),
             ("CALENDAR_DIR".to_string(), root.join("deploy/calendars").display().to_string()),
             ("NATS_URL".to_string(), nats.url()),
+            // The gateway's development identity provider issues the tokens;
+            // the services fetch its keys like they would a district IdP's.
+            ("AUTH_ISSUER".to_string(), gateway_url.clone()),
+            ("AUTH_AUDIENCE".to_string(), "bianmin".to_string()),
+            ("AUTH_JWKS_URL".to_string(), format!("{gateway_url}/.well-known/jwks.json")),
         ];
         if let Some(r) = &spans {
             common.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), r.endpoint()));
@@ -202,14 +218,19 @@ impl Cluster {
                 ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
                 ("INTAKE_GRPC_URL", format!("http://127.0.0.1:{intake_port}")),
                 ("REVIEW_GRPC_URL", format!("http://127.0.0.1:{review_port}")),
-            ]),
+                ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
+                ("AUTH_USERS_FILE", root.join("deploy/seed/users.json").display().to_string()),
+            ]
+            .into_iter()
+            .chain(gateway_env.iter().map(|(k, v)| (*k, v.to_string())))
+            .collect()),
             log: log("gateway"),
             child: None,
         });
         let mut cluster = Self {
             dir: Some(dir),
             nats,
-            gateway: format!("http://127.0.0.1:{http_port}"),
+            gateway: gateway_url,
             intake_grpc: format!("http://127.0.0.1:{intake_port}"),
             review_grpc: format!("http://127.0.0.1:{review_port}"),
             spans,
@@ -236,6 +257,36 @@ impl Cluster {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         anyhow::bail!("cluster not ready within {within:?}; logs:\n{}", self.logs())
+    }
+
+    /// A fresh access token for a demo account, from the gateway's login.
+    pub async fn token_for(&self, username: &str) -> anyhow::Result<String> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.gateway))
+            .json(&serde_json::json!({"username": username, "password": DEMO_PASSWORD}))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().is_success(), "login as {username}: {}", response.status());
+        let body: serde_json::Value = response.json().await?;
+        body["access_token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("login as {username}: no token in {body}"))
+    }
+
+    /// A client logged in as a demo account (password `bianmin-demo`):
+    /// every request carries `Authorization: Bearer <token>`.
+    pub async fn client_as(&self, username: &str) -> reqwest::Client {
+        let token = self.token_for(username).await.unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token is a header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(30)).build().expect("a client")
+    }
+
+    /// The development identity provider's signing key, to mint tokens the
+    /// tests need (expired, for another audience, …).
+    pub fn signing_key(&self) -> bianmin_common::auth::token::SigningKey {
+        let pem = std::fs::read(self.dir().join("auth-signing-key.pem")).expect("the signing key file");
+        bianmin_common::auth::token::SigningKey::from_ec_pem(&pem).expect("a valid signing key")
     }
 
     /// SIGKILLs a service.

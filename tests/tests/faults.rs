@@ -14,8 +14,7 @@ const APPLICATIONS: u32 = 240;
 
 /// Submits `count` applications at a steady pace, each retried with its own
 /// idempotency key until the gateway answers 201. Returns their ids.
-async fn submit_all(gateway: String, count: u32, every: Duration) -> Vec<Uuid> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap();
+async fn submit_all(gateway: String, http: reqwest::Client, count: u32, every: Duration) -> Vec<Uuid> {
     let mut ticker = tokio::time::interval(every);
     let mut pending = Vec::new();
     for n in 0..count {
@@ -61,7 +60,9 @@ async fn submit_all(gateway: String, count: u32, every: Duration) -> Vec<Uuid> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_lost_nothing_doubled_across_crashes_and_a_nats_outage() {
     let mut cluster = Cluster::start(Options { otlp: false }).await.expect("cluster starts");
-    let submitter = tokio::spawn(submit_all(cluster.gateway.clone(), APPLICATIONS, Duration::from_millis(60)));
+    // A district administrator submits for all three centers.
+    let http = cluster.client_as("admin").await;
+    let submitter = tokio::spawn(submit_all(cluster.gateway.clone(), http, APPLICATIONS, Duration::from_millis(60)));
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.kill("review").await;

@@ -34,13 +34,14 @@ async fn wait_for_review(http: &reqwest::Client, cluster: &Cluster, id: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_crosses_the_cluster_in_one_trace() {
     let cluster = Cluster::start(Options { otlp: true }).await.expect("cluster starts");
-    let http = reqwest::Client::new();
+    let anonymous = reqwest::Client::new();
+    let http = cluster.client_as("c01-specialist").await;
     let id = id_number("110105", NaiveDate::from_ymd_opt(1949, 12, 31).unwrap(), 2);
 
-    // The catalog a resident reads before applying.
-    let centers: Value = http.get(format!("{}/api/v1/centers", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    // The catalog a resident reads before applying: public.
+    let centers: Value = anonymous.get(format!("{}/api/v1/centers", cluster.gateway)).send().await.unwrap().json().await.unwrap();
     assert!(centers["centers"].as_array().unwrap().iter().any(|c| c["id"] == "C01"), "{centers}");
-    let services: Value = http.get(format!("{}/api/v1/catalog/services", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    let services: Value = anonymous.get(format!("{}/api/v1/catalog/services", cluster.gateway)).send().await.unwrap().json().await.unwrap();
     let elderly = services["services"].as_array().unwrap().iter().find(|s| s["code"] == "elderly-care-subsidy").cloned().unwrap();
     assert_eq!(elderly["preliminary_review_days"], 5);
 
@@ -118,7 +119,10 @@ fn hex_of(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_bad_input_calendar_and_api_document() {
     let cluster = Cluster::start(Options { otlp: false }).await.expect("cluster starts");
-    let http = reqwest::Client::new();
+    // A district administrator may submit for any center, so the unknown
+    // center below reaches validation.
+    let http = cluster.client_as("admin").await;
+    let anonymous = reqwest::Client::new();
     let url = format!("{}/api/v1/applications", cluster.gateway);
     let id = id_number("310104", NaiveDate::from_ymd_opt(1985, 6, 15).unwrap(), 7);
 
@@ -184,7 +188,7 @@ async fn retries_bad_input_calendar_and_api_document() {
     assert_eq!(r.status(), 404);
 
     // The working-day calendar across the 2026 Spring Festival.
-    let cal = |from: &str, days: &str| http.get(format!("{}/api/v1/calendar/add-working-days?from={from}&days={days}", cluster.gateway)).send();
+    let cal = |from: &str, days: &str| anonymous.get(format!("{}/api/v1/calendar/add-working-days?from={from}&days={days}", cluster.gateway)).send();
     let r: Value = cal("2026-02-13", "5").await.unwrap().json().await.unwrap();
     assert_eq!(r["date"], "2026-02-27");
     let r: Value = cal("2026-09-30", "3").await.unwrap().json().await.unwrap();
@@ -193,11 +197,11 @@ async fn retries_bad_input_calendar_and_api_document() {
     assert_eq!(cal("2026-02-13", "-1").await.unwrap().status(), 400);
 
     // The API document lists what it serves.
-    let doc: Value = http.get(format!("{}/api/v1/openapi.json", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = anonymous.get(format!("{}/api/v1/openapi.json", cluster.gateway)).send().await.unwrap().json().await.unwrap();
     for path in ["/api/v1/applications", "/api/v1/applications/{id}", "/api/v1/calendar/add-working-days", "/api/v1/centers", "/api/v1/catalog/services"] {
         assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
-    let health = http.get(format!("{}/healthz", cluster.gateway)).send().await.unwrap();
+    let health = anonymous.get(format!("{}/healthz", cluster.gateway)).send().await.unwrap();
     assert_eq!(health.status(), 200);
 
     cluster.stop().await;

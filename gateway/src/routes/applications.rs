@@ -1,8 +1,9 @@
 //! `/api/v1/applications`: a resident's application and its progress.
 
 use crate::AppState;
+use crate::auth::Caller;
 use crate::error::{AppJson, ErrorBody, HttpError};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -115,16 +116,24 @@ impl From<pb::Application> for Application {
 /// With an `Idempotency-Key` header, a retry with the same key and body
 /// returns the first answer (`Idempotent-Replayed: true`); the same key with
 /// another body is refused with 409.
-#[utoipa::path(post, path = "/api/v1/applications", tag = "applications",
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications", security(("bearer" = [])),
     request_body = NewApplication,
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
     responses(
         (status = 201, description = "created", body = Application),
         (status = 400, description = "invalid input, with every broken rule", body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 403, description = "your role may not submit for this center", body = ErrorBody),
         (status = 409, description = "idempotency key reused with another body", body = ErrorBody),
+        (status = 429, description = "rate limit", body = ErrorBody),
         (status = 503, description = "a backend is unavailable; retry with the same key", body = ErrorBody),
     ))]
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, AppJson(body): AppJson<NewApplication>) -> Result<Response, HttpError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<NewApplication>,
+) -> Result<Response, HttpError> {
     let idempotency_key = match headers.get("idempotency-key") {
         None => String::new(),
         Some(v) => v
@@ -140,7 +149,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, AppJson(b
         reason: body.reason,
         idempotency_key,
     };
-    let answer = state.intake.clone().submit_application(state.grpc_request(request)).await?.into_inner();
+    let answer = state.intake.clone().submit_application(state.grpc_request_as(&caller, request)).await?.into_inner();
     let application: Application = answer.application.unwrap_or_default().into();
     let mut response = (StatusCode::CREATED, Json(&application)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/applications/{}", application.id)) {
@@ -153,18 +162,19 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, AppJson(b
 }
 
 /// One application with its timeline and review stage.
-#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications",
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", security(("bearer" = [])),
     params(("id" = String, Path, description = "application id (UUID)")),
     responses(
         (status = 200, body = Application),
         (status = 400, description = "the id is not a UUID", body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "no valid bearer token", body = ErrorBody),
+        (status = 404, description = "no such application, or not one you may see", body = ErrorBody),
     ))]
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Application>, HttpError> {
+pub async fn get(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Application>, HttpError> {
     let application = state
         .intake
         .clone()
-        .get_application(state.grpc_request(pb::GetApplicationRequest { id }))
+        .get_application(state.grpc_request_as(&caller, pb::GetApplicationRequest { id }))
         .await?
         .into_inner();
     Ok(Json(application.into()))

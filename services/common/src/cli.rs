@@ -14,6 +14,16 @@ pub enum OpsCommand {
     /// Dead-lettered events.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// The hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exit non-zero if any row was altered,
+    /// removed or inserted.
+    Verify,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -65,6 +75,13 @@ pub async fn run(command: OpsCommand, settings: &ServiceSettings, migrations: &'
             let n = crate::outbox::mark_for_republish(&pool, from_seq, to_seq).await?;
             println!("{n} events of {} marked for re-publishing; the running relay sends them", settings.name);
         }
+        OpsCommand::Audit(AuditCommand::Verify) => {
+            let pool = crate::db::connect(&settings.database_url, 1).await?;
+            match crate::audit::verify(&pool).await? {
+                Ok(rows) => println!("audit log of {}: {rows} rows, chain intact", settings.name),
+                Err(broken) => anyhow::bail!("audit log of {} is broken: {broken}", settings.name),
+            }
+        }
         OpsCommand::Dlq(DlqCommand::Replay { consumer }) => {
             let client = crate::nats::connect(&settings.nats_url, settings.name, &never).await?;
             let js = crate::nats::jetstream(client);
@@ -111,6 +128,8 @@ where
     env.finish()?;
     match cli.command.unwrap_or(ServiceCommand::Serve) {
         ServiceCommand::Serve => {
+            let verifier = crate::auth::token::Verifier::from_settings(&service(&settings).auth)?;
+            crate::auth::layer::install(std::sync::Arc::new(verifier));
             let addr = service(&settings).grpc_addr.clone();
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await

@@ -88,6 +88,8 @@ pub struct ServiceSettings {
     /// How long a stopping service keeps answering (NOT_SERVING) before it
     /// stops accepting, so load balancers see it leave first.
     pub shutdown_drain: Duration,
+    /// Whose tokens to accept and where their keys are.
+    pub auth: crate::auth::token::AuthSettings,
 }
 
 impl ServiceSettings {
@@ -106,6 +108,7 @@ impl ServiceSettings {
             outbox_retention: Duration::from_secs(3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             inbox_max_batch: env.parse::<usize>("INBOX_MAX_BATCH", 64).clamp(1, 1000),
+            auth: crate::auth::token::AuthSettings::read(env),
         }
     }
 }

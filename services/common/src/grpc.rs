@@ -108,6 +108,8 @@ pub async fn serve(
     // BENCHMARKS.md).
     tonic::transport::Server::builder()
         .layer(crate::deadline::DeadlineLayer)
+        // Every call proves who makes it before a handler runs.
+        .layer(crate::auth::layer::AuthLayer)
         .trace_fn(request_span)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stopping)

@@ -2,6 +2,7 @@
 //! telemetry and trace propagation, the database, the outbox and inbox, the
 //! gRPC bootstrap, errors, and the working-day calendar.
 
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod cli;

@@ -1,6 +1,8 @@
 //! The gRPC surface of review.
 
 use crate::store::{self, CaseKey};
+use bianmin_common::audit::{self, Reads};
+use bianmin_common::auth::{self, permissions::{Action, Target}};
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
 use bianmin_proto::review::v1::{self as pb, get_review_case_request::By, review_service_server::ReviewService};
@@ -25,14 +27,17 @@ fn uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
 impl ReviewService for ReviewApi {
     async fn get_review_case(&self, request: Request<pb::GetReviewCaseRequest>) -> Result<Response<pb::ReviewCase>, Status> {
         let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
         let key = match request.into_inner().by {
             Some(By::CaseId(id)) => CaseKey::Case(uuid("case_id", &id)?),
             Some(By::ApplicationId(id)) => CaseKey::Application(uuid("application_id", &id)?),
             None => return Err(ApiError::invalid("by", "required", "请给出 case_id 或 application_id (case_id or application_id is required)").into()),
         };
-        let found = store::get(&state.pool, key).await.map_err(ApiError::from)?;
-        found
-            .map(Response::new)
-            .ok_or_else(|| ApiError::NotFound("审核案件不存在 (review case not found)".into()).into())
+        let not_found = || ApiError::NotFound("审核案件不存在 (review case not found)".into());
+        let case = store::get(&state.pool, key).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
+        let target = Target { center_id: &case.center_id, owner: None };
+        let record = format!("review_case:{}", case.id);
+        audit::enforce(&state.pool, &caller, Action::ReadReviewCase, &record, target, Reads::RefusalsOnly, || not_found().into()).await?;
+        Ok(Response::new(case))
     }
 }

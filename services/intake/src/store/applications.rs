@@ -27,8 +27,9 @@ fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
 
-async fn existing_by_key(tx: &mut PgConnection, key: &str) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
-    let row = sqlx::query("SELECT id, request_hash FROM applications WHERE idempotency_key = $1")
+async fn existing_by_key(tx: &mut PgConnection, submitter: &str, key: &str) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
+    let row = sqlx::query("SELECT id, request_hash FROM applications WHERE submitted_by = $1 AND idempotency_key = $2")
+        .bind(submitter)
         .bind(key)
         .fetch_optional(tx)
         .await?;
@@ -52,12 +53,13 @@ pub async fn submit(
     pool: &PgPool,
     keys: &PiiKeys,
     v: &submission::Valid,
+    submitter: &str,
     idempotency_key: Option<&str>,
 ) -> Result<Submitted, ApiError> {
     let hash = request_hash(keys, v);
     let mut tx = pool.begin().await?;
     if let Some(key) = idempotency_key {
-        if let Some(found) = existing_by_key(&mut tx, key).await? {
+        if let Some(found) = existing_by_key(&mut tx, submitter, key).await? {
             return replay_or_conflict(found, &hash);
         }
     }
@@ -96,9 +98,9 @@ pub async fn submit(
         "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
             id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
             phone_sealed, phone_key_id, phone_hash, phone_masked,
-            reason, status, idempotency_key, request_hash, submitted_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18)
-         ON CONFLICT (idempotency_key) DO NOTHING",
+            reason, status, idempotency_key, request_hash, submitted_at, submitted_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19)
+         ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
     )
     .bind(id)
     .bind(&application_no)
@@ -118,13 +120,14 @@ pub async fn submit(
     .bind(idempotency_key)
     .bind(&hash)
     .bind(now)
+    .bind(submitter)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         // A concurrent retry with the same key committed first.
         tx.rollback().await?;
         let mut conn = pool.acquire().await?;
-        let found = existing_by_key(&mut conn, idempotency_key.unwrap_or_default())
+        let found = existing_by_key(&mut conn, submitter, idempotency_key.unwrap_or_default())
             .await?
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency conflict without a row")))?;
         return replay_or_conflict(found, &hash);
@@ -172,6 +175,13 @@ async fn add_entry(
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Where an application belongs and who submitted it, for the permission
+/// check that comes before reading it.
+pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, String)>> {
+    let row = sqlx::query("SELECT center_id, submitted_by FROM applications WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|r| (r.get("center_id"), r.get("submitted_by"))))
 }
 
 /// One application with its timeline; PII masked.

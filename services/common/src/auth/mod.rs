@@ -5,9 +5,14 @@
 //! A record of another center answers NOT_FOUND, never PERMISSION_DENIED,
 //! so existence does not leak.
 //!
-//! The principal travels in gRPC metadata (see [`principal`]). How it is
-//! proven (a verified token) is the identity layer's concern; this module is
-//! the one seam every service uses.
+//! The principal travels as a signed token (JWT) in the `authorization`
+//! metadata; every service verifies it ([`token`], [`layer`]) against the
+//! issuer's published keys, and [`principal`] is the one seam handlers use.
+//! What each role may do is data, in [`permissions`].
+
+pub mod layer;
+pub mod permissions;
+pub mod token;
 
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +70,15 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Staff roles belong to one center; the others are district-wide or
+    /// personal.
+    pub fn is_center_staff(&self) -> bool {
+        matches!(
+            self.role,
+            Role::Supervisor | Role::Specialist | Role::TechSupport | Role::QualityInspector | Role::EmergencyResponder
+        )
+    }
+
     /// Whether this principal may see records of `center_id`.
     pub fn sees_center(&self, center_id: &str) -> bool {
         match self.role {
@@ -74,35 +88,38 @@ impl Principal {
     }
 }
 
-/// Metadata keys the principal travels under between services.
-pub mod metadata {
-    pub const SUBJECT: &str = "x-bianmin-subject";
-    pub const ROLE: &str = "x-bianmin-role";
-    pub const CENTER: &str = "x-bianmin-center";
-}
+/// A verified bearer token, kept beside the principal so a handler can pass
+/// the caller's identity on to the services it calls.
+#[derive(Clone, Debug)]
+pub struct BearerToken(pub String);
 
 /// The caller of a gRPC request, or UNAUTHENTICATED.
+///
+/// The principal is never read from plain metadata: the server layer
+/// ([`layer::AuthLayer`], installed by `grpc::serve`) verifies the
+/// `authorization: Bearer <jwt>` metadata against the configured issuer's
+/// keys and puts the principal into the request's extensions. A method that
+/// is public per the permission table runs without one, and then this
+/// answers UNAUTHENTICATED.
 pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, tonic::Status> {
-    let m = request.metadata();
-    let get = |k: &str| m.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let unauthenticated = || tonic::Status::unauthenticated("未登录或凭证无效 (missing or invalid credentials)");
-    let subject = get(metadata::SUBJECT).filter(|s| !s.is_empty()).ok_or_else(unauthenticated)?;
-    let role = get(metadata::ROLE).and_then(|r| Role::parse(&r)).ok_or_else(unauthenticated)?;
-    Ok(Principal { subject, role, center_id: get(metadata::CENTER).filter(|c| !c.is_empty()) })
+    request.extensions().get::<Principal>().cloned().ok_or_else(unauthenticated)
 }
 
-/// Writes a principal into outgoing request metadata.
-pub fn attach<T>(request: &mut tonic::Request<T>, principal: &Principal) {
-    let m = request.metadata_mut();
-    if let Ok(v) = principal.subject.parse() {
-        m.insert(metadata::SUBJECT, v);
+/// The caller's verified token, to forward to another service.
+pub fn bearer<T>(request: &tonic::Request<T>) -> Option<BearerToken> {
+    request.extensions().get::<BearerToken>().cloned()
+}
+
+/// Puts a token into outgoing request metadata (`authorization: Bearer …`),
+/// the way the gateway forwards its caller.
+pub fn attach_bearer<T>(request: &mut tonic::Request<T>, token: &str) {
+    if let Ok(v) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", v);
     }
-    if let Ok(v) = principal.role.as_str().parse() {
-        m.insert(metadata::ROLE, v);
-    }
-    if let Some(c) = principal.center_id.as_deref().and_then(|c| c.parse().ok()) {
-        m.insert(metadata::CENTER, c);
-    }
+}
+
+pub(crate) fn unauthenticated() -> tonic::Status {
+    tonic::Status::unauthenticated("未登录或凭证无效 (missing or invalid credentials)")
 }
 
 #[cfg(test)]
@@ -127,12 +144,17 @@ mod tests {
     }
 
     #[test]
-    fn a_request_without_a_principal_is_unauthenticated() {
+    fn plain_metadata_is_not_a_principal() {
         let request = tonic::Request::new(());
         assert_eq!(principal(&request).unwrap_err().code(), tonic::Code::Unauthenticated);
+        // The old unverified headers prove nothing any more.
         let mut request = tonic::Request::new(());
+        request.metadata_mut().insert("x-bianmin-subject", "admin".parse().unwrap());
+        request.metadata_mut().insert("x-bianmin-role", "district_admin".parse().unwrap());
+        assert_eq!(principal(&request).unwrap_err().code(), tonic::Code::Unauthenticated);
         let p = Principal { subject: "c01-supervisor".into(), role: Role::Supervisor, center_id: Some("C01".into()) };
-        attach(&mut request, &p);
+        let mut request = tonic::Request::new(());
+        request.extensions_mut().insert(p.clone());
         assert_eq!(principal(&request).unwrap(), p);
     }
 }
