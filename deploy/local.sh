@@ -45,8 +45,13 @@ up() {
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
     AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+  # On one machine every client (browser, curl, make bench) is one address
+  # and often one account, so the per-IP and per-account limits are set far
+  # above the production ones (k8s/base/gateway.env); override to try them.
   start_one gateway \
     HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:$HTTP_PORT}" \
+    RATE_LIMIT_PER_IP="${RATE_LIMIT_PER_IP:-20000}" RATE_LIMIT_PER_IP_BURST="${RATE_LIMIT_PER_IP_BURST:-40000}" \
+    RATE_LIMIT_PER_PRINCIPAL="${RATE_LIMIT_PER_PRINCIPAL:-20000}" RATE_LIMIT_PER_PRINCIPAL_BURST="${RATE_LIMIT_PER_PRINCIPAL_BURST:-40000}" \
     AUTH_ISSUER="$issuer" \
     AUTH_SIGNING_KEY_FILE="${AUTH_SIGNING_KEY_FILE:-$auth_key}" \
     AUTH_USERS_FILE="${AUTH_USERS_FILE:-$ROOT/deploy/seed/users.json}" \

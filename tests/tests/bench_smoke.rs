@@ -7,13 +7,21 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_generator_produces_its_figures_without_errors() {
-    let cluster = Cluster::start(Options { otlp: false }).await.expect("cluster starts");
+    // One client at full speed from one address: the per-IP and
+    // per-account limits would (rightly) throttle it.
+    let unthrottled = [
+        ("RATE_LIMIT_PER_IP", "100000"),
+        ("RATE_LIMIT_PER_IP_BURST", "100000"),
+        ("RATE_LIMIT_PER_PRINCIPAL", "100000"),
+        ("RATE_LIMIT_PER_PRINCIPAL_BURST", "100000"),
+    ];
+    let cluster = Cluster::start_with(Options { otlp: false }, &unthrottled).await.expect("cluster starts");
     let out = cluster.dir().join("bench.json");
     let scratch = format!("{}_ceiling", cluster.databases["intake"]);
     let status = tokio::process::Command::new(bin_dir().join("bianmin-bench"))
         .args(["--target", &cluster.gateway, "--duration", "3", "--concurrency", "2", "--ceiling-seconds", "1", "--quiet"])
         .args(["--propagation-every", "2", "--database-base", PG_BASE, "--ceiling-database", &scratch])
-        .args(["--nats-url", &cluster.nats.url(), "--out"])
+        .args(["--nats-url", &cluster.nats.url(), "--user", "admin", "--out"])
         .arg(&out)
         .status()
         .await

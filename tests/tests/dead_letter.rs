@@ -30,7 +30,7 @@ async fn poison_events_are_dead_lettered_and_can_be_replayed() {
         .await
         .unwrap();
     // A good application right behind it is still processed.
-    let http = reqwest::Client::new();
+    let http = cluster.client_as("c02-specialist").await;
     let id = id_number("110105", NaiveDate::from_ymd_opt(1970, 3, 3).unwrap(), 5);
     let created: serde_json::Value = http
         .post(format!("{}/api/v1/applications", cluster.gateway))

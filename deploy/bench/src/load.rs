@@ -48,7 +48,42 @@ impl Mix {
     }
 }
 
+/// The bearer token the load runs with, renewed when the gateway says it
+/// has expired.
+pub struct Session {
+    target: String,
+    user: String,
+    password: String,
+    token: tokio::sync::RwLock<String>,
+}
+
+impl Session {
+    pub async fn login(target: &str, user: &str, password: &str) -> anyhow::Result<Self> {
+        let session = Self { target: target.into(), user: user.into(), password: password.into(), token: Default::default() };
+        session.renew().await?;
+        Ok(session)
+    }
+
+    async fn renew(&self) -> anyhow::Result<()> {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.target))
+            .json(&serde_json::json!({"username": self.user, "password": self.password}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "login as {} failed: {}", self.user, r.status());
+        let body: serde_json::Value = r.json().await?;
+        let token = body["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("login answered no access_token"))?;
+        *self.token.write().await = format!("Bearer {token}");
+        Ok(())
+    }
+
+    async fn header(&self) -> String {
+        self.token.read().await.clone()
+    }
+}
+
 pub struct Plan {
+    pub session: Arc<Session>,
     pub target: String,
     pub concurrency: usize,
     pub duration: Duration,
@@ -112,6 +147,7 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         let (http, live, created, propagation, catalog) =
             (http.clone(), live.clone(), created.clone(), propagation.clone(), catalog.clone());
         let (target, mix, every) = (plan.target.clone(), plan.mix.clone(), plan.propagation_every.max(1));
+        let session = plan.session.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
             let mut stats = Stats::default();
@@ -119,11 +155,13 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
             let mut n = 0u64;
             while Instant::now() < stop_at {
                 let kind = mix.pick(&mut rng);
+                let auth = session.header().await;
                 let began = Instant::now();
                 let result = match kind {
                     "submit" => {
                         let body = resident::application(&mut rng, &catalog);
                         http.post(format!("{target}/api/v1/applications"))
+                            .header("Authorization", &auth)
                             .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
                             .json(&body)
                             .send()
@@ -135,13 +173,21 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                             (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
                         };
                         let Some(id) = id else { continue };
-                        http.get(format!("{target}/api/v1/applications/{id}")).send().await
+                        http.get(format!("{target}/api/v1/applications/{id}")).header("Authorization", &auth).send().await
                     }
                     _ => http.get(format!("{target}/api/v1/catalog/services")).send().await,
                 };
                 live.requests.fetch_add(1, Ordering::Relaxed);
                 let response = match result {
                     Ok(r) if r.status().is_success() => r,
+                    Ok(r) if r.status() == reqwest::StatusCode::UNAUTHORIZED => {
+                        // The token expired: renew it and go on; the failed
+                        // request still counts as an error.
+                        stats.kind(kind).error("401");
+                        live.errors.fetch_add(1, Ordering::Relaxed);
+                        let _ = session.renew().await;
+                        continue;
+                    }
                     Ok(r) => {
                         stats.kind(kind).error(r.status().as_u16().to_string());
                         live.errors.fetch_add(1, Ordering::Relaxed);
@@ -173,7 +219,7 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 created.lock().await.push(id.clone());
                 n += 1;
                 if (n + w as u64) % every == 0 {
-                    followers.push(tokio::spawn(follow(http.clone(), target.clone(), id, answered, propagation.clone(), live.clone())));
+                    followers.push(tokio::spawn(follow(http.clone(), target.clone(), auth.clone(), id, answered, propagation.clone(), live.clone())));
                 }
             }
             for f in followers {
@@ -196,11 +242,11 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
 }
 
 /// Polls an application until review's case shows on it.
-async fn follow(http: reqwest::Client, target: String, id: String, since: Instant, out: Arc<Mutex<Kind>>, live: Arc<Live>) {
+async fn follow(http: reqwest::Client, target: String, auth: String, id: String, since: Instant, out: Arc<Mutex<Kind>>, live: Arc<Live>) {
     live.following.fetch_add(1, Ordering::Relaxed);
     let deadline = since + Duration::from_secs(30);
     loop {
-        let seen = match http.get(format!("{target}/api/v1/applications/{id}")).send().await {
+        let seen = match http.get(format!("{target}/api/v1/applications/{id}")).header("Authorization", &auth).send().await {
             Ok(r) => r.json::<serde_json::Value>().await.map(|b| !b["review"].is_null()).unwrap_or(false),
             Err(_) => false,
         };

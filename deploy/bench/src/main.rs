@@ -54,6 +54,11 @@ struct Args {
     /// Where to write the JSON (and the curve beside it).
     #[arg(long, env = "BENCH_OUT")]
     out: Option<PathBuf>,
+    /// Account the load runs as (it logs in through the gateway).
+    #[arg(long, env = "BENCH_USER", default_value = "admin")]
+    user: String,
+    #[arg(long, env = "BENCH_PASSWORD", default_value = "bianmin-demo", hide_env_values = true)]
+    password: String,
     /// No progress line.
     #[arg(long)]
     quiet: bool,
@@ -80,8 +85,9 @@ async fn catalog(target: &str) -> anyhow::Result<resident::Catalog> {
     Ok(catalog)
 }
 
-fn plan(args: &Args, concurrency: usize, seconds: u64) -> anyhow::Result<load::Plan> {
+fn plan(args: &Args, concurrency: usize, seconds: u64, session: &Arc<load::Session>) -> anyhow::Result<load::Plan> {
     Ok(load::Plan {
+        session: session.clone(),
         target: args.target.trim_end_matches('/').to_string(),
         concurrency,
         duration: Duration::from_secs(seconds),
@@ -96,10 +102,11 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.concurrency > 0 && args.duration > 0, "concurrency and duration must be positive");
     let catalog = Arc::new(catalog(&args.target).await?);
+    let session = Arc::new(load::Session::login(args.target.trim_end_matches('/'), &args.user, &args.password).await?);
     let started_at = chrono::Utc::now();
 
     eprintln!("load: {} s at concurrency {} against {} ({})", args.duration, args.concurrency, args.target, args.mix);
-    let outcome = load::run(&plan(&args, args.concurrency, args.duration)?, catalog.clone()).await?;
+    let outcome = load::run(&plan(&args, args.concurrency, args.duration, &session)?, catalog.clone()).await?;
     let submit = outcome.stats.kinds.get("submit").map(|k| k.summary(outcome.seconds));
     let propagation = outcome.propagation.summary(outcome.seconds);
 
@@ -116,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let mut curve = Vec::new();
     for &level in &args.curve {
         eprintln!("curve: concurrency {level}, {} s", args.curve_seconds);
-        let o = load::run(&plan(&args, level, args.curve_seconds)?, catalog.clone()).await?;
+        let o = load::run(&plan(&args, level, args.curve_seconds, &session)?, catalog.clone()).await?;
         let s = o.stats.kinds.get("submit").map(|k| k.summary(o.seconds));
         curve.push(plot::Point {
             concurrency: level,
@@ -149,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "started_at": started_at.to_rfc3339(),
         "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), "os": std::env::consts::OS },
-        "config": { "target": args.target, "duration_s": args.duration, "concurrency": args.concurrency, "mix": args.mix },
+        "config": { "target": args.target, "user": args.user, "duration_s": args.duration, "concurrency": args.concurrency, "mix": args.mix },
         "submit": submit,
         "requests": kinds,
         "propagation": propagation,

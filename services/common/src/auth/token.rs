@@ -150,6 +150,9 @@ enum Keys {
         last_fetch: Mutex<Option<Instant>>,
         /// Last successful fetch, for freshness.
         fetched_at: Mutex<Option<Instant>>,
+        /// Held during a fetch, so a token arriving meanwhile waits for
+        /// its result instead of being refused for a key about to arrive.
+        fetching: tokio::sync::Mutex<()>,
     },
 }
 
@@ -217,6 +220,7 @@ impl Verifier {
                 set: RwLock::new(JwkSet { keys: Vec::new() }),
                 last_fetch: Mutex::new(None),
                 fetched_at: Mutex::new(None),
+                fetching: tokio::sync::Mutex::new(()),
             },
         ))
     }
@@ -224,7 +228,7 @@ impl Verifier {
     async fn find_key(&self, kid: &str) -> Result<Jwk, TokenError> {
         match &self.keys {
             Keys::Static(set) => set.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
-            Keys::Remote { url, client, set, last_fetch, fetched_at } => {
+            Keys::Remote { url, client, set, last_fetch, fetched_at, fetching } => {
                 let fresh = lock(fetched_at).is_some_and(|t| t.elapsed() < KEYS_MAX_AGE);
                 if fresh && let Some(jwk) = set.read().await.find(kid) {
                     return Ok(jwk.clone());
@@ -240,6 +244,7 @@ impl Verifier {
                     }
                     may
                 };
+                let _in_flight = fetching.lock().await;
                 if may_fetch {
                     match async { client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await }.await {
                         Ok(fetched) => {
