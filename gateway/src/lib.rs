@@ -1,5 +1,6 @@
 //! The gateway: REST/JSON over the gRPC services, where traces start.
 
+pub mod caller;
 pub mod error;
 pub mod openapi;
 pub mod routes;
@@ -11,6 +12,7 @@ use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::config::Env;
 use bianmin_common::propagation::ClientContext;
 use bianmin_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use bianmin_proto::review::v1::review_service_client::ReviewServiceClient;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,10 +51,12 @@ impl Settings {
 }
 
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, ClientContext>>;
+pub type Review = ReviewServiceClient<InterceptedService<Channel, ClientContext>>;
 
 #[derive(Clone)]
 pub struct AppState {
     pub intake: Intake,
+    pub review: Review,
     pub intake_channel: Channel,
     pub review_channel: Channel,
     pub calendar: Arc<WorkingCalendar>,
@@ -74,6 +78,10 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/api/v1/applications/{id}", get(routes::applications::get))
         .route("/api/v1/centers", get(routes::catalog::centers))
         .route("/api/v1/catalog/services", get(routes::catalog::services))
+        .route("/api/v1/reviews", get(routes::reviews::list))
+        .route("/api/v1/reviews/measures", get(routes::reviews::measures))
+        .route("/api/v1/reviews/{id}", get(routes::reviews::get))
+        .route("/api/v1/reviews/{id}/{action}", post(routes::reviews::act))
         .route("/api/v1/calendar/add-working-days", get(routes::calendar::add_working_days))
         .route("/api/v1/openapi.json", get(|| async { axum::Json(openapi::ApiDoc::openapi()) }))
         .route_layer(axum::middleware::from_fn(trace::span));
@@ -100,6 +108,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     let review_channel = bianmin_common::grpc::channel(&settings.review_url)?;
     let state = AppState {
         intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),
+        review: ReviewServiceClient::with_interceptor(review_channel.clone(), ClientContext),
         intake_channel,
         review_channel,
         calendar,

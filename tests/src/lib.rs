@@ -192,6 +192,8 @@ impl Cluster {
             env: with(vec![
                 ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
                 ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
+                // Deadlines fire within a fifth of a second in tests.
+                ("TIMER_CHECK_INTERVAL_MS", "200".to_string()),
             ]),
             log: log("review"),
             child: None,
@@ -254,6 +256,51 @@ impl Cluster {
         tokio::time::timeout(Duration::from_secs(30), child.wait()).await.ok()?.ok()
     }
 
+    /// Sets a variable for the next (re)start of a service.
+    pub fn set_env(&mut self, name: &str, key: &str, value: &str) {
+        if let Some(p) = self.processes.get_mut(name) {
+            p.env.retain(|(k, _)| k != key);
+            p.env.push((key.to_string(), value.to_string()));
+        }
+    }
+
+    /// Starts a second review process on the same database and NATS (as a
+    /// second replica in a cluster would run), with review's current
+    /// settings; it is named `review-2` for `kill`, `restart` and logs.
+    pub async fn start_review_replica(&mut self) -> anyhow::Result<String> {
+        let port = free_port();
+        let mut env = self.processes["review"].env.clone();
+        env.retain(|(k, _)| k != "GRPC_ADDR");
+        env.push(("GRPC_ADDR".into(), format!("127.0.0.1:{port}")));
+        let mut replica = Process { binary: "bianmin-review", env, log: self.dir().join("review-2.log"), child: None };
+        replica.spawn()?;
+        self.processes.insert("review-2", replica);
+        anyhow::ensure!(wait_port(port, Duration::from_secs(30)).await, "review-2 did not listen:\n{}", self.logs());
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
+    /// An HTTP client that acts as one of the demo users: `admin` (district
+    /// admin), `c01-supervisor`, `c01-specialist`, `c02-supervisor`,
+    /// `c02-specialist`. Every identity detail of the tests lives here, so
+    /// the identity layer changes only this method (to log in).
+    pub async fn client_as(&self, username: &str) -> reqwest::Client {
+        let (role, center) = match username {
+            "admin" => ("district_admin", None),
+            "c01-supervisor" => ("supervisor", Some("C01")),
+            "c01-specialist" => ("specialist", Some("C01")),
+            "c02-supervisor" => ("supervisor", Some("C02")),
+            "c02-specialist" => ("specialist", Some("C02")),
+            other => panic!("no demo user {other}"),
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-bianmin-subject", username.parse().expect("ascii user name"));
+        headers.insert("x-bianmin-role", role.parse().expect("ascii role"));
+        if let Some(center) = center {
+            headers.insert("x-bianmin-center", center.parse().expect("ascii center"));
+        }
+        reqwest::Client::builder().default_headers(headers).build().expect("an HTTP client")
+    }
+
     pub fn restart(&mut self, name: &str) -> anyhow::Result<()> {
         self.processes.get_mut(name).ok_or_else(|| anyhow::anyhow!("no service {name}"))?.spawn()
     }
@@ -269,7 +316,10 @@ impl Cluster {
     /// The last lines of every log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for name in ["intake", "review", "gateway", "nats"] {
+        for name in ["intake", "review", "review-2", "gateway", "nats"] {
+            if name == "review-2" && !self.processes.contains_key(name) {
+                continue;
+            }
             let text = std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
             out.push_str(&format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(30)..].join("\n")));
@@ -284,7 +334,7 @@ impl Cluster {
                 eprintln!("cluster logs kept in {}", dir.keep().display());
             }
         }
-        for name in ["gateway", "review", "intake"] {
+        for name in ["gateway", "review", "review-2", "intake"] {
             self.kill(name).await;
         }
         self.nats.kill().await;

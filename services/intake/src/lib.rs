@@ -58,12 +58,12 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         store::catalog::apply_seed(&infra.pool, &seed).await?;
         tracing::info!(centers = seed.centers.len(), service_types = seed.service_types.len(), "catalog seeded");
     }
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_CASE_OPENED).await?;
+    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
     tasks.spawn(bianmin_common::inbox::run(
         infra.pool.clone(),
         infra.jetstream.clone(),
-        events::REVIEW_CASE_OPENED,
-        events::OnReviewCaseOpened,
+        events::REVIEW_EVENTS,
+        events::OnReviewEvent,
         shutdown.clone(),
     ));
     state.set(api::State { pool: infra.pool.clone(), keys });
