@@ -94,7 +94,8 @@ impl Clock {
     /// i.e. at the start of the working day from which no more than
     /// `(1 - share) * limit` working days remain.
     pub fn warning_at(&self, calendar: &WorkingCalendar, share: f64) -> DateTime<Utc> {
-        let left = ((1.0 - share.clamp(0.0, 1.0)) * self.limit as f64).floor() as u32;
+        // The epsilon keeps 0.2 * 5 from flooring to 0 in binary floating point.
+        let left = ((1.0 - share.clamp(0.0, 1.0)) * self.limit as f64 + 1e-9).floor() as u32;
         start_of_local_day(working_days_before(calendar, self.due, left))
     }
 }
