@@ -89,3 +89,17 @@ impl Handler for OnReviewEvent {
         Ok(())
     }
 }
+
+/// The consumer intake used before it took every review event; left in
+/// place it would hold undelivered messages forever. Its events are applied
+/// again by the new consumer at most once each (timeline entries are unique
+/// per event id).
+const RETIRED_CONSUMER: &str = "intake-review-case-opened";
+
+pub async fn retire_old_consumer(js: &async_nats::jetstream::Context) {
+    if let Ok(stream) = js.get_stream(subjects::REVIEW_STREAM).await
+        && stream.delete_consumer(RETIRED_CONSUMER).await.is_ok()
+    {
+        tracing::info!(consumer = RETIRED_CONSUMER, "retired the old review consumer");
+    }
+}

@@ -59,6 +59,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         tracing::info!(centers = seed.centers.len(), service_types = seed.service_types.len(), "catalog seeded");
     }
     bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
+    events::retire_old_consumer(&infra.jetstream).await;
     tasks.spawn(bianmin_common::inbox::run(
         infra.pool.clone(),
         infra.jetstream.clone(),

@@ -59,10 +59,10 @@ pub struct Acted {
 pub async fn act(pool: &PgPool, d: &Deadlines, principal: &Principal, case_id: Uuid, key: Option<&str>, command: Command) -> Result<Acted, ActError> {
     let mut tx = pool.begin().await?;
     let mut stored = cases::lock(&mut tx, case_id).await?.filter(|s| principal.sees_center(&s.center_id)).ok_or(ActError::NotFound)?;
-    if let Some(key) = key {
-        if !cases::claim_key(&mut tx, case_id, key, command.name()).await? {
-            return Ok(Acted { stored, replayed: true });
-        }
+    if let Some(key) = key
+        && !cases::claim_key(&mut tx, case_id, key, command.name()).await?
+    {
+        return Ok(Acted { stored, replayed: true });
     }
     let now = d.now();
     let actor = Actor { subject: principal.subject.clone(), role: principal.role };
@@ -85,16 +85,17 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
             return Ok(fired);
         };
         timers::mark_fired(&mut tx, claimed.id, now, replica).await?;
-        if let Some(mut stored) = cases::lock(&mut tx, claimed.case_id).await? {
-            if deadlines::still_applies(&stored.case, &claimed.spec) {
-                if claimed.spec.kind == TimerKind::Breach {
-                    deadlines::record_breach(&mut stored.case, &claimed.spec, now);
-                    cases::save(&mut tx, &stored, now).await?;
-                }
-                outbox::enqueue(&mut tx, publish::deadline(&stored, &claimed.spec, now)).await?;
-                tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
-                    due = %claimed.spec.due, "deadline timer fired");
+        // A timer the case no longer needs is stamped fired and says nothing.
+        if let Some(mut stored) = cases::lock(&mut tx, claimed.case_id).await?
+            && deadlines::still_applies(&stored.case, &claimed.spec)
+        {
+            if claimed.spec.kind == TimerKind::Breach {
+                deadlines::record_breach(&mut stored.case, &claimed.spec, now);
+                cases::save(&mut tx, &stored, now).await?;
             }
+            outbox::enqueue(&mut tx, publish::deadline(&stored, &claimed.spec, now)).await?;
+            tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
+                due = %claimed.spec.due, "deadline timer fired");
         }
         tx.commit().await?;
         fired += 1;
