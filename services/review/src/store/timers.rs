@@ -34,11 +34,17 @@ pub struct Claimed {
     pub spec: TimerSpec,
 }
 
-/// Claims one due timer for this transaction; other replicas skip it.
+/// Claims one due timer and its case for this transaction; other replicas
+/// skip both. Locking the case in the same statement, never waiting, keeps
+/// the lock order of staff actions (case, then its timers) from deadlocking
+/// with the timer loop (which would otherwise hold a timer, then wait for
+/// the case); a case busy with an action is simply taken up on the next pass.
 pub async fn claim_due(tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<Option<Claimed>> {
     let row = sqlx::query(
-        "SELECT id, case_id, kind, clock, task_id, due, fire_at FROM timers
-         WHERE fired_at IS NULL AND fire_at <= $1 ORDER BY fire_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        "SELECT t.id, t.case_id, t.kind, t.clock, t.task_id, t.due, t.fire_at
+         FROM timers t JOIN review_cases c ON c.id = t.case_id
+         WHERE t.fired_at IS NULL AND t.fire_at <= $1 ORDER BY t.fire_at LIMIT 1
+         FOR UPDATE OF t, c SKIP LOCKED",
     )
     .bind(now)
     .fetch_optional(&mut *tx)
