@@ -168,6 +168,9 @@ async fn a_case_goes_from_submission_to_closure_with_a_supplement_round_and_a_jo
         "decide", "plan", "complete_task", "complete_task", "check_acceptance", "close",
     ]);
     assert!(closed["history"][1]["actor"] == "c01-specialist" && closed["history"][1]["actor_role"] == "specialist");
+    let deadlines: Vec<(&str, &str)> = closed["deadlines"].as_array().unwrap().iter()
+        .map(|d| (d["clock"].as_str().unwrap(), d["status"].as_str().unwrap())).collect();
+    assert_eq!(deadlines, [("preliminary", "met"), ("decision", "met"), ("feedback", "met"), ("feedback", "met")], "{closed}");
 
     // The resident's timeline follows every step they should see.
     let done = application_until(&cluster, &app, "closed", |a| a["status"] == "closed").await;

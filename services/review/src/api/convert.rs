@@ -51,6 +51,37 @@ fn verdict(v: Verdict) -> &'static str {
     }
 }
 
+fn deadlines(case: &Case) -> Vec<pb::Deadline> {
+    let met = |ok: bool| if ok { "met" } else { "missed" };
+    let mut out: Vec<pb::Deadline> = case
+        .ended_clocks
+        .iter()
+        .map(|c| pb::Deadline {
+            clock: c.kind.as_str().into(),
+            due: c.due.to_string(),
+            status: met(c.met).into(),
+            limit_working_days: c.limit,
+            task_id: String::new(),
+        })
+        .collect();
+    if let Some(c) = case.clock.as_ref() {
+        let status = if c.is_suspended() { "suspended" } else if case.overdue { "missed" } else { "running" };
+        out.push(pb::Deadline { clock: c.kind.as_str().into(), due: c.due.to_string(), status: status.into(), limit_working_days: c.limit, task_id: String::new() });
+    }
+    out.extend(case.ledger.iter().map(|e| pb::Deadline {
+        clock: crate::domain::deadlines::FEEDBACK_CLOCK.into(),
+        due: e.feedback_due_at.to_rfc3339(),
+        status: match e.feedback_at {
+            Some(at) => met(at <= e.feedback_due_at),
+            None => "running",
+        }
+        .into(),
+        limit_working_days: 0,
+        task_id: e.task_id.clone(),
+    }));
+    out
+}
+
 pub fn review_case(s: &Stored) -> pb::ReviewCase {
     let c = &s.case;
     pb::ReviewCase {
@@ -149,6 +180,7 @@ pub fn review_case(s: &Stored) -> pb::ReviewCase {
                 detail: t.detail.clone(),
             })
             .collect(),
+        deadlines: deadlines(c),
     }
 }
 

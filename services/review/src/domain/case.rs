@@ -198,6 +198,16 @@ pub struct Summary {
     pub at: DateTime<Utc>,
 }
 
+/// A working-day clock that has ended: met or missed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedClock {
+    pub kind: ClockKind,
+    pub limit: u32,
+    pub due: NaiveDate,
+    pub ended_at: DateTime<Utc>,
+    pub met: bool,
+}
+
 /// One recorded transition: who did what, when, why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transition {
@@ -230,6 +240,10 @@ pub struct Case {
     pub acceptance: Option<AcceptanceCheck>,
     pub summary: Option<Summary>,
     pub history: Vec<Transition>,
+    /// Clocks that ended (preliminary at acceptance, decision at the
+    /// decision), so every due date of the case stays visible.
+    #[serde(default)]
+    pub ended_clocks: Vec<EndedClock>,
 }
 
 impl Case {
@@ -268,11 +282,20 @@ impl Case {
                 reason: "申请已受理 (application accepted)".into(),
                 detail,
             }],
+            ended_clocks: Vec::new(),
         })
     }
 
     pub fn due_date(&self) -> Option<NaiveDate> {
         self.clock.as_ref().map(|c| c.due)
+    }
+
+    /// Stops the running clock on `now`, recording whether it was met.
+    pub fn end_clock(&mut self, now: DateTime<Utc>) {
+        if let Some(c) = self.clock.take() {
+            let met = bianmin_common::calendar::local_date(now) <= c.due;
+            self.ended_clocks.push(EndedClock { kind: c.kind, limit: c.limit, due: c.due, ended_at: now, met });
+        }
     }
 
     pub fn is_suspended(&self) -> bool {

@@ -211,6 +211,7 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
             let clock = Clock::start(calendar, ClockKind::Decision, case.accepted_on, case.policy.decision_days, case.suspended_days)
                 .map_err(calendar_error)?;
             let detail = format!("初审通过，决定时限至 {} (decision due {})", clock.due, clock.due);
+            case.end_clock(now);
             case.overdue = clock.is_overdue(today);
             case.clock = Some(clock);
             case.stage = Stage::DetailedAssessment;
@@ -499,7 +500,7 @@ fn decide(case: &mut Case, actor: &Actor, outcome: Outcome, reason_codes: Vec<St
     let on_time = case.clock.as_ref().is_none_or(|c| today <= c.due);
     let taken = calendar.working_days_between(case.accepted_on, today).saturating_sub(case.suspended_days);
     case.decision = Some(Decision { outcome, reason_codes, reason_text, by: actor.subject.clone(), at: now, on_time, working_days_taken: taken });
-    case.clock = None;
+    case.end_clock(now);
     case.overdue = false;
     case.stage = Stage::Decided;
 }

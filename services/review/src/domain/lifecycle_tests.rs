@@ -115,6 +115,8 @@ fn a_whole_case_with_supplement_and_joint_review() {
     // 11-23 -> 12-04 is 9 working days, 5 of them suspended.
     assert_eq!(decision.working_days_taken, 4);
     assert!(case.clock.is_none());
+    let ended: Vec<(ClockKind, bool)> = case.ended_clocks.iter().map(|c| (c.kind, c.met)).collect();
+    assert_eq!(ended, [(ClockKind::Preliminary, true), (ClockKind::Decision, true)]);
 
     run(&mut case, &supervisor(), plan(), "2026-12-04T04:00:00Z").unwrap();
     assert_eq!(case.stage, Stage::Execution);
