@@ -74,8 +74,9 @@ async fn outbox_count(db: &sqlx::PgPool, event_type: &str, case_id: &str) -> usi
     rows.iter()
         .filter(|r| {
             let payload: Vec<u8> = r.get("payload");
-            // Every review event has the case id in field 3.
-            bianmin_proto::events::v1::DeadlineBreached::decode(payload.as_slice()).map(|e| e.case_id == case_id).unwrap_or(false)
+            // Every review event after the opening starts with the same header.
+            bianmin_proto::events::v1::DeadlineBreached::decode(payload.as_slice())
+                .is_ok_and(|e| e.header.is_some_and(|h| h.case_id == case_id))
         })
         .count()
 }
