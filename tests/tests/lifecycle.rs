@@ -195,6 +195,12 @@ async fn a_case_goes_from_submission_to_closure_with_a_supplement_round_and_a_jo
     assert_eq!(queue["cases"][0]["id"], case2.as_str(), "{queue}");
     assert_eq!(queue["cases"][0]["overdue"], false);
     assert!(queue["counts"].as_array().unwrap().iter().any(|c| c["stage"] == "preliminary_review" && c["count"] == 1), "{queue}");
+    ok(&cluster, &supervisor, &case2, "assign", json!({"assignee": "c01-specialist"})).await;
+    refused(&cluster, &specialist, &case2, "assign", json!({"assignee": "c01-specialist"}), 403, "permission_denied").await;
+    let mine: Value = specialist.get(format!("{}/api/v1/reviews?assignee=c01-specialist", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(mine["cases"][0]["assignee"], "c01-specialist", "{mine}");
+    let nobody: Value = specialist.get(format!("{}/api/v1/reviews?assignee=someone-else", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    assert!(nobody["cases"].as_array().unwrap().is_empty(), "{nobody}");
     let theirs: Value = other_center.get(format!("{}/api/v1/reviews", cluster.gateway)).send().await.unwrap().json().await.unwrap();
     assert!(theirs["cases"].as_array().unwrap().is_empty(), "{theirs}");
     let bad = supervisor.get(format!("{}/api/v1/reviews?stage=nonsense", cluster.gateway)).send().await.unwrap();
