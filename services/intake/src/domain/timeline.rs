@@ -109,3 +109,24 @@ pub fn overdue(due: &str) -> Entry {
         detail: format!("期限 {due} (was due {due})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_supplement_request_lists_every_item_and_the_suspended_clock() {
+        let e = supplement_requested(&["户口簿".into(), "收入证明".into()], "材料不全", 3);
+        assert!(e.detail.contains("户口簿、收入证明") && e.detail.contains("材料不全") && e.detail.contains("3 个工作日"));
+        assert!(e.title.contains("暂停"));
+    }
+
+    #[test]
+    fn internal_steps_stay_off_the_timeline() {
+        assert!(stage_changed("sign_off", "joint_review", "").is_none());
+        assert!(stage_changed("assign", "preliminary_review", "2026-12-01").is_none());
+        let accepted = stage_changed("accept", "detailed_assessment", "2027-01-05").unwrap();
+        assert!(accepted.detail.contains("详细评估") && accepted.detail.contains("2027-01-05"));
+        assert!(decided("rejected", "申请材料不齐全").detail.contains("申请材料不齐全"));
+    }
+}

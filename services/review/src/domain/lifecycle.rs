@@ -124,31 +124,27 @@ pub fn apply(case: &mut Case, actor: &Actor, command: Command, now: DateTime<Utc
     Ok(emit)
 }
 
-fn role_in(actor: &Actor, allowed: &[Role], action: &str) -> Result<(), Refusal> {
-    if allowed.contains(&actor.role) {
+/// Ok when `value` is one of `allowed`; else the refusal `refuse` makes
+/// from the allowed names joined with " or ".
+fn one_of<T: PartialEq + Copy>(value: T, allowed: &[T], name: fn(T) -> &'static str, refuse: impl FnOnce(String) -> Refusal) -> Result<(), Refusal> {
+    if allowed.contains(&value) {
         return Ok(());
     }
-    let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-    Err(Refusal::Forbidden(format!(
-        "角色 {} 无权执行 {action}，需要 {} (role {} may not {action}; needs {})",
-        actor.role.as_str(),
-        names.join("/"),
-        actor.role.as_str(),
-        names.join(" or ")
-    )))
+    Err(refuse(allowed.iter().map(|v| name(*v)).collect::<Vec<_>>().join(" or ")))
+}
+
+fn role_in(actor: &Actor, allowed: &[Role], action: &str) -> Result<(), Refusal> {
+    let role = actor.role.as_str();
+    one_of(actor.role, allowed, Role::as_str, |needs| {
+        Refusal::Forbidden(format!("角色 {role} 无权执行 {action}，需要 {needs} (role {role} may not {action}; needs {needs})"))
+    })
 }
 
 fn stage_in(case: &Case, allowed: &[Stage], action: &str) -> Result<(), Refusal> {
-    if allowed.contains(&case.stage) {
-        return Ok(());
-    }
-    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(Refusal::Illegal(format!(
-        "案件处于{}阶段，不能执行 {action} (case is in {}; {action} needs {})",
-        case.stage.label(),
-        case.stage.as_str(),
-        names.join(" or ")
-    )))
+    let (label, stage) = (case.stage.label(), case.stage.as_str());
+    one_of(case.stage, allowed, Stage::as_str, |needs| {
+        Refusal::Illegal(format!("案件处于{label}阶段，不能执行 {action} (case is in {stage}; {action} needs {needs})"))
+    })
 }
 
 const REVIEWERS: &[Role] = &[Role::Specialist, Role::Supervisor];
