@@ -17,6 +17,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // The gateway serves review's messages as JSON and documents them in
+        // OpenAPI; `default` lets a REST body leave fields out.
+        .message_attribute(
+            ".bianmin.review.v1",
+            r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema), serde(default))]"#,
+        )
+        .enum_attribute(
+            ".bianmin.review.v1",
+            r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema))]"#,
+        )
         .compile_fds(fds)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::config::Env;
 use bianmin_common::propagation::ClientContext;
 use bianmin_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use bianmin_proto::review::v1::review_service_client::ReviewServiceClient;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +76,12 @@ impl Settings {
 }
 
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, ClientContext>>;
+pub type Review = ReviewServiceClient<InterceptedService<Channel, ClientContext>>;
 
 #[derive(Clone)]
 pub struct AppState {
     pub intake: Intake,
+    pub review: Review,
     pub intake_channel: Channel,
     pub review_channel: Channel,
     pub calendar: Arc<WorkingCalendar>,
@@ -110,6 +113,10 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
     let protected = Router::new()
         .route("/api/v1/applications", post(routes::applications::submit))
         .route("/api/v1/applications/{id}", get(routes::applications::get))
+        .route("/api/v1/reviews", get(routes::reviews::list))
+        .route("/api/v1/reviews/measures", get(routes::reviews::measures))
+        .route("/api/v1/reviews/{id}", get(routes::reviews::get))
+        .route("/api/v1/reviews/{id}/{action}", post(routes::reviews::act))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
     // The only routes an anonymous caller reaches (README "Who may do what").
     let api = Router::new()
@@ -161,6 +168,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
     tokio::spawn(limits.clone().prune(shutdown.clone()));
     let state = AppState {
         intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),
+        review: ReviewServiceClient::with_interceptor(review_channel.clone(), ClientContext),
         intake_channel,
         review_channel,
         calendar,

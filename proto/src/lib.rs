@@ -35,6 +35,16 @@ pub mod subjects {
     pub const REVIEW_STREAM: &str = "BIANMIN_REVIEW";
     pub const REVIEW_SUBJECTS: &str = "bianmin.review.>";
     pub const REVIEW_CASE_OPENED: &str = "bianmin.review.case.opened";
+    pub const SUPPLEMENT_REQUESTED: &str = "bianmin.review.case.supplement_requested";
+    pub const REVIEW_RESUMED: &str = "bianmin.review.case.resumed";
+    pub const DEADLINE_EXTENDED: &str = "bianmin.review.case.extended";
+    pub const REVIEW_STAGE_CHANGED: &str = "bianmin.review.case.stage_changed";
+    pub const REVIEW_DECIDED: &str = "bianmin.review.case.decided";
+    pub const SERVICE_PLANNED: &str = "bianmin.review.case.planned";
+    pub const TASK_COMPLETED: &str = "bianmin.review.case.task_completed";
+    pub const CASE_CLOSED: &str = "bianmin.review.case.closed";
+    pub const DEADLINE_WARNING: &str = "bianmin.review.deadline.warning";
+    pub const DEADLINE_BREACHED: &str = "bianmin.review.deadline.breached";
 
     /// Dead letters of every consumer: `bianmin.dlq.<consumer>.<original subject>`.
     pub const DEAD_LETTER_STREAM: &str = "BIANMIN_DEAD_LETTER";
@@ -42,7 +52,9 @@ pub mod subjects {
 
     /// Durable consumer names.
     pub const REVIEW_ON_APPLICATION_SUBMITTED: &str = "review-application-submitted";
-    pub const INTAKE_ON_REVIEW_CASE_OPENED: &str = "intake-review-case-opened";
+    /// Intake's one consumer of everything review publishes (filter
+    /// `REVIEW_SUBJECTS`), dispatching by subject.
+    pub const INTAKE_ON_REVIEW_EVENTS: &str = "intake-review-events";
 }
 
 /// Message headers every event carries besides the W3C trace context.

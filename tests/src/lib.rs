@@ -208,6 +208,8 @@ impl Cluster {
             env: with(vec![
                 ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
                 ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
+                // Deadlines fire within a fifth of a second in tests.
+                ("TIMER_CHECK_INTERVAL_MS", "200".to_string()),
             ]),
             log: log("review"),
             child: None,
@@ -305,6 +307,29 @@ impl Cluster {
         tokio::time::timeout(Duration::from_secs(30), child.wait()).await.ok()?.ok()
     }
 
+    /// Sets a variable for the next (re)start of a service.
+    pub fn set_env(&mut self, name: &str, key: &str, value: &str) {
+        if let Some(p) = self.processes.get_mut(name) {
+            p.env.retain(|(k, _)| k != key);
+            p.env.push((key.to_string(), value.to_string()));
+        }
+    }
+
+    /// Starts a second review process on the same database and NATS (as a
+    /// second replica in a cluster would run), with review's current
+    /// settings; it is named `review-2` for `kill`, `restart` and logs.
+    pub async fn start_review_replica(&mut self) -> anyhow::Result<String> {
+        let port = free_port();
+        let mut env = self.processes["review"].env.clone();
+        env.retain(|(k, _)| k != "GRPC_ADDR");
+        env.push(("GRPC_ADDR".into(), format!("127.0.0.1:{port}")));
+        let mut replica = Process { binary: "bianmin-review", env, log: self.dir().join("review-2.log"), child: None };
+        replica.spawn()?;
+        self.processes.insert("review-2", replica);
+        anyhow::ensure!(wait_port(port, Duration::from_secs(30)).await, "review-2 did not listen:\n{}", self.logs());
+        Ok(format!("http://127.0.0.1:{port}"))
+    }
+
     pub fn restart(&mut self, name: &str) -> anyhow::Result<()> {
         self.processes.get_mut(name).ok_or_else(|| anyhow::anyhow!("no service {name}"))?.spawn()
     }
@@ -320,7 +345,10 @@ impl Cluster {
     /// The last lines of every log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for name in ["intake", "review", "gateway", "nats"] {
+        for name in ["intake", "review", "review-2", "gateway", "nats"] {
+            if name == "review-2" && !self.processes.contains_key(name) {
+                continue;
+            }
             let text = std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
             out.push_str(&format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(30)..].join("\n")));
@@ -335,7 +363,7 @@ impl Cluster {
                 eprintln!("cluster logs kept in {}", dir.keep().display());
             }
         }
-        for name in ["gateway", "review", "intake"] {
+        for name in ["gateway", "review", "review-2", "intake"] {
             self.kill(name).await;
         }
         self.nats.kill().await;

@@ -4,3 +4,4 @@ pub mod applications;
 pub mod calendar;
 pub mod catalog;
 pub mod health;
+pub mod reviews;

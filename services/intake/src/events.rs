@@ -1,29 +1,124 @@
-//! Events intake consumes.
+//! Events intake consumes: everything review publishes, through one durable
+//! consumer dispatching by subject, so the resident's timeline follows the
+//! case in the order review decided it.
 
-use crate::store::applications;
+use crate::domain::timeline;
+use crate::store::applications::{self, Progress};
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
 use bianmin_proto::{events::v1 as ev, subjects};
 use prost::Message as _;
 use sqlx::PgConnection;
 
-pub const REVIEW_CASE_OPENED: Subscription = Subscription {
+pub const REVIEW_EVENTS: Subscription = Subscription {
     stream: subjects::REVIEW_STREAM,
-    consumer: subjects::INTAKE_ON_REVIEW_CASE_OPENED,
-    filter_subject: subjects::REVIEW_CASE_OPENED,
+    consumer: subjects::INTAKE_ON_REVIEW_EVENTS,
+    filter_subject: subjects::REVIEW_SUBJECTS,
 };
 
-/// Shows the review stage and its due date on the applicant's timeline.
-pub struct OnReviewCaseOpened;
+/// Shows review's progress on the applicant's application and timeline.
+pub struct OnReviewEvent;
 
-impl Handler for OnReviewCaseOpened {
+/// What one review event changes: the status residents read, the due
+/// date (Some("") clears it), and the timeline entry, if any.
+type Change = (Option<ev::ReviewEventHeader>, Option<&'static str>, Option<String>, Option<timeline::Entry>);
+
+fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
+    Ok(Some(match subject {
+        subjects::SUPPLEMENT_REQUESTED => {
+            let e = ev::SupplementRequested::decode(p)?;
+            let entry = timeline::supplement_requested(&e.missing_items, &e.reason, e.remaining_working_days);
+            (e.header, Some("awaiting_supplement"), None, Some(entry))
+        }
+        subjects::REVIEW_RESUMED => {
+            let e = ev::ReviewResumed::decode(p)?;
+            let entry = timeline::resumed(&e.due_date);
+            (e.header, Some("in_review"), Some(e.due_date), Some(entry))
+        }
+        subjects::DEADLINE_EXTENDED => {
+            let e = ev::DeadlineExtended::decode(p)?;
+            let entry = timeline::extended(&e.reason, &e.due_date);
+            (e.header, None, Some(e.due_date), Some(entry))
+        }
+        subjects::REVIEW_STAGE_CHANGED => {
+            let e = ev::ReviewStageChanged::decode(p)?;
+            let stage = e.header.as_ref().map(|h| h.stage.as_str()).unwrap_or_default();
+            let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
+            (e.header, None, Some(e.due_date), entry)
+        }
+        subjects::REVIEW_DECIDED => {
+            let e = ev::ReviewDecided::decode(p)?;
+            let status = if e.outcome == "approved" { "approved" } else { "rejected" };
+            let entry = timeline::decided(&e.outcome, &e.reasons);
+            (e.header, Some(status), Some(String::new()), Some(entry))
+        }
+        subjects::SERVICE_PLANNED => {
+            let e = ev::ServicePlanned::decode(p)?;
+            let entry = timeline::planned(&e.content, &e.schedule);
+            (e.header, Some("in_service"), None, Some(entry))
+        }
+        subjects::TASK_COMPLETED => {
+            let e = ev::TaskCompleted::decode(p)?;
+            let result = e.entry.as_ref().map(|l| l.result.as_str()).unwrap_or_default();
+            let entry = timeline::task_completed(&e.task_title, result);
+            (e.header, None, None, Some(entry))
+        }
+        subjects::CASE_CLOSED => {
+            let e = ev::CaseClosed::decode(p)?;
+            (e.header, Some("closed"), Some(String::new()), Some(timeline::closed()))
+        }
+        subjects::DEADLINE_BREACHED => {
+            let e = ev::DeadlineBreached::decode(p)?;
+            // The resident sees a missed review limit, not staff's feedback clock.
+            let entry = (e.clock != "feedback").then(|| timeline::overdue(&e.due));
+            (e.header, None, None, entry)
+        }
+        // Warnings are for staff; anything newer is not the resident's concern yet.
+        _ => return Ok(None),
+    }))
+}
+
+impl Handler for OnReviewEvent {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
-        let opened = ev::ReviewCaseOpened::decode(event.payload)?;
-        if !applications::review_opened(tx, event.id, &opened).await? {
-            return Err(HandleError::Permanent(format!(
-                "review case {} names unknown or malformed application {:?}",
-                opened.case_id, opened.application_id
-            )));
+        if event.subject == subjects::REVIEW_CASE_OPENED {
+            let opened = ev::ReviewCaseOpened::decode(event.payload)?;
+            if !applications::review_opened(tx, event.id, &opened).await? {
+                return Err(unknown(&opened.case_id));
+            }
+            return Ok(());
+        }
+        let Some((header, status, due, entry)) = change(event.subject, event.payload)? else {
+            return Ok(());
+        };
+        let h = header.unwrap_or_default();
+        let progress = Progress {
+            application_id: &h.application_id,
+            occurred_at: &h.occurred_at,
+            stage: &h.stage,
+            status,
+            due_date: due.as_deref(),
+            entry,
+        };
+        if !applications::review_progress(tx, event.id, progress).await? {
+            return Err(unknown(&h.case_id));
         }
         Ok(())
+    }
+}
+
+fn unknown(case_id: &str) -> HandleError {
+    HandleError::Permanent(format!("review case {case_id} names an unknown or malformed application"))
+}
+
+/// The consumer intake used before it took every review event; left in
+/// place it would hold undelivered messages forever. Its events are applied
+/// again by the new consumer at most once each (timeline entries are unique
+/// per event id).
+const RETIRED_CONSUMER: &str = "intake-review-case-opened";
+
+pub async fn retire_old_consumer(js: &async_nats::jetstream::Context) {
+    if let Ok(stream) = js.get_stream(subjects::REVIEW_STREAM).await
+        && stream.delete_consumer(RETIRED_CONSUMER).await.is_ok()
+    {
+        tracing::info!(consumer = RETIRED_CONSUMER, "retired the old review consumer");
     }
 }

@@ -58,13 +58,14 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         store::catalog::apply_seed(&infra.pool, &seed).await?;
         tracing::info!(centers = seed.centers.len(), service_types = seed.service_types.len(), "catalog seeded");
     }
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_CASE_OPENED).await?;
+    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
+    events::retire_old_consumer(&infra.jetstream).await;
     tasks.spawn(bianmin_common::inbox::run(
         infra.pool.clone(),
         infra.jetstream.clone(),
-        events::REVIEW_CASE_OPENED,
+        events::REVIEW_EVENTS,
         bianmin_common::inbox::Tuning { max_batch: settings.service.inbox_max_batch },
-        events::OnReviewCaseOpened,
+        events::OnReviewEvent,
         shutdown.clone(),
     ));
     state.set(api::State { pool: infra.pool.clone(), keys });

@@ -265,3 +265,44 @@ pub async fn review_opened(tx: &mut PgConnection, event_id: Uuid, e: &ev::Review
     add_entry(tx, application_id, &entry, at, Some(event_id)).await?;
     Ok(true)
 }
+
+/// What a later review event changes on an application.
+pub struct Progress<'a> {
+    pub application_id: &'a str,
+    pub occurred_at: &'a str,
+    /// The case's stage now.
+    pub stage: &'a str,
+    /// The status residents read (in_review, awaiting_supplement, approved,
+    /// rejected, in_service, closed); None leaves it.
+    pub status: Option<&'static str>,
+    /// Some(date or "") sets the due date ("" clears it); None leaves it.
+    pub due_date: Option<&'a str>,
+    pub entry: Option<timeline::Entry>,
+}
+
+/// Applies a review event to the application and its timeline; false when
+/// the application is unknown.
+pub async fn review_progress(tx: &mut PgConnection, event_id: Uuid, p: Progress<'_>) -> Result<bool, sqlx::Error> {
+    let Ok(application_id) = Uuid::parse_str(p.application_id) else { return Ok(false) };
+    let due = p.due_date.map(|d| d.parse::<NaiveDate>().ok());
+    let updated = sqlx::query(
+        "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage), status = COALESCE($3, status),
+            review_due_date = CASE WHEN $4 THEN $5 ELSE review_due_date END
+         WHERE id = $1",
+    )
+    .bind(application_id)
+    .bind(p.stage)
+    .bind(p.status)
+    .bind(due.is_some())
+    .bind(due.flatten())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if let Some(entry) = &p.entry {
+        let at = DateTime::parse_from_rfc3339(p.occurred_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+        add_entry(tx, application_id, entry, at, Some(event_id)).await?;
+    }
+    Ok(true)
+}

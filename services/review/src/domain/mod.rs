@@ -1,3 +1,7 @@
 //! Review's rules: pure, no I/O.
 
-pub mod opening;
+pub mod case;
+pub mod clock;
+pub mod deadlines;
+pub mod lifecycle;
+pub mod reasons;

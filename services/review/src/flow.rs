@@ -1,0 +1,117 @@
+//! Each change of a case in one transaction: lock the case, let the domain
+//! decide, save it, re-arm its timers and write its event to the outbox.
+//! Staff actions and fired timers take the same path.
+
+use crate::domain::deadlines::{self, TimerKind};
+use crate::domain::lifecycle::{self, Actor, Command, Refusal};
+use crate::events::publish;
+use crate::store::{cases, timers};
+use bianmin_common::auth::Principal;
+use bianmin_common::calendar::WorkingCalendar;
+use bianmin_common::outbox;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The calendar and the clock every deadline is computed with.
+#[derive(Clone)]
+pub struct Deadlines {
+    pub calendar: Arc<WorkingCalendar>,
+    /// Share of a limit after which `DeadlineWarning` fires (0.8 = 80%).
+    pub warn_share: f64,
+    /// Added to the wall clock, so tests (and drills) can see next week's
+    /// deadlines fire now. Zero in production.
+    pub now_offset: chrono::Duration,
+}
+
+impl Deadlines {
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.now_offset
+    }
+}
+
+/// Timers and the `ReviewCaseOpened` event of a newly opened case.
+pub async fn opened(tx: &mut PgConnection, d: &Deadlines, stored: &cases::Stored) -> sqlx::Result<()> {
+    timers::rearm(tx, stored.id, &deadlines::schedule(&stored.case, &d.calendar, d.warn_share)).await?;
+    outbox::enqueue(tx, publish::opened(stored, d.now())).await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActError {
+    /// Unknown, or of a center the caller does not see.
+    #[error("review case not found")]
+    NotFound,
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub struct Acted {
+    pub stored: cases::Stored,
+    /// The idempotency key was used before: nothing was done this time.
+    pub replayed: bool,
+}
+
+/// Applies a staff action. With an idempotency key already used on this
+/// case, returns the case as it is without acting again.
+pub async fn act(pool: &PgPool, d: &Deadlines, principal: &Principal, case_id: Uuid, key: Option<&str>, command: Command) -> Result<Acted, ActError> {
+    let mut tx = pool.begin().await?;
+    let mut stored = cases::lock(&mut tx, case_id).await?.filter(|s| principal.sees_center(&s.center_id)).ok_or(ActError::NotFound)?;
+    if let Some(key) = key
+        && !cases::claim_key(&mut tx, case_id, key, command.name()).await?
+    {
+        return Ok(Acted { stored, replayed: true });
+    }
+    let now = d.now();
+    let actor = Actor { subject: principal.subject.clone(), role: principal.role };
+    let emit = lifecycle::apply(&mut stored.case, &actor, command, now, &d.calendar)?;
+    cases::save(&mut tx, &stored, now).await?;
+    timers::rearm(&mut tx, case_id, &deadlines::schedule(&stored.case, &d.calendar, d.warn_share)).await?;
+    outbox::enqueue(&mut tx, publish::acted(&stored, &emit, now)).await?;
+    tx.commit().await?;
+    Ok(Acted { stored, replayed: false })
+}
+
+/// Fires due timers one transaction each until none is due; returns how
+/// many fired. `replica` names who fired it, for the record.
+pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Result<usize> {
+    let mut fired = 0;
+    loop {
+        let now = d.now();
+        let mut tx = pool.begin().await?;
+        let Some(claimed) = timers::claim_due(&mut tx, now).await? else {
+            return Ok(fired);
+        };
+        timers::mark_fired(&mut tx, claimed.id, now, replica).await?;
+        // A timer the case no longer needs is stamped fired and says nothing.
+        if let Some(mut stored) = cases::lock(&mut tx, claimed.case_id).await?
+            && deadlines::still_applies(&stored.case, &claimed.spec)
+        {
+            if claimed.spec.kind == TimerKind::Breach {
+                deadlines::record_breach(&mut stored.case, &claimed.spec, now);
+                cases::save(&mut tx, &stored, now).await?;
+            }
+            outbox::enqueue(&mut tx, publish::deadline(&stored, &claimed.spec, now)).await?;
+            tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
+                due = %claimed.spec.due, "deadline timer fired");
+        }
+        tx.commit().await?;
+        fired += 1;
+    }
+}
+
+/// Checks for due timers every `interval` until `shutdown`.
+pub async fn run_timers(pool: PgPool, d: Deadlines, interval: std::time::Duration, replica: String, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        if let Err(e) = fire_due(&pool, &d, &replica).await {
+            tracing::warn!(error = %e, "firing timers failed; will retry");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+    tracing::info!("timers stopped");
+}

@@ -1,0 +1,218 @@
+//! Review cases: opened from intake's event, changed under a row lock by the
+//! domain's state machine, read by the queue.
+
+use crate::domain::case::{Case, Stage};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgExecutor, Row};
+use uuid::Uuid;
+
+/// A case with the facts that never change after opening.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub application_no: String,
+    pub center_id: String,
+    pub service_type: String,
+    pub urgent: bool,
+    pub opened_at: DateTime<Utc>,
+    pub case: Case,
+}
+
+pub struct Opening<'a> {
+    pub application_id: Uuid,
+    pub application_no: &'a str,
+    pub center_id: &'a str,
+    pub service_type: &'a str,
+    pub urgent: bool,
+}
+
+/// Inserts the case; `None` when the application has one already.
+pub async fn insert(tx: &mut PgConnection, o: &Opening<'_>, case: Case, now: DateTime<Utc>) -> sqlx::Result<Option<Stored>> {
+    let id = Uuid::now_v7();
+    let clock = case.clock.as_ref();
+    let inserted = sqlx::query(
+        "INSERT INTO review_cases (id, application_id, application_no, center_id, service_type, stage, urgent,
+            accepted_on, limit_working_days, due_date, opened_at, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (application_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(o.application_id)
+    .bind(o.application_no)
+    .bind(o.center_id)
+    .bind(o.service_type)
+    .bind(case.stage.as_str())
+    .bind(o.urgent)
+    .bind(case.accepted_on)
+    .bind(clock.map(|c| c.limit as i32).unwrap_or(0))
+    .bind(case.due_date())
+    .bind(now)
+    .bind(sqlx::types::Json(&case))
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Stored {
+        id,
+        application_id: o.application_id,
+        application_no: o.application_no.into(),
+        center_id: o.center_id.into(),
+        service_type: o.service_type.into(),
+        urgent: o.urgent,
+        opened_at: now,
+        case,
+    }))
+}
+
+const COLUMNS: &str = "id, application_id, application_no, center_id, service_type, urgent, opened_at, state";
+
+fn from_row(r: &PgRow) -> sqlx::Result<Stored> {
+    let sqlx::types::Json(case): sqlx::types::Json<Case> = r.try_get("state")?;
+    Ok(Stored {
+        id: r.try_get("id")?,
+        application_id: r.try_get("application_id")?,
+        application_no: r.try_get("application_no")?,
+        center_id: r.try_get("center_id")?,
+        service_type: r.try_get("service_type")?,
+        urgent: r.try_get("urgent")?,
+        opened_at: r.try_get("opened_at")?,
+        case,
+    })
+}
+
+pub enum Key {
+    Case(Uuid),
+    Application(Uuid),
+}
+
+pub async fn get(db: impl PgExecutor<'_>, key: Key) -> sqlx::Result<Option<Stored>> {
+    let (column, id) = match key {
+        Key::Case(id) => ("id", id),
+        Key::Application(id) => ("application_id", id),
+    };
+    let sql = format!("SELECT {COLUMNS} FROM review_cases WHERE {column} = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Loads the case and locks it until the transaction ends, so concurrent
+/// actions (and timers) apply one after the other.
+pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Stored>> {
+    let sql = format!("SELECT {COLUMNS} FROM review_cases WHERE id = $1 FOR UPDATE");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Writes the case back with the columns the queue and measures read.
+pub async fn save(tx: &mut PgConnection, stored: &Stored, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let case = &stored.case;
+    let decision = case.decision.as_ref();
+    sqlx::query(
+        "UPDATE review_cases SET state = $2, stage = $3, due_date = $4, overdue = $5, suspended = $6, assignee = $7,
+            limit_working_days = COALESCE($8, limit_working_days), decision_outcome = $9, decided_on_time = $10,
+            working_days_to_decision = $11, updated_at = $12
+         WHERE id = $1",
+    )
+    .bind(stored.id)
+    .bind(sqlx::types::Json(case))
+    .bind(case.stage.as_str())
+    .bind(case.due_date())
+    .bind(case.overdue)
+    .bind(case.is_suspended())
+    .bind(&case.assignee)
+    .bind(case.clock.as_ref().map(|c| c.limit as i32))
+    .bind(decision.map(|d| d.outcome.as_str()))
+    .bind(decision.map(|d| d.on_time))
+    .bind(decision.map(|d| d.working_days_taken as i32))
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Records an idempotency key; false when it was used before on this case.
+pub async fn claim_key(tx: &mut PgConnection, case_id: Uuid, key: &str, action: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("INSERT INTO case_actions (case_id, idempotency_key, action) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(case_id)
+        .bind(key)
+        .bind(action)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Queue filters; `center` is None only for district-wide callers.
+#[derive(Debug, Default)]
+pub struct QueueFilter {
+    pub center: Option<String>,
+    pub service_type: Option<String>,
+    pub stage: Option<Stage>,
+    pub assignee: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug)]
+pub struct QueueRow {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub application_no: String,
+    pub center_id: String,
+    pub service_type: String,
+    pub stage: String,
+    pub due_date: Option<NaiveDate>,
+    pub urgent: bool,
+    pub overdue: bool,
+    pub assignee: String,
+    pub suspended: bool,
+}
+
+/// Open cases, urgent first, then the earliest due date; with the count
+/// per stage under the same filters (stage aside).
+pub async fn queue(db: &sqlx::PgPool, f: &QueueFilter) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
+    let filters = "($1::text IS NULL OR center_id = $1) AND ($2::text IS NULL OR service_type = $2)
+                   AND ($3::text IS NULL OR assignee = $3) AND stage <> 'closed'";
+    let sql = format!(
+        "SELECT id, application_id, application_no, center_id, service_type, stage, due_date, urgent, overdue, assignee, suspended
+         FROM review_cases WHERE {filters} AND ($4::text IS NULL OR stage = $4)
+         ORDER BY urgent DESC, due_date ASC NULLS LAST, opened_at ASC LIMIT $5"
+    );
+    let stage = f.stage.map(Stage::as_str);
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&f.center)
+        .bind(&f.service_type)
+        .bind(&f.assignee)
+        .bind(stage)
+        .bind(f.limit)
+        .fetch_all(db)
+        .await?;
+    let counts_sql = format!("SELECT stage, count(*) AS n FROM review_cases WHERE {filters} GROUP BY stage ORDER BY stage");
+    let counts = sqlx::query(sqlx::AssertSqlSafe(counts_sql))
+        .bind(&f.center)
+        .bind(&f.service_type)
+        .bind(&f.assignee)
+        .fetch_all(db)
+        .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(QueueRow {
+                id: r.try_get("id")?,
+                application_id: r.try_get("application_id")?,
+                application_no: r.try_get("application_no")?,
+                center_id: r.try_get("center_id")?,
+                service_type: r.try_get("service_type")?,
+                stage: r.try_get("stage")?,
+                due_date: r.try_get("due_date")?,
+                urgent: r.try_get("urgent")?,
+                overdue: r.try_get("overdue")?,
+                assignee: r.try_get("assignee")?,
+                suspended: r.try_get("suspended")?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let counts = counts.iter().map(|r| Ok((r.try_get("stage")?, r.try_get("n")?))).collect::<sqlx::Result<Vec<_>>>()?;
+    Ok((items, counts))
+}

@@ -1,0 +1,76 @@
+//! Durable timers: rows in `timers`, re-armed with every change of a case
+//! and claimed with `FOR UPDATE SKIP LOCKED`, so with any number of
+//! replicas each fires once, and a restart loses none.
+
+use crate::domain::deadlines::{TimerKind, TimerSpec};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+/// Replaces the case's pending timers with `specs`. A deadline that already
+/// fired stays fired (its row is kept and the insert conflicts with it).
+pub async fn rearm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM timers WHERE case_id = $1 AND fired_at IS NULL").bind(case_id).execute(&mut *tx).await?;
+    for s in specs {
+        sqlx::query(
+            "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING",
+        )
+        .bind(case_id)
+        .bind(s.kind.as_str())
+        .bind(&s.clock)
+        .bind(&s.task_id)
+        .bind(&s.due)
+        .bind(s.fire_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub struct Claimed {
+    pub id: i64,
+    pub case_id: Uuid,
+    pub spec: TimerSpec,
+}
+
+/// Claims one due timer and its case for this transaction; other replicas
+/// skip both. Locking the case in the same statement, never waiting, keeps
+/// the lock order of staff actions (case, then its timers) from deadlocking
+/// with the timer loop (which would otherwise hold a timer, then wait for
+/// the case); a case busy with an action is simply taken up on the next pass.
+pub async fn claim_due(tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<Option<Claimed>> {
+    let row = sqlx::query(
+        "SELECT t.id, t.case_id, t.kind, t.clock, t.task_id, t.due, t.fire_at
+         FROM timers t JOIN review_cases c ON c.id = t.case_id
+         WHERE t.fired_at IS NULL AND t.fire_at <= $1 ORDER BY t.fire_at LIMIT 1
+         FOR UPDATE OF t, c SKIP LOCKED",
+    )
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    Ok(Some(Claimed {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        spec: TimerSpec {
+            // The CHECK constraint allows only these two.
+            kind: TimerKind::parse(&kind).unwrap_or(TimerKind::Breach),
+            clock: r.try_get("clock")?,
+            task_id: r.try_get("task_id")?,
+            fire_at: r.try_get("fire_at")?,
+            due: r.try_get("due")?,
+        },
+    }))
+}
+
+pub async fn mark_fired(tx: &mut PgConnection, id: i64, now: DateTime<Utc>, replica: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE timers SET fired_at = $2, fired_by = $3 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .bind(replica)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
