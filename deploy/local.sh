@@ -21,7 +21,19 @@ start_one() {
   say "started $name (pid $(cat "$pid_file")), log: $log"
 }
 
+# A port already taken would make a service exit at start while /readyz
+# answers from whoever holds it: refuse early and say who.
+check_ports_free() {
+  local port
+  for port in "$HTTP_PORT" 50061 50062; do
+    if port_open 127.0.0.1 "$port"; then
+      die "port $port is already in use ($(ss -ltnpH "sport = :$port" 2>/dev/null | sed -E 's/.*users:\(\("([^"]+)",pid=([0-9]+).*/\1 pid \2/' | head -1)); stop it or \`make down\` first"
+    fi
+  done
+}
+
 up() {
+  if ! pid_alive "$RUN_DIR/gateway.pid"; then check_ports_free; fi
   ensure_postgres
   ensure_nats
   local keys; keys="$(ensure_pii_keys)"
