@@ -59,7 +59,9 @@ impl From<tonic::Status> for HttpError {
     fn from(status: tonic::Status) -> Self {
         use tonic::Code;
         let (http, code) = match status.code() {
-            Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            Code::InvalidArgument | Code::OutOfRange => {
+                (StatusCode::BAD_REQUEST, "invalid_argument")
+            }
             Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             Code::AlreadyExists | Code::Aborted => (StatusCode::CONFLICT, "conflict"),
             Code::FailedPrecondition => (StatusCode::CONFLICT, "failed_precondition"),
@@ -72,7 +74,9 @@ impl From<tonic::Status> for HttpError {
         };
         let message = match status.code() {
             // tonic's transport messages are not for residents.
-            Code::Unavailable if status.message().is_empty() || status.message().contains("transport") => {
+            Code::Unavailable
+                if status.message().is_empty() || status.message().contains("transport") =>
+            {
                 "服务暂不可用，请稍后重试 (service unavailable, retry later)".to_string()
             }
             Code::Unknown | Code::Internal | Code::DataLoss | Code::Unimplemented => {
@@ -81,7 +85,12 @@ impl From<tonic::Status> for HttpError {
             }
             _ => status.message().to_string(),
         };
-        Self { status: http, code, message, violations: violations(&status) }
+        Self {
+            status: http,
+            code,
+            message,
+            violations: violations(&status),
+        }
     }
 }
 
@@ -94,7 +103,11 @@ impl IntoResponse for HttpError {
                 violations: self
                     .violations
                     .into_iter()
-                    .map(|v| Violation { field: v.field, rule: v.rule, message: v.message })
+                    .map(|v| Violation {
+                        field: v.field,
+                        rule: v.rule,
+                        message: v.message,
+                    })
                     .collect(),
             },
         };
@@ -109,11 +122,18 @@ impl From<axum::extract::rejection::JsonRejection> for HttpError {
         let (rule, detail) = match &rejection {
             JsonDataError(e) => ("json_schema", e.body_text()),
             JsonSyntaxError(e) => ("json_syntax", e.body_text()),
-            MissingJsonContentType(_) => ("content_type", "Content-Type 须为 application/json (expected application/json)".into()),
+            MissingJsonContentType(_) => (
+                "content_type",
+                "Content-Type 须为 application/json (expected application/json)".into(),
+            ),
             other => ("json", other.body_text()),
         };
         let status = rejection.status();
-        let mut e = HttpError::invalid("body", rule, format!("请求体不是有效的 JSON 申请 ({detail})"));
+        let mut e = HttpError::invalid(
+            "body",
+            rule,
+            format!("请求体不是有效的 JSON 申请 ({detail})"),
+        );
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             e.status = status;
             e.code = "payload_too_large";

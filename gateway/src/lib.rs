@@ -65,7 +65,10 @@ impl Settings {
             signing_key_file: env.optional("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
             users_file: env.path("AUTH_USERS_FILE", "deploy/seed/users.json"),
             token_ttl: env.seconds("AUTH_TOKEN_TTL_SECONDS", 900),
-            rate_per_ip: limits::Rate { per_second: env.parse("RATE_LIMIT_PER_IP", 100), burst: env.parse("RATE_LIMIT_PER_IP_BURST", 200) },
+            rate_per_ip: limits::Rate {
+                per_second: env.parse("RATE_LIMIT_PER_IP", 100),
+                burst: env.parse("RATE_LIMIT_PER_IP_BURST", 200),
+            },
             rate_per_principal: limits::Rate {
                 per_second: env.parse("RATE_LIMIT_PER_PRINCIPAL", 30),
                 burst: env.parse("RATE_LIMIT_PER_PRINCIPAL_BURST", 60),
@@ -117,19 +120,31 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route("/api/v1/reviews/measures", get(routes::reviews::measures))
         .route("/api/v1/reviews/{id}", get(routes::reviews::get))
         .route("/api/v1/reviews/{id}/{action}", post(routes::reviews::act))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require));
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require,
+        ));
     // The only routes an anonymous caller reaches (README "Who may do what").
     let api = Router::new()
         .merge(protected)
         .route(
             "/api/v1/auth/login",
-            post(auth::idp::login).route_layer(axum::middleware::from_fn_with_state(state.limits.clone(), limits::login)),
+            post(auth::idp::login).route_layer(axum::middleware::from_fn_with_state(
+                state.limits.clone(),
+                limits::login,
+            )),
         )
         .route("/.well-known/jwks.json", get(auth::idp::jwks))
         .route("/api/v1/centers", get(routes::catalog::centers))
         .route("/api/v1/catalog/services", get(routes::catalog::services))
-        .route("/api/v1/calendar/add-working-days", get(routes::calendar::add_working_days))
-        .route("/api/v1/openapi.json", get(|| async { axum::Json(openapi::ApiDoc::openapi()) }))
+        .route(
+            "/api/v1/calendar/add-working-days",
+            get(routes::calendar::add_working_days),
+        )
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(openapi::ApiDoc::openapi()) }),
+        )
         .route_layer(axum::middleware::from_fn(trace::span));
     Router::new()
         .merge(api)
@@ -144,27 +159,48 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             }
         })
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::GATEWAY_TIMEOUT, request_timeout))
-        .layer(axum::middleware::from_fn_with_state(state.limits.clone(), limits::per_ip))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits.clone(),
+            limits::per_ip,
+        ))
         .with_state(state)
 }
 
 /// Serves the gateway on `listener` until `shutdown`.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
     let intake_channel = bianmin_common::grpc::channel(&settings.intake_url)?;
     let review_channel = bianmin_common::grpc::channel(&settings.review_url)?;
     let idp = match &settings.signing_key_file {
-        Some(key) => Some(Arc::new(auth::idp::DevIdp::load(key, &settings.users_file, &settings.auth, settings.token_ttl)?)),
+        Some(key) => Some(Arc::new(auth::idp::DevIdp::load(
+            key,
+            &settings.users_file,
+            &settings.auth,
+            settings.token_ttl,
+        )?)),
         None => None,
     };
     // The dev IdP's own key set, else the configured issuer's: the same
     // verifier either way.
     let verifier = match &idp {
-        Some(idp) if settings.auth.jwks_file.is_none() => Verifier::with_key_set(&settings.auth, idp.key_set()),
+        Some(idp) if settings.auth.jwks_file.is_none() => {
+            Verifier::with_key_set(&settings.auth, idp.key_set())
+        }
         _ => Verifier::from_settings(&settings.auth)?,
     };
-    let limits = limits::Limits::new(settings.rate_per_ip, settings.rate_per_principal, settings.logins_per_minute);
+    let limits = limits::Limits::new(
+        settings.rate_per_ip,
+        settings.rate_per_principal,
+        settings.logins_per_minute,
+    );
     tokio::spawn(limits.clone().prune(shutdown.clone()));
     let state = AppState {
         intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),

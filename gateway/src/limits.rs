@@ -69,11 +69,22 @@ impl Limits {
     pub fn per_principal(&self, subject: &str) -> Result<(), Box<Response>> {
         self.per_principal
             .check_key(&subject.to_string())
-            .map_err(|not_until| Box::new(too_many(not_until.wait_time_from(DefaultClock::default().now()))))
+            .map_err(|not_until| {
+                Box::new(too_many(
+                    not_until.wait_time_from(DefaultClock::default().now()),
+                ))
+            })
     }
 
-    fn check_ip(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> Result<(), Box<Response>> {
-        limiter.check_key(&ip).map_err(|not_until| Box::new(too_many(not_until.wait_time_from(DefaultClock::default().now()))))
+    fn check_ip(
+        limiter: &DefaultKeyedRateLimiter<IpAddr>,
+        ip: IpAddr,
+    ) -> Result<(), Box<Response>> {
+        limiter.check_key(&ip).map_err(|not_until| {
+            Box::new(too_many(
+                not_until.wait_time_from(DefaultClock::default().now()),
+            ))
+        })
     }
 
     /// Forgets idle keys now and then, so the tables do not grow forever.
@@ -104,7 +115,11 @@ pub async fn login(State(limits): State<Limits>, request: Request, next: Next) -
     guard(&limits.login, request, next).await
 }
 
-async fn guard(limiter: &DefaultKeyedRateLimiter<IpAddr>, request: Request, next: Next) -> Response {
+async fn guard(
+    limiter: &DefaultKeyedRateLimiter<IpAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
         && let Err(response) = Limits::check_ip(limiter, peer.ip())
     {
@@ -119,17 +134,36 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_bucket_refuses() {
-        let limits = Limits::new(Rate { per_second: 1, burst: 3 }, Rate { per_second: 1, burst: 2 }, 2);
+        let limits = Limits::new(
+            Rate {
+                per_second: 1,
+                burst: 3,
+            },
+            Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            2,
+        );
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         assert!((0..3).all(|_| Limits::check_ip(&limits.per_ip, ip).is_ok()));
         let refused = Limits::check_ip(&limits.per_ip, ip).unwrap_err();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(refused.headers().contains_key(header::RETRY_AFTER));
-        assert!(Limits::check_ip(&limits.per_ip, "10.0.0.1".parse().unwrap()).is_ok(), "another address has its own bucket");
+        assert!(
+            Limits::check_ip(&limits.per_ip, "10.0.0.1".parse().unwrap()).is_ok(),
+            "another address has its own bucket"
+        );
         assert!(limits.per_principal("a").is_ok() && limits.per_principal("a").is_ok());
         assert!(limits.per_principal("a").is_err());
         assert!(limits.per_principal("b").is_ok());
-        assert!(Limits::check_ip(&limits.login, ip).is_ok() && Limits::check_ip(&limits.login, ip).is_ok());
-        assert!(Limits::check_ip(&limits.login, ip).is_err(), "the login bucket is its own, and tight");
+        assert!(
+            Limits::check_ip(&limits.login, ip).is_ok()
+                && Limits::check_ip(&limits.login, ip).is_ok()
+        );
+        assert!(
+            Limits::check_ip(&limits.login, ip).is_err(),
+            "the login bucket is its own, and tight"
+        );
     }
 }

@@ -36,7 +36,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         use utoipa::OpenApi as _;
-        println!("{}", bianmin_gateway::openapi::ApiDoc::openapi().to_pretty_json()?);
+        println!(
+            "{}",
+            bianmin_gateway::openapi::ApiDoc::openapi().to_pretty_json()?
+        );
         return Ok(());
     }
     match cli.command {
@@ -56,7 +59,10 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Auth(AuthCommand::GenerateKey)) => {
-            print!("{}", bianmin_common::auth::token::SigningKey::generate_pem());
+            print!(
+                "{}",
+                bianmin_common::auth::token::SigningKey::generate_pem()
+            );
             return Ok(());
         }
         _ => {}

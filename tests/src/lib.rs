@@ -15,7 +15,10 @@ use tokio::process::{Child, Command};
 pub const PG_BASE: &str = "postgres://postgres:postgres@127.0.0.1:5432";
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// Where `cargo build --workspace --bins` put the binaries.
@@ -23,18 +26,26 @@ pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("BIANMIN_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
     target.join("debug")
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 async fn wait_port(port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -52,7 +63,12 @@ pub struct Nats {
 
 impl Nats {
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
-        let mut nats = Self { port: free_port(), store: dir.join("nats-store"), log: dir.join("nats.log"), child: None };
+        let mut nats = Self {
+            port: free_port(),
+            store: dir.join("nats-store"),
+            log: dir.join("nats.log"),
+            child: None,
+        };
         nats.resume().await?;
         Ok(nats)
     }
@@ -68,14 +84,26 @@ impl Nats {
         if let Ok(conf) = std::env::var("BIANMIN_NATS_CONF") {
             command.arg("-c").arg(conf);
         }
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
         command
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(&self.store)
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
-        self.child = Some(command.spawn().map_err(|e| anyhow::anyhow!("starting {bin}: {e} (make test sets NATS_SERVER_BIN)"))?);
+        self.child = Some(command.spawn().map_err(|e| {
+            anyhow::anyhow!("starting {bin}: {e} (make test sets NATS_SERVER_BIN)")
+        })?);
         anyhow::ensure!(
             wait_port(self.port, Duration::from_secs(10)).await,
             "nats did not start: {}",
@@ -103,16 +131,35 @@ struct Process {
 impl Process {
     fn spawn(&mut self) -> anyhow::Result<()> {
         let path = bin_dir().join(self.binary);
-        anyhow::ensure!(path.exists(), "{} not built: run `cargo build --workspace --bins` (make test does)", path.display());
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        anyhow::ensure!(
+            path.exists(),
+            "{} not built: run `cargo build --workspace --bins` (make test does)",
+            path.display()
+        );
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
         let mut command = Command::new(path);
-        command.arg("serve").current_dir(workspace_root()).kill_on_drop(true);
+        command
+            .arg("serve")
+            .current_dir(workspace_root())
+            .kill_on_drop(true);
         for (k, _) in std::env::vars() {
-            if k.starts_with("OTEL_") || k.starts_with("AUTH_") || k.starts_with("RATE_LIMIT") || k == "DATABASE_URL" || k == "NATS_URL" || k == "PII_KEYS" {
+            if k.starts_with("OTEL_")
+                || k.starts_with("AUTH_")
+                || k.starts_with("RATE_LIMIT")
+                || k == "DATABASE_URL"
+                || k == "NATS_URL"
+                || k == "PII_KEYS"
+            {
                 command.env_remove(k);
             }
         }
-        command.envs(self.env.iter().cloned()).stdout(Stdio::from(log.try_clone()?)).stderr(Stdio::from(log));
+        command
+            .envs(self.env.iter().cloned())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log));
         self.child = Some(command.spawn()?);
         Ok(())
     }
@@ -156,29 +203,55 @@ impl Cluster {
     }
 
     /// Starts the cluster with extra gateway settings (e.g. low rate limits).
-    pub async fn start_with(options: Options, gateway_env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    pub async fn start_with(
+        options: Options,
+        gateway_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("bianmin-e2e-").tempdir()?;
         let nats = Nats::start(dir.path()).await?;
-        let spans = if options.otlp { Some(otlp::Receiver::start().await?) } else { None };
-        let tag = format!("e2e_{}", uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x"));
-        let databases = HashMap::from([("intake", format!("{tag}_intake")), ("review", format!("{tag}_review"))]);
+        let spans = if options.otlp {
+            Some(otlp::Receiver::start().await?)
+        } else {
+            None
+        };
+        let tag = format!(
+            "e2e_{}",
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..12)
+                .unwrap_or("x")
+        );
+        let databases = HashMap::from([
+            ("intake", format!("{tag}_intake")),
+            ("review", format!("{tag}_review")),
+        ]);
         let (intake_port, review_port, http_port) = (free_port(), free_port(), free_port());
         let keys = dir.path().join("pii-keys");
         std::fs::write(&keys, pii_key_file())?;
         let signing_key = dir.path().join("auth-signing-key.pem");
-        std::fs::write(&signing_key, bianmin_common::auth::token::SigningKey::generate_pem())?;
+        std::fs::write(
+            &signing_key,
+            bianmin_common::auth::token::SigningKey::generate_pem(),
+        )?;
         let root = workspace_root();
         let gateway_url = format!("http://127.0.0.1:{http_port}");
 
         let mut common = vec![
             ("RUST_LOG".to_string(), "info".to_string()),
-            ("CALENDAR_DIR".to_string(), root.join("deploy/calendars").display().to_string()),
+            (
+                "CALENDAR_DIR".to_string(),
+                root.join("deploy/calendars").display().to_string(),
+            ),
             ("NATS_URL".to_string(), nats.url()),
             // The gateway's development identity provider issues the tokens;
             // the services fetch its keys like they would a district IdP's.
             ("AUTH_ISSUER".to_string(), gateway_url.clone()),
             ("AUTH_AUDIENCE".to_string(), "bianmin".to_string()),
-            ("AUTH_JWKS_URL".to_string(), format!("{gateway_url}/.well-known/jwks.json")),
+            (
+                "AUTH_JWKS_URL".to_string(),
+                format!("{gateway_url}/.well-known/jwks.json"),
+            ),
         ];
         if let Some(r) = &spans {
             common.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), r.endpoint()));
@@ -192,43 +265,60 @@ impl Cluster {
         };
         let log = |name: &str| dir.path().join(format!("{name}.log"));
         let mut processes = HashMap::new();
-        processes.insert("intake", Process {
-            binary: "bianmin-intake",
-            env: with(vec![
-                ("DATABASE_URL", format!("{PG_BASE}/{}", databases["intake"])),
-                ("GRPC_ADDR", format!("127.0.0.1:{intake_port}")),
-                ("SEED_FILE", root.join("deploy/seed/catalog.json").display().to_string()),
-                ("PII_KEYS_FILE", keys.display().to_string()),
-            ]),
-            log: log("intake"),
-            child: None,
-        });
-        processes.insert("review", Process {
-            binary: "bianmin-review",
-            env: with(vec![
-                ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
-                ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
-                // Deadlines fire within a fifth of a second in tests.
-                ("TIMER_CHECK_INTERVAL_MS", "200".to_string()),
-            ]),
-            log: log("review"),
-            child: None,
-        });
-        processes.insert("gateway", Process {
-            binary: "bianmin-gateway",
-            env: with(vec![
-                ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
-                ("INTAKE_GRPC_URL", format!("http://127.0.0.1:{intake_port}")),
-                ("REVIEW_GRPC_URL", format!("http://127.0.0.1:{review_port}")),
-                ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
-                ("AUTH_USERS_FILE", root.join("deploy/seed/users.json").display().to_string()),
-            ]
-            .into_iter()
-            .chain(gateway_env.iter().map(|(k, v)| (*k, v.to_string())))
-            .collect()),
-            log: log("gateway"),
-            child: None,
-        });
+        processes.insert(
+            "intake",
+            Process {
+                binary: "bianmin-intake",
+                env: with(vec![
+                    ("DATABASE_URL", format!("{PG_BASE}/{}", databases["intake"])),
+                    ("GRPC_ADDR", format!("127.0.0.1:{intake_port}")),
+                    (
+                        "SEED_FILE",
+                        root.join("deploy/seed/catalog.json").display().to_string(),
+                    ),
+                    ("PII_KEYS_FILE", keys.display().to_string()),
+                ]),
+                log: log("intake"),
+                child: None,
+            },
+        );
+        processes.insert(
+            "review",
+            Process {
+                binary: "bianmin-review",
+                env: with(vec![
+                    ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
+                    ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
+                    // Deadlines fire within a fifth of a second in tests.
+                    ("TIMER_CHECK_INTERVAL_MS", "200".to_string()),
+                ]),
+                log: log("review"),
+                child: None,
+            },
+        );
+        processes.insert(
+            "gateway",
+            Process {
+                binary: "bianmin-gateway",
+                env: with(
+                    vec![
+                        ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+                        ("INTAKE_GRPC_URL", format!("http://127.0.0.1:{intake_port}")),
+                        ("REVIEW_GRPC_URL", format!("http://127.0.0.1:{review_port}")),
+                        ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
+                        (
+                            "AUTH_USERS_FILE",
+                            root.join("deploy/seed/users.json").display().to_string(),
+                        ),
+                    ]
+                    .into_iter()
+                    .chain(gateway_env.iter().map(|(k, v)| (*k, v.to_string())))
+                    .collect(),
+                ),
+                log: log("gateway"),
+                child: None,
+            },
+        );
         let mut cluster = Self {
             dir: Some(dir),
             nats,
@@ -240,7 +330,11 @@ impl Cluster {
             processes,
         };
         for name in ["intake", "review", "gateway"] {
-            cluster.processes.get_mut(name).expect("known service").spawn()?;
+            cluster
+                .processes
+                .get_mut(name)
+                .expect("known service")
+                .spawn()?;
         }
         cluster.wait_ready(Duration::from_secs(60)).await?;
         Ok(cluster)
@@ -258,7 +352,10 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        anyhow::bail!("cluster not ready within {within:?}; logs:\n{}", self.logs())
+        anyhow::bail!(
+            "cluster not ready within {within:?}; logs:\n{}",
+            self.logs()
+        )
     }
 
     /// A fresh access token for a demo account, from the gateway's login.
@@ -268,26 +365,42 @@ impl Cluster {
             .json(&serde_json::json!({"username": username, "password": DEMO_PASSWORD}))
             .send()
             .await?;
-        anyhow::ensure!(response.status().is_success(), "login as {username}: {}", response.status());
+        anyhow::ensure!(
+            response.status().is_success(),
+            "login as {username}: {}",
+            response.status()
+        );
         let body: serde_json::Value = response.json().await?;
-        body["access_token"].as_str().map(str::to_string).ok_or_else(|| anyhow::anyhow!("login as {username}: no token in {body}"))
+        body["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("login as {username}: no token in {body}"))
     }
 
     /// A client logged in as a demo account (password `bianmin-demo`):
     /// every request carries `Authorization: Bearer <token>`.
     pub async fn client_as(&self, username: &str) -> reqwest::Client {
-        let token = self.token_for(username).await.unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
+        let token = self
+            .token_for(username)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
         let mut headers = reqwest::header::HeaderMap::new();
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("a token is a header value");
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .expect("a token is a header value");
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
-        reqwest::Client::builder().default_headers(headers).timeout(Duration::from_secs(30)).build().expect("a client")
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client")
     }
 
     /// The development identity provider's signing key, to mint tokens the
     /// tests need (expired, for another audience, …).
     pub fn signing_key(&self) -> bianmin_common::auth::token::SigningKey {
-        let pem = std::fs::read(self.dir().join("auth-signing-key.pem")).expect("the signing key file");
+        let pem =
+            std::fs::read(self.dir().join("auth-signing-key.pem")).expect("the signing key file");
         bianmin_common::auth::token::SigningKey::from_ec_pem(&pem).expect("a valid signing key")
     }
 
@@ -302,9 +415,15 @@ impl Cluster {
     pub async fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
         let mut child = self.processes.get_mut(name).and_then(|p| p.child.take())?;
         if let Some(pid) = child.id() {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
-        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.ok()?.ok()
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .ok()?
+            .ok()
     }
 
     /// Sets a variable for the next (re)start of a service.
@@ -323,19 +442,34 @@ impl Cluster {
         let mut env = self.processes["review"].env.clone();
         env.retain(|(k, _)| k != "GRPC_ADDR");
         env.push(("GRPC_ADDR".into(), format!("127.0.0.1:{port}")));
-        let mut replica = Process { binary: "bianmin-review", env, log: self.dir().join("review-2.log"), child: None };
+        let mut replica = Process {
+            binary: "bianmin-review",
+            env,
+            log: self.dir().join("review-2.log"),
+            child: None,
+        };
         replica.spawn()?;
         self.processes.insert("review-2", replica);
-        anyhow::ensure!(wait_port(port, Duration::from_secs(30)).await, "review-2 did not listen:\n{}", self.logs());
+        anyhow::ensure!(
+            wait_port(port, Duration::from_secs(30)).await,
+            "review-2 did not listen:\n{}",
+            self.logs()
+        );
         Ok(format!("http://127.0.0.1:{port}"))
     }
 
     pub fn restart(&mut self, name: &str) -> anyhow::Result<()> {
-        self.processes.get_mut(name).ok_or_else(|| anyhow::anyhow!("no service {name}"))?.spawn()
+        self.processes
+            .get_mut(name)
+            .ok_or_else(|| anyhow::anyhow!("no service {name}"))?
+            .spawn()
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.as_ref().map(|d| d.path()).unwrap_or(Path::new("."))
+        self.dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(Path::new("."))
     }
 
     pub fn database_url(&self, service: &str) -> String {
@@ -349,9 +483,13 @@ impl Cluster {
             if name == "review-2" && !self.processes.contains_key(name) {
                 continue;
             }
-            let text = std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
-            out.push_str(&format!("--- {name} ---\n{}\n", lines[lines.len().saturating_sub(30)..].join("\n")));
+            out.push_str(&format!(
+                "--- {name} ---\n{}\n",
+                lines[lines.len().saturating_sub(30)..].join("\n")
+            ));
         }
         out
     }
@@ -367,9 +505,15 @@ impl Cluster {
             self.kill(name).await;
         }
         self.nats.kill().await;
-        if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await {
+        if let Ok(mut conn) =
+            <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await
+        {
             for db in self.databases.values() {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))).execute(&mut conn).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await;
             }
         }
     }

@@ -1,7 +1,11 @@
 //! An OTLP/gRPC trace receiver: what a collector would get, kept in memory.
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use std::sync::{Arc, Mutex};
 
@@ -38,11 +42,17 @@ impl TraceService for Store {
             for scope in resource_spans.scope_spans {
                 for span in scope.spans {
                     let trace_id = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
-                    spans.push(Span { service: service.clone(), name: span.name, trace_id });
+                    spans.push(Span {
+                        service: service.clone(),
+                        name: span.name,
+                        trace_id,
+                    });
                 }
             }
         }
-        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
     }
 }
 
@@ -64,7 +74,11 @@ impl Receiver {
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
                 .await;
         });
-        Ok(Self { port, store, _server: server })
+        Ok(Self {
+            port,
+            store,
+            _server: server,
+        })
     }
 
     pub fn endpoint(&self) -> String {
@@ -73,6 +87,10 @@ impl Receiver {
 
     pub fn spans_of(&self, trace_id: &str) -> Vec<Span> {
         let spans = self.store.0.lock().unwrap_or_else(|p| p.into_inner());
-        spans.iter().filter(|s| s.trace_id == trace_id).cloned().collect()
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace_id)
+            .cloned()
+            .collect()
     }
 }

@@ -24,13 +24,28 @@ fn application(center: &str, n: u32) -> Value {
 }
 
 async fn create(http: &reqwest::Client, cluster: &Cluster, center: &str, n: u32) -> String {
-    let r = http.post(format!("{}/api/v1/applications", cluster.gateway)).json(&application(center, n)).send().await.unwrap();
+    let r = http
+        .post(format!("{}/api/v1/applications", cluster.gateway))
+        .json(&application(center, n))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-    r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Who is asking. `Anonymous` sends no token.
-const ROLES: [&str; 6] = ["anonymous", "admin", "c01-supervisor", "c01-specialist", "c02-specialist", "partner"];
+const ROLES: [&str; 6] = [
+    "anonymous",
+    "admin",
+    "c01-supervisor",
+    "c01-specialist",
+    "c02-specialist",
+    "partner",
+];
 
 /// THE SPEC: each REST endpoint, and the status each caller gets, in the
 /// order of [`ROLES`]. `{own}` is an application of center C01 (the first
@@ -40,25 +55,72 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     //                                                        anon admin c01sup c01spec c02spec partner
     ("GET", "/healthz", [200, 200, 200, 200, 200, 200]),
     ("GET", "/readyz", [200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/openapi.json", [200, 200, 200, 200, 200, 200]),
-    ("GET", "/.well-known/jwks.json", [200, 200, 200, 200, 200, 200]),
+    (
+        "GET",
+        "/api/v1/openapi.json",
+        [200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/.well-known/jwks.json",
+        [200, 200, 200, 200, 200, 200],
+    ),
     ("GET", "/api/v1/centers", [200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/catalog/services", [200, 200, 200, 200, 200, 200]),
-    ("GET", "/api/v1/calendar/add-working-days?from=2026-02-13&days=5", [200, 200, 200, 200, 200, 200]),
+    (
+        "GET",
+        "/api/v1/catalog/services",
+        [200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/calendar/add-working-days?from=2026-02-13&days=5",
+        [200, 200, 200, 200, 200, 200],
+    ),
     ("POST", "/api/v1/auth/login", [401, 401, 401, 401, 401, 401]),
-    ("POST", "/api/v1/applications#C01", [401, 201, 201, 201, 403, 201]),
-    ("POST", "/api/v1/applications#C02", [401, 201, 403, 403, 201, 201]),
-    ("GET", "/api/v1/applications/{own}", [401, 200, 200, 200, 404, 404]),
-    ("GET", "/api/v1/applications/{other}", [401, 200, 404, 404, 200, 404]),
-    ("GET", "/api/v1/applications/{partners}", [401, 200, 200, 200, 404, 200]),
-    ("GET", "/api/v1/applications/{missing}", [401, 404, 404, 404, 404, 404]),
-    ("GET", "/api/v1/no-such-endpoint", [404, 404, 404, 404, 404, 404]),
+    (
+        "POST",
+        "/api/v1/applications#C01",
+        [401, 201, 201, 201, 403, 201],
+    ),
+    (
+        "POST",
+        "/api/v1/applications#C02",
+        [401, 201, 403, 403, 201, 201],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{own}",
+        [401, 200, 200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{other}",
+        [401, 200, 404, 404, 200, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{partners}",
+        [401, 200, 200, 200, 404, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{missing}",
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/no-such-endpoint",
+        [404, 404, 404, 404, 404, 404],
+    ),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
-    let cluster = Cluster::start(Options { otlp: false }).await.expect("cluster starts");
-    let mut clients: HashMap<&str, reqwest::Client> = HashMap::from([("anonymous", reqwest::Client::new())]);
+    let cluster = Cluster::start(Options { otlp: false })
+        .await
+        .expect("cluster starts");
+    let mut clients: HashMap<&str, reqwest::Client> =
+        HashMap::from([("anonymous", reqwest::Client::new())]);
     for role in &ROLES[1..] {
         clients.insert(role, cluster.client_as(role).await);
     }
@@ -73,38 +135,79 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     for (method, path, expected) in MATRIX {
         for (role, want) in ROLES.iter().zip(expected) {
             let http = &clients[role];
-            let (path, center) = path.split_once('#').map_or((*path, None), |(p, c)| (p, Some(c)));
-            let path = path.replace("{own}", &own).replace("{other}", &other).replace("{partners}", &partners).replace("{missing}", &missing);
+            let (path, center) = path
+                .split_once('#')
+                .map_or((*path, None), |(p, c)| (p, Some(c)));
+            let path = path
+                .replace("{own}", &own)
+                .replace("{other}", &other)
+                .replace("{partners}", &partners)
+                .replace("{missing}", &missing);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
             let response = match (*method, center) {
-                ("POST", Some(center)) => http.post(&url).json(&application(center, n)).send().await.unwrap(),
-                ("POST", None) => http.post(&url).json(&json!({"username": "admin", "password": "wrong"})).send().await.unwrap(),
+                ("POST", Some(center)) => http
+                    .post(&url)
+                    .json(&application(center, n))
+                    .send()
+                    .await
+                    .unwrap(),
+                ("POST", None) => http
+                    .post(&url)
+                    .json(&json!({"username": "admin", "password": "wrong"}))
+                    .send()
+                    .await
+                    .unwrap(),
                 _ => http.get(&url).send().await.unwrap(),
             };
             if response.status().as_u16() != *want {
-                failures.push(format!("{method} {path} as {role}: got {}, want {want}", response.status()));
+                failures.push(format!(
+                    "{method} {path} as {role}: got {}, want {want}",
+                    response.status()
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "permission matrix differs:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "permission matrix differs:\n{}",
+        failures.join("\n")
+    );
 
     // Hidden is indistinguishable from missing, message included.
     let body = |id: &str| {
         let (http, id) = (clients["c01-specialist"].clone(), id.to_string());
         let url = format!("{}/api/v1/applications/{id}", cluster.gateway);
-        async move { http.get(url).send().await.unwrap().text().await.unwrap().replace(&id, "<id>") }
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .replace(&id, "<id>")
+        }
     };
     assert_eq!(body(&other).await, body(&missing).await);
 
     // An unauthenticated answer says how to authenticate.
-    let r = clients["anonymous"].get(format!("{}/api/v1/applications/{own}", cluster.gateway)).send().await.unwrap();
+    let r = clients["anonymous"]
+        .get(format!("{}/api/v1/applications/{own}", cluster.gateway))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"bianmin\"");
 
     refused_tokens(&cluster, &own).await;
     direct_grpc(&cluster, &own).await;
     injection_verbatim(&cluster, &clients["c01-specialist"]).await;
-    idempotency_is_per_caller(&cluster, &clients["c01-specialist"], &clients["c01-supervisor"]).await;
+    idempotency_is_per_caller(
+        &cluster,
+        &clients["c01-specialist"],
+        &clients["c01-supervisor"],
+    )
+    .await;
     audit_chain(&cluster).await;
     cluster.stop().await;
 }
@@ -146,11 +249,20 @@ async fn refused_tokens(cluster: &Cluster, own: &str) {
     let mut not_yet = admin.clone();
     not_yet.nbf = Some(now + 3600);
 
-    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid})), b64(&serde_json::to_value(&admin).unwrap()));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": key.kid})),
+        b64(&serde_json::to_value(&admin).unwrap())
+    );
     let public_jwk = serde_json::to_vec(&key.public).unwrap();
     let mut hs = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs.kid = Some(key.kid.clone());
-    let hmac = jsonwebtoken::encode(&hs, &admin, &jsonwebtoken::EncodingKey::from_secret(&public_jwk)).unwrap();
+    let hmac = jsonwebtoken::encode(
+        &hs,
+        &admin,
+        &jsonwebtoken::EncodingKey::from_secret(&public_jwk),
+    )
+    .unwrap();
     let stranger = SigningKey::from_ec_pem(SigningKey::generate_pem().as_bytes()).unwrap();
     let mut es = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     es.kid = Some(key.kid.clone());
@@ -158,7 +270,12 @@ async fn refused_tokens(cluster: &Cluster, own: &str) {
     let parts: Vec<&str> = good.split('.').collect();
     let mut escalated = claims(cluster, "district_admin", None);
     escalated.sub = "c02-specialist".into();
-    let tampered = format!("{}.{}.{}", parts[0], b64(&serde_json::to_value(&escalated).unwrap()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(&serde_json::to_value(&escalated).unwrap()),
+        parts[2]
+    );
 
     let bad: Vec<(&str, String)> = vec![
         ("expired", key.sign(&expired).unwrap()),
@@ -176,42 +293,103 @@ async fn refused_tokens(cluster: &Cluster, own: &str) {
     // The control: the same claims, properly signed, pass.
     let r = http.get(&url).bearer_auth(&good).send().await.unwrap();
     assert_eq!(r.status(), 200, "a good token must pass");
-    let mut intake = IntakeServiceClient::connect(cluster.intake_grpc.clone()).await.unwrap();
+    let mut intake = IntakeServiceClient::connect(cluster.intake_grpc.clone())
+        .await
+        .unwrap();
     for (what, token) in &bad {
         let r = http.get(&url).bearer_auth(token).send().await.unwrap();
         assert_eq!(r.status(), 401, "{what} token accepted by the gateway");
-        let mut request = tonic::Request::new(intake_pb::GetApplicationRequest { id: own.to_string() });
+        let mut request = tonic::Request::new(intake_pb::GetApplicationRequest {
+            id: own.to_string(),
+        });
         bianmin_common::auth::attach_bearer(&mut request, token);
         let status = intake.get_application(request).await.unwrap_err();
-        assert_eq!(status.code(), tonic::Code::Unauthenticated, "{what} token accepted by intake");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Unauthenticated,
+            "{what} token accepted by intake"
+        );
     }
-    let r = http.get(&url).header("authorization", format!("Basic {}", b64(&json!("admin:bianmin-demo")))).send().await.unwrap();
+    let r = http
+        .get(&url)
+        .header(
+            "authorization",
+            format!("Basic {}", b64(&json!("admin:bianmin-demo"))),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
 /// The service ports refuse callers without credentials (except health,
 /// reflection and the public catalog), and apply center scope themselves.
 async fn direct_grpc(cluster: &Cluster, own: &str) {
-    let mut intake = IntakeServiceClient::connect(cluster.intake_grpc.clone()).await.unwrap();
-    let status = intake.get_application(intake_pb::GetApplicationRequest { id: own.to_string() }).await.unwrap_err();
+    let mut intake = IntakeServiceClient::connect(cluster.intake_grpc.clone())
+        .await
+        .unwrap();
+    let status = intake
+        .get_application(intake_pb::GetApplicationRequest {
+            id: own.to_string(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
-    let submit = intake_pb::SubmitApplicationRequest { center_id: "C01".into(), ..Default::default() };
-    assert_eq!(intake.submit_application(submit).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let submit = intake_pb::SubmitApplicationRequest {
+        center_id: "C01".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        intake.submit_application(submit).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
     // The old unverified headers are just headers now.
-    let mut request = tonic::Request::new(intake_pb::GetApplicationRequest { id: own.to_string() });
-    request.metadata_mut().insert("x-bianmin-subject", "admin".parse().unwrap());
-    request.metadata_mut().insert("x-bianmin-role", "district_admin".parse().unwrap());
-    assert_eq!(intake.get_application(request).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let mut request = tonic::Request::new(intake_pb::GetApplicationRequest {
+        id: own.to_string(),
+    });
+    request
+        .metadata_mut()
+        .insert("x-bianmin-subject", "admin".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-bianmin-role", "district_admin".parse().unwrap());
+    assert_eq!(
+        intake.get_application(request).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
     // Public: the catalog, and health.
-    assert!(intake.list_centers(intake_pb::ListCentersRequest {}).await.is_ok());
-    let channel = tonic::transport::Endpoint::from_shared(cluster.review_grpc.clone()).unwrap().connect().await.unwrap();
+    assert!(
+        intake
+            .list_centers(intake_pb::ListCentersRequest {})
+            .await
+            .is_ok()
+    );
+    let channel = tonic::transport::Endpoint::from_shared(cluster.review_grpc.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    assert!(health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.is_ok());
+    assert!(
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new()
+            })
+            .await
+            .is_ok()
+    );
 
     // Review: nothing without a token; another center's case is NOT_FOUND.
     let mut review = ReviewServiceClient::new(channel);
-    let by = || review_pb::GetReviewCaseRequest { by: Some(review_pb::get_review_case_request::By::ApplicationId(own.to_string())) };
-    assert_eq!(review.get_review_case(by()).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let by = || review_pb::GetReviewCaseRequest {
+        by: Some(review_pb::get_review_case_request::By::ApplicationId(
+            own.to_string(),
+        )),
+    };
+    assert_eq!(
+        review.get_review_case(by()).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
     let as_user = |token: &str| {
         let mut r = tonic::Request::new(by());
         bianmin_common::auth::attach_bearer(&mut r, token);
@@ -227,12 +405,28 @@ async fn direct_grpc(cluster: &Cluster, own: &str) {
                 assert_eq!(case.get_ref().center_id, "C01");
                 break;
             }
-            Err(s) if s.code() == tonic::Code::NotFound && Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(s) if s.code() == tonic::Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
             Err(s) => panic!("review case of {own} never readable by its center: {s:?}"),
         }
     }
-    assert_eq!(review.get_review_case(as_user(&c02)).await.unwrap_err().code(), tonic::Code::NotFound);
-    assert_eq!(review.get_review_case(as_user(&partner)).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        review
+            .get_review_case(as_user(&c02))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::NotFound
+    );
+    assert_eq!(
+        review
+            .get_review_case(as_user(&partner))
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::PermissionDenied
+    );
 }
 
 /// SQL and HTML in every text field are data: stored and returned as sent.
@@ -254,41 +448,86 @@ async fn injection_verbatim(cluster: &Cluster, http: &reqwest::Client) {
     assert_eq!(created["applicant"]["name"], name);
     assert_eq!(created["reason"], reason);
     let id = created["id"].as_str().unwrap();
-    let read: Value = http.get(format!("{}/api/v1/applications/{id}", cluster.gateway)).send().await.unwrap().json().await.unwrap();
+    let read: Value = http
+        .get(format!("{}/api/v1/applications/{id}", cluster.gateway))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(read["applicant"]["name"], name);
     assert_eq!(read["reason"], reason);
     // Injected into a path and a query, too: a clean 400, nothing more.
-    let r = http.get(format!("{}/api/v1/applications/1'%20OR%20'1'='1", cluster.gateway)).send().await.unwrap();
-    assert_eq!(r.status(), 400);
-    let r = reqwest::Client::new()
-        .get(format!("{}/api/v1/calendar/add-working-days?from=2026-01-01'--&days=1", cluster.gateway))
+    let r = http
+        .get(format!(
+            "{}/api/v1/applications/1'%20OR%20'1'='1",
+            cluster.gateway
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake")).await.unwrap();
-    let stored: (String, String) = sqlx::query_as("SELECT applicant_name, reason FROM applications WHERE id = $1::uuid")
-        .bind(id)
-        .fetch_one(&mut db)
+    let r = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/calendar/add-working-days?from=2026-01-01'--&days=1",
+            cluster.gateway
+        ))
+        .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 400);
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake"))
+        .await
+        .unwrap();
+    let stored: (String, String) =
+        sqlx::query_as("SELECT applicant_name, reason FROM applications WHERE id = $1::uuid")
+            .bind(id)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
     assert_eq!(stored, (name.to_string(), reason.to_string()));
 }
 
 /// One caller's Idempotency-Key never replays another caller's answer.
-async fn idempotency_is_per_caller(cluster: &Cluster, first: &reqwest::Client, second: &reqwest::Client) {
+async fn idempotency_is_per_caller(
+    cluster: &Cluster,
+    first: &reqwest::Client,
+    second: &reqwest::Client,
+) {
     let url = format!("{}/api/v1/applications", cluster.gateway);
     let body = application("C01", 950);
-    let a = first.post(&url).header("Idempotency-Key", "shared-key").json(&body).send().await.unwrap();
+    let a = first
+        .post(&url)
+        .header("Idempotency-Key", "shared-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(a.status(), 201);
     let a: Value = a.json().await.unwrap();
-    let b = second.post(&url).header("Idempotency-Key", "shared-key").json(&body).send().await.unwrap();
+    let b = second
+        .post(&url)
+        .header("Idempotency-Key", "shared-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(b.status(), 201);
-    assert!(b.headers().get("idempotent-replayed").is_none(), "another caller's answer was replayed");
+    assert!(
+        b.headers().get("idempotent-replayed").is_none(),
+        "another caller's answer was replayed"
+    );
     let b: Value = b.json().await.unwrap();
     assert_ne!(a["id"], b["id"]);
     // And the first caller still gets its own answer back.
-    let again = first.post(&url).header("Idempotency-Key", "shared-key").json(&body).send().await.unwrap();
+    let again = first
+        .post(&url)
+        .header("Idempotency-Key", "shared-key")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap()["id"], a["id"]);
 }
@@ -306,33 +545,64 @@ fn audit_verify(cluster: &Cluster, service: &str) -> std::process::Output {
 /// Denials and sensitive reads are in the chain; the chain verifies; a
 /// tampered row is caught.
 async fn audit_chain(cluster: &Cluster) {
-    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake")).await.unwrap();
-    let outcomes: Vec<(String, String, String)> = sqlx::query_as("SELECT actor, action, outcome FROM audit_log ORDER BY seq")
-        .fetch_all(&mut db)
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake"))
         .await
         .unwrap();
-    let has = |actor: &str, action: &str, outcome: &str| outcomes.iter().any(|(a, b, c)| a == actor && b == action && c == outcome);
-    assert!(has("c02-specialist", "read_application", "hidden"), "{outcomes:?}");
-    assert!(has("c01-specialist", "submit_application", "denied"), "{outcomes:?}");
+    let outcomes: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, outcome FROM audit_log ORDER BY seq")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let has = |actor: &str, action: &str, outcome: &str| {
+        outcomes
+            .iter()
+            .any(|(a, b, c)| a == actor && b == action && c == outcome)
+    };
+    assert!(
+        has("c02-specialist", "read_application", "hidden"),
+        "{outcomes:?}"
+    );
+    assert!(
+        has("c01-specialist", "submit_application", "denied"),
+        "{outcomes:?}"
+    );
     assert!(has("admin", "read_application", "allowed"), "{outcomes:?}");
 
     let ok = audit_verify(cluster, "intake");
-    assert!(ok.status.success(), "{}{}", String::from_utf8_lossy(&ok.stdout), String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let ok = audit_verify(cluster, "review");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 
     // The table refuses edits outright…
-    let refused = sqlx::query("UPDATE audit_log SET outcome = 'allowed' WHERE outcome = 'hidden'").execute(&mut db).await;
+    let refused = sqlx::query("UPDATE audit_log SET outcome = 'allowed' WHERE outcome = 'hidden'")
+        .execute(&mut db)
+        .await;
     assert!(refused.is_err(), "audit_log accepted an UPDATE");
     // …and whoever gets past that (a superuser) is caught by the chain.
-    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update").execute(&mut db).await.unwrap();
+    sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update")
+        .execute(&mut db)
+        .await
+        .unwrap();
     sqlx::query("UPDATE audit_log SET outcome = 'allowed' WHERE seq = (SELECT min(seq) FROM audit_log WHERE outcome = 'hidden')")
         .execute(&mut db)
         .await
         .unwrap();
     let broken = audit_verify(cluster, "intake");
     assert!(!broken.status.success(), "a tampered audit log verified");
-    assert!(String::from_utf8_lossy(&broken.stderr).contains("altered"), "{}", String::from_utf8_lossy(&broken.stderr));
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("altered"),
+        "{}",
+        String::from_utf8_lossy(&broken.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,12 +621,19 @@ async fn rate_limits_per_principal_and_per_ip() {
     .expect("cluster starts");
     let specialist = cluster.client_as("c01-specialist").await;
     let supervisor = cluster.client_as("c01-supervisor").await;
-    let url = format!("{}/api/v1/applications/{}", cluster.gateway, uuid::Uuid::new_v4());
+    let url = format!(
+        "{}/api/v1/applications/{}",
+        cluster.gateway,
+        uuid::Uuid::new_v4()
+    );
     let mut statuses = Vec::new();
     for _ in 0..5 {
         statuses.push(specialist.get(&url).send().await.unwrap());
     }
-    assert!(statuses[..3].iter().all(|r| r.status() == 404), "the burst passes");
+    assert!(
+        statuses[..3].iter().all(|r| r.status() == 404),
+        "the burst passes"
+    );
     let limited = statuses.last().unwrap();
     assert_eq!(limited.status(), 429);
     assert!(limited.headers().contains_key("retry-after"));
@@ -370,14 +647,31 @@ async fn rate_limits_per_principal_and_per_ip() {
             .json(&json!({"username": "admin", "password": format!("guess-{n}")}))
             .send()
     });
-    let guesses: Vec<u16> = futures::future::join_all(guesses).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
-    assert!(guesses.contains(&429), "unlimited password guessing: {guesses:?}");
+    let guesses: Vec<u16> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        guesses.contains(&429),
+        "unlimited password guessing: {guesses:?}"
+    );
 
     // Anyone from one address, signed in or not, shares the per-IP bucket.
     let anonymous = reqwest::Client::new();
-    let sends = (0..80).map(|_| anonymous.get(format!("{}/api/v1/centers", cluster.gateway)).send());
+    let sends = (0..80).map(|_| {
+        anonymous
+            .get(format!("{}/api/v1/centers", cluster.gateway))
+            .send()
+    });
     let answers = futures::future::join_all(sends).await;
-    let limited = answers.iter().filter(|r| r.as_ref().is_ok_and(|r| r.status() == 429)).count();
-    assert!(limited > 0, "80 requests at once from one address were all served");
+    let limited = answers
+        .iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status() == 429))
+        .count();
+    assert!(
+        limited > 0,
+        "80 requests at once from one address were all served"
+    );
     cluster.stop().await;
 }

@@ -15,13 +15,38 @@ async fn load_generator_produces_its_figures_without_errors() {
         ("RATE_LIMIT_PER_PRINCIPAL", "100000"),
         ("RATE_LIMIT_PER_PRINCIPAL_BURST", "100000"),
     ];
-    let cluster = Cluster::start_with(Options { otlp: false }, &unthrottled).await.expect("cluster starts");
+    let cluster = Cluster::start_with(Options { otlp: false }, &unthrottled)
+        .await
+        .expect("cluster starts");
     let out = cluster.dir().join("bench.json");
     let scratch = format!("{}_ceiling", cluster.databases["intake"]);
     let status = tokio::process::Command::new(bin_dir().join("bianmin-bench"))
-        .args(["--target", &cluster.gateway, "--duration", "3", "--concurrency", "2", "--ceiling-seconds", "1", "--quiet"])
-        .args(["--propagation-every", "2", "--database-base", PG_BASE, "--ceiling-database", &scratch])
-        .args(["--nats-url", &cluster.nats.url(), "--user", "admin", "--out"])
+        .args([
+            "--target",
+            &cluster.gateway,
+            "--duration",
+            "3",
+            "--concurrency",
+            "2",
+            "--ceiling-seconds",
+            "1",
+            "--quiet",
+        ])
+        .args([
+            "--propagation-every",
+            "2",
+            "--database-base",
+            PG_BASE,
+            "--ceiling-database",
+            &scratch,
+        ])
+        .args([
+            "--nats-url",
+            &cluster.nats.url(),
+            "--user",
+            "admin",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .await
@@ -30,7 +55,10 @@ async fn load_generator_produces_its_figures_without_errors() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
 
     assert_eq!(report["errors"], 0, "{report:#}");
-    assert!(report["submit"]["count"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        report["submit"]["count"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
     for path in [
         ("submit", "throughput_rps"),
         ("submit", "p50_ms"),
@@ -43,10 +71,19 @@ async fn load_generator_produces_its_figures_without_errors() {
         let v = report[path.0][path.1].as_f64().unwrap_or(-1.0);
         assert!(v > 0.0, "{}.{} = {v} in {report:#}", path.0, path.1);
     }
-    assert!(report["propagation"]["count"].as_u64().unwrap() > 0, "no submission was followed to its review case");
+    assert!(
+        report["propagation"]["count"].as_u64().unwrap() > 0,
+        "no submission was followed to its review case"
+    );
 
-    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"))).execute(&mut conn).await;
+    if let Ok(mut conn) =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await
+    {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
     cluster.stop().await;
 }

@@ -14,7 +14,12 @@ const APPLICATIONS: u32 = 240;
 
 /// Submits `count` applications at a steady pace, each retried with its own
 /// idempotency key until the gateway answers 201. Returns their ids.
-async fn submit_all(gateway: String, http: reqwest::Client, count: u32, every: Duration) -> Vec<Uuid> {
+async fn submit_all(
+    gateway: String,
+    http: reqwest::Client,
+    count: u32,
+    every: Duration,
+) -> Vec<Uuid> {
     let mut ticker = tokio::time::interval(every);
     let mut pending = Vec::new();
     for n in 0..count {
@@ -59,10 +64,17 @@ async fn submit_all(gateway: String, http: reqwest::Client, count: u32, every: D
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_lost_nothing_doubled_across_crashes_and_a_nats_outage() {
-    let mut cluster = Cluster::start(Options { otlp: false }).await.expect("cluster starts");
+    let mut cluster = Cluster::start(Options { otlp: false })
+        .await
+        .expect("cluster starts");
     // A district administrator submits for all three centers.
     let http = cluster.client_as("admin").await;
-    let submitter = tokio::spawn(submit_all(cluster.gateway.clone(), http, APPLICATIONS, Duration::from_millis(60)));
+    let submitter = tokio::spawn(submit_all(
+        cluster.gateway.clone(),
+        http,
+        APPLICATIONS,
+        Duration::from_millis(60),
+    ));
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.kill("review").await;
@@ -81,20 +93,38 @@ async fn nothing_lost_nothing_doubled_across_crashes_and_a_nats_outage() {
 
     let ids = submitter.await.unwrap();
     let submitted: HashSet<Uuid> = ids.iter().copied().collect();
-    assert_eq!(submitted.len(), APPLICATIONS as usize, "every submission has its own application");
+    assert_eq!(
+        submitted.len(),
+        APPLICATIONS as usize,
+        "every submission has its own application"
+    );
 
-    let mut review = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("review")).await.unwrap();
-    let mut intake = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake")).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let cases: Vec<Uuid> = sqlx::query_scalar("SELECT application_id FROM review_cases").fetch_all(&mut review).await.unwrap();
-        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM applications WHERE review_case_id IS NULL")
-            .fetch_one(&mut intake)
+    let mut review =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("review"))
             .await
             .unwrap();
+    let mut intake =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake"))
+            .await
+            .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let cases: Vec<Uuid> = sqlx::query_scalar("SELECT application_id FROM review_cases")
+            .fetch_all(&mut review)
+            .await
+            .unwrap();
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM applications WHERE review_case_id IS NULL")
+                .fetch_one(&mut intake)
+                .await
+                .unwrap();
         if cases.len() >= submitted.len() && waiting == 0 {
             let unique: HashSet<Uuid> = cases.iter().copied().collect();
-            assert_eq!(cases.len(), unique.len(), "an application has two review cases");
+            assert_eq!(
+                cases.len(),
+                unique.len(),
+                "an application has two review cases"
+            );
             assert_eq!(unique, submitted, "review cases and submissions differ");
             break;
         }
@@ -110,7 +140,10 @@ async fn nothing_lost_nothing_doubled_across_crashes_and_a_nats_outage() {
 
     // Intake holds exactly the submitted applications, each with one
     // review entry on its timeline.
-    let applications: i64 = sqlx::query_scalar("SELECT count(*) FROM applications").fetch_one(&mut intake).await.unwrap();
+    let applications: i64 = sqlx::query_scalar("SELECT count(*) FROM applications")
+        .fetch_one(&mut intake)
+        .await
+        .unwrap();
     assert_eq!(applications, APPLICATIONS as i64);
     let doubled: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT application_id FROM timeline_entries WHERE kind = 'review_opened'

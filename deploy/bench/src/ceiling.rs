@@ -15,11 +15,18 @@ pub struct Measured {
 
 /// Inserts application + outbox rows into a scratch database with intake's
 /// own schema, `concurrency` writers for `duration`.
-pub async fn database(base_url: &str, name: &str, concurrency: usize, duration: Duration) -> anyhow::Result<Measured> {
+pub async fn database(
+    base_url: &str,
+    name: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
     let url = format!("{}/{name}", base_url.trim_end_matches('/'));
     let pool = bianmin_common::db::connect(&url, concurrency as u32).await?;
     bianmin_common::db::migrate(&pool, &bianmin_intake::MIGRATIONS).await?;
-    sqlx::query("TRUNCATE applications, timeline_entries, outbox CASCADE").execute(&pool).await?;
+    sqlx::query("TRUNCATE applications, timeline_entries, outbox CASCADE")
+        .execute(&pool)
+        .await?;
     sqlx::query("INSERT INTO centers (id, name, district) VALUES ('B01', '基准中心', '基准区') ON CONFLICT DO NOTHING")
         .execute(&pool)
         .await?;
@@ -78,13 +85,20 @@ pub async fn database(base_url: &str, name: &str, concurrency: usize, duration: 
         latency.merge(&w.await?);
     }
     pool.close().await;
-    Ok(Measured { per_second: latency.latency.len() as f64 / duration.as_secs_f64(), latency })
+    Ok(Measured {
+        per_second: latency.latency.len() as f64 / duration.as_secs_f64(),
+        latency,
+    })
 }
 
 /// Publishes to a scratch stream with the event streams' settings
 /// (file storage, de-duplication by message id), each worker awaiting its
 /// ack before the next publish.
-pub async fn jetstream_publish(url: &str, concurrency: usize, duration: Duration) -> anyhow::Result<Measured> {
+pub async fn jetstream_publish(
+    url: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
     let client = async_nats::connect(url).await?;
     let js = jetstream::new(client);
     let name = "BIANMIN_BENCH_CEILING";
@@ -110,7 +124,10 @@ pub async fn jetstream_publish(url: &str, concurrency: usize, duration: Duration
                 let began = Instant::now();
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", uuid::Uuid::now_v7().to_string().as_str());
-                let acked = match js.publish_with_headers("bianmin.bench.ceiling", headers, payload.clone()).await {
+                let acked = match js
+                    .publish_with_headers("bianmin.bench.ceiling", headers, payload.clone())
+                    .await
+                {
                     Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
@@ -127,7 +144,10 @@ pub async fn jetstream_publish(url: &str, concurrency: usize, duration: Duration
         latency.merge(&w.await?);
     }
     let _ = js.delete_stream(name).await;
-    Ok(Measured { per_second: latency.latency.len() as f64 / duration.as_secs_f64(), latency })
+    Ok(Measured {
+        per_second: latency.latency.len() as f64 / duration.as_secs_f64(),
+        latency,
+    })
 }
 
 /// A payload the size of an encoded `ApplicationSubmitted`.

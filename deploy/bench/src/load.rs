@@ -21,18 +21,32 @@ pub struct Mix {
 impl Mix {
     /// `submit=70,status=25,catalog=5`
     pub fn parse(s: &str) -> anyhow::Result<Self> {
-        let mut mix = Mix { submit: 0, status: 0, catalog: 0 };
+        let mut mix = Mix {
+            submit: 0,
+            status: 0,
+            catalog: 0,
+        };
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-            let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("mix entry {part:?} is not kind=weight"))?;
-            let v: u32 = v.trim().parse().map_err(|_| anyhow::anyhow!("mix weight {v:?} is not a whole number"))?;
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("mix entry {part:?} is not kind=weight"))?;
+            let v: u32 = v
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("mix weight {v:?} is not a whole number"))?;
             match k.trim() {
                 "submit" => mix.submit = v,
                 "status" => mix.status = v,
                 "catalog" => mix.catalog = v,
-                other => anyhow::bail!("unknown request kind {other:?} in mix (submit, status, catalog)"),
+                other => {
+                    anyhow::bail!("unknown request kind {other:?} in mix (submit, status, catalog)")
+                }
             }
         }
-        anyhow::ensure!(mix.submit + mix.status + mix.catalog > 0, "the mix has no weight");
+        anyhow::ensure!(
+            mix.submit + mix.status + mix.catalog > 0,
+            "the mix has no weight"
+        );
         Ok(mix)
     }
 
@@ -59,7 +73,12 @@ pub struct Session {
 
 impl Session {
     pub async fn login(target: &str, user: &str, password: &str) -> anyhow::Result<Self> {
-        let session = Self { target: target.into(), user: user.into(), password: password.into(), token: Default::default() };
+        let session = Self {
+            target: target.into(),
+            user: user.into(),
+            password: password.into(),
+            token: Default::default(),
+        };
         session.renew().await?;
         Ok(session)
     }
@@ -70,9 +89,16 @@ impl Session {
             .json(&serde_json::json!({"username": self.user, "password": self.password}))
             .send()
             .await?;
-        anyhow::ensure!(r.status().is_success(), "login as {} failed: {}", self.user, r.status());
+        anyhow::ensure!(
+            r.status().is_success(),
+            "login as {} failed: {}",
+            self.user,
+            r.status()
+        );
         let body: serde_json::Value = r.json().await?;
-        let token = body["access_token"].as_str().ok_or_else(|| anyhow::anyhow!("login answered no access_token"))?;
+        let token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("login answered no access_token"))?;
         *self.token.write().await = format!("Bearer {token}");
         Ok(())
     }
@@ -144,9 +170,18 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
 
     let mut workers = Vec::new();
     for w in 0..plan.concurrency {
-        let (http, live, created, propagation, catalog) =
-            (http.clone(), live.clone(), created.clone(), propagation.clone(), catalog.clone());
-        let (target, mix, every) = (plan.target.clone(), plan.mix.clone(), plan.propagation_every.max(1));
+        let (http, live, created, propagation, catalog) = (
+            http.clone(),
+            live.clone(),
+            created.clone(),
+            propagation.clone(),
+            catalog.clone(),
+        );
+        let (target, mix, every) = (
+            plan.target.clone(),
+            plan.mix.clone(),
+            plan.propagation_every.max(1),
+        );
         let session = plan.session.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
@@ -173,9 +208,16 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                             (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
                         };
                         let Some(id) = id else { continue };
-                        http.get(format!("{target}/api/v1/applications/{id}")).header("Authorization", &auth).send().await
+                        http.get(format!("{target}/api/v1/applications/{id}"))
+                            .header("Authorization", &auth)
+                            .send()
+                            .await
                     }
-                    _ => http.get(format!("{target}/api/v1/catalog/services")).send().await,
+                    _ => {
+                        http.get(format!("{target}/api/v1/catalog/services"))
+                            .send()
+                            .await
+                    }
                 };
                 live.requests.fetch_add(1, Ordering::Relaxed);
                 let response = match result {
@@ -194,7 +236,11 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                         continue;
                     }
                     Err(e) => {
-                        stats.kind(kind).error(if e.is_timeout() { "timeout" } else { "transport" });
+                        stats.kind(kind).error(if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "transport"
+                        });
                         live.errors.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
@@ -215,11 +261,21 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 };
                 stats.kind(kind).ok(answered.duration_since(began));
                 live.submits.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = body["id"].as_str().map(str::to_string) else { continue };
+                let Some(id) = body["id"].as_str().map(str::to_string) else {
+                    continue;
+                };
                 created.lock().await.push(id.clone());
                 n += 1;
                 if (n + w as u64) % every == 0 {
-                    followers.push(tokio::spawn(follow(http.clone(), target.clone(), auth.clone(), id, answered, propagation.clone(), live.clone())));
+                    followers.push(tokio::spawn(follow(
+                        http.clone(),
+                        target.clone(),
+                        auth.clone(),
+                        id,
+                        answered,
+                        propagation.clone(),
+                        live.clone(),
+                    )));
                 }
             }
             for f in followers {
@@ -238,16 +294,37 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         eprintln!();
     }
     let propagation = std::mem::take(&mut *propagation.lock().await);
-    Ok(Outcome { stats, propagation, seconds })
+    Ok(Outcome {
+        stats,
+        propagation,
+        seconds,
+    })
 }
 
 /// Polls an application until review's case shows on it.
-async fn follow(http: reqwest::Client, target: String, auth: String, id: String, since: Instant, out: Arc<Mutex<Kind>>, live: Arc<Live>) {
+async fn follow(
+    http: reqwest::Client,
+    target: String,
+    auth: String,
+    id: String,
+    since: Instant,
+    out: Arc<Mutex<Kind>>,
+    live: Arc<Live>,
+) {
     live.following.fetch_add(1, Ordering::Relaxed);
     let deadline = since + Duration::from_secs(30);
     loop {
-        let seen = match http.get(format!("{target}/api/v1/applications/{id}")).header("Authorization", &auth).send().await {
-            Ok(r) => r.json::<serde_json::Value>().await.map(|b| !b["review"].is_null()).unwrap_or(false),
+        let seen = match http
+            .get(format!("{target}/api/v1/applications/{id}"))
+            .header("Authorization", &auth)
+            .send()
+            .await
+        {
+            Ok(r) => r
+                .json::<serde_json::Value>()
+                .await
+                .map(|b| !b["review"].is_null())
+                .unwrap_or(false),
             Err(_) => false,
         };
         if seen {

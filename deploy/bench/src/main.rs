@@ -27,7 +27,11 @@ struct Args {
     #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
     /// Request mix as kind=weight.
-    #[arg(long, env = "BENCH_MIX", default_value = "submit=70,status=25,catalog=5")]
+    #[arg(
+        long,
+        env = "BENCH_MIX",
+        default_value = "submit=70,status=25,catalog=5"
+    )]
     mix: String,
     /// Follow one submission in N until its review case is visible.
     #[arg(long, default_value_t = 5)]
@@ -36,7 +40,11 @@ struct Args {
     #[arg(long, env = "BENCH_CEILING_SECONDS", default_value_t = 10)]
     ceiling_seconds: u64,
     /// PostgreSQL server for the ceiling (a scratch database is created).
-    #[arg(long, env = "BENCH_DATABASE_BASE", default_value = "postgres://postgres:postgres@127.0.0.1:5432")]
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_BASE",
+        default_value = "postgres://postgres:postgres@127.0.0.1:5432"
+    )]
     database_base: String,
     /// Scratch database of the PostgreSQL ceiling (emptied first).
     #[arg(long, default_value = "bianmin_bench_ceiling")]
@@ -57,7 +65,12 @@ struct Args {
     /// Account the load runs as (it logs in through the gateway).
     #[arg(long, env = "BENCH_USER", default_value = "admin")]
     user: String,
-    #[arg(long, env = "BENCH_PASSWORD", default_value = "bianmin-demo", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BENCH_PASSWORD",
+        default_value = "bianmin-demo",
+        hide_env_values = true
+    )]
     password: String,
     /// No progress line.
     #[arg(long)]
@@ -70,7 +83,11 @@ async fn catalog(target: &str) -> anyhow::Result<resident::Catalog> {
         let http = http.clone();
         let url = format!("{target}{path}");
         async move {
-            let r = http.get(&url).send().await.map_err(|e| anyhow::anyhow!("{url}: {e} (is the cluster up? `make up`)"))?;
+            let r = http
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("{url}: {e} (is the cluster up? `make up`)"))?;
             anyhow::ensure!(r.status().is_success(), "{url}: {}", r.status());
             Ok::<serde_json::Value, anyhow::Error>(r.json().await?)
         }
@@ -78,14 +95,31 @@ async fn catalog(target: &str) -> anyhow::Result<resident::Catalog> {
     let centers = get("/api/v1/centers").await?;
     let services = get("/api/v1/catalog/services").await?;
     let ids = |v: &serde_json::Value, list: &str, key: &str| -> Vec<String> {
-        v[list].as_array().into_iter().flatten().filter(|x| x["active"] != false).filter_map(|x| x[key].as_str().map(String::from)).collect()
+        v[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|x| x["active"] != false)
+            .filter_map(|x| x[key].as_str().map(String::from))
+            .collect()
     };
-    let catalog = resident::Catalog { centers: ids(&centers, "centers", "id"), service_types: ids(&services, "services", "code") };
-    anyhow::ensure!(!catalog.centers.is_empty() && !catalog.service_types.is_empty(), "the cluster has no centers or service types");
+    let catalog = resident::Catalog {
+        centers: ids(&centers, "centers", "id"),
+        service_types: ids(&services, "services", "code"),
+    };
+    anyhow::ensure!(
+        !catalog.centers.is_empty() && !catalog.service_types.is_empty(),
+        "the cluster has no centers or service types"
+    );
     Ok(catalog)
 }
 
-fn plan(args: &Args, concurrency: usize, seconds: u64, session: &Arc<load::Session>) -> anyhow::Result<load::Plan> {
+fn plan(
+    args: &Args,
+    concurrency: usize,
+    seconds: u64,
+    session: &Arc<load::Session>,
+) -> anyhow::Result<load::Plan> {
     Ok(load::Plan {
         session: session.clone(),
         target: args.target.trim_end_matches('/').to_string(),
@@ -100,21 +134,59 @@ fn plan(args: &Args, concurrency: usize, seconds: u64, session: &Arc<load::Sessi
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.concurrency > 0 && args.duration > 0, "concurrency and duration must be positive");
+    anyhow::ensure!(
+        args.concurrency > 0 && args.duration > 0,
+        "concurrency and duration must be positive"
+    );
     let catalog = Arc::new(catalog(&args.target).await?);
-    let session = Arc::new(load::Session::login(args.target.trim_end_matches('/'), &args.user, &args.password).await?);
+    let session = Arc::new(
+        load::Session::login(
+            args.target.trim_end_matches('/'),
+            &args.user,
+            &args.password,
+        )
+        .await?,
+    );
     let started_at = chrono::Utc::now();
 
-    eprintln!("load: {} s at concurrency {} against {} ({})", args.duration, args.concurrency, args.target, args.mix);
-    let outcome = load::run(&plan(&args, args.concurrency, args.duration, &session)?, catalog.clone()).await?;
-    let submit = outcome.stats.kinds.get("submit").map(|k| k.summary(outcome.seconds));
+    eprintln!(
+        "load: {} s at concurrency {} against {} ({})",
+        args.duration, args.concurrency, args.target, args.mix
+    );
+    let outcome = load::run(
+        &plan(&args, args.concurrency, args.duration, &session)?,
+        catalog.clone(),
+    )
+    .await?;
+    let submit = outcome
+        .stats
+        .kinds
+        .get("submit")
+        .map(|k| k.summary(outcome.seconds));
     let propagation = outcome.propagation.summary(outcome.seconds);
 
     let (db, nats) = if args.ceiling_seconds > 0 {
-        eprintln!("ceiling: PostgreSQL application+outbox transactions, {} writers, {} s", args.concurrency, args.ceiling_seconds);
-        let db = ceiling::database(&args.database_base, &args.ceiling_database, args.concurrency, Duration::from_secs(args.ceiling_seconds)).await?;
-        eprintln!("ceiling: JetStream publish-with-ack, {} publishers, {} s", args.concurrency, args.ceiling_seconds);
-        let nats = ceiling::jetstream_publish(&args.nats_url, args.concurrency, Duration::from_secs(args.ceiling_seconds)).await?;
+        eprintln!(
+            "ceiling: PostgreSQL application+outbox transactions, {} writers, {} s",
+            args.concurrency, args.ceiling_seconds
+        );
+        let db = ceiling::database(
+            &args.database_base,
+            &args.ceiling_database,
+            args.concurrency,
+            Duration::from_secs(args.ceiling_seconds),
+        )
+        .await?;
+        eprintln!(
+            "ceiling: JetStream publish-with-ack, {} publishers, {} s",
+            args.concurrency, args.ceiling_seconds
+        );
+        let nats = ceiling::jetstream_publish(
+            &args.nats_url,
+            args.concurrency,
+            Duration::from_secs(args.ceiling_seconds),
+        )
+        .await?;
         (Some(db), Some(nats))
     } else {
         (None, None)
@@ -123,7 +195,11 @@ async fn main() -> anyhow::Result<()> {
     let mut curve = Vec::new();
     for &level in &args.curve {
         eprintln!("curve: concurrency {level}, {} s", args.curve_seconds);
-        let o = load::run(&plan(&args, level, args.curve_seconds, &session)?, catalog.clone()).await?;
+        let o = load::run(
+            &plan(&args, level, args.curve_seconds, &session)?,
+            catalog.clone(),
+        )
+        .await?;
         let s = o.stats.kinds.get("submit").map(|k| k.summary(o.seconds));
         curve.push(plot::Point {
             concurrency: level,
@@ -134,14 +210,23 @@ async fn main() -> anyhow::Result<()> {
         });
     }
 
-    let errors: u64 = outcome.stats.kinds.values().map(|k| k.errors.values().sum::<u64>()).sum::<u64>() + propagation.errors;
+    let errors: u64 = outcome
+        .stats
+        .kinds
+        .values()
+        .map(|k| k.errors.values().sum::<u64>())
+        .sum::<u64>()
+        + propagation.errors;
     let errors_by_kind: serde_json::Map<String, serde_json::Value> = outcome
         .stats
         .kinds
         .iter()
         .filter(|(_, k)| !k.errors.is_empty())
         .map(|(name, k)| (name.to_string(), json!(k.errors)))
-        .chain((!outcome.propagation.errors.is_empty()).then(|| ("propagation".to_string(), json!(outcome.propagation.errors))))
+        .chain(
+            (!outcome.propagation.errors.is_empty())
+                .then(|| ("propagation".to_string(), json!(outcome.propagation.errors))),
+        )
         .collect();
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => json!(stats::round(a / b * 1000.0) / 1000.0),
@@ -178,7 +263,10 @@ async fn main() -> anyhow::Result<()> {
     });
 
     let out = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!("deploy/.run/bench/bench-{}.json", started_at.format("%Y%m%d-%H%M%S")))
+        PathBuf::from(format!(
+            "deploy/.run/bench/bench-{}.json",
+            started_at.format("%Y%m%d-%H%M%S")
+        ))
     });
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
@@ -197,10 +285,19 @@ async fn main() -> anyhow::Result<()> {
 fn print_summary(r: &serde_json::Value) {
     println!("\nrequest     count   rps      p50 ms  p95 ms  p99 ms  max ms  errors");
     if let Some(kinds) = r["requests"].as_object() {
-        for (name, s) in kinds.iter().chain(std::iter::once((&"propagation".to_string(), &r["propagation"]))) {
+        for (name, s) in kinds.iter().chain(std::iter::once((
+            &"propagation".to_string(),
+            &r["propagation"],
+        ))) {
             println!(
                 "{name:<11} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6}",
-                s["count"], s["throughput_rps"], s["p50_ms"], s["p95_ms"], s["p99_ms"], s["max_ms"], s["errors"]
+                s["count"],
+                s["throughput_rps"],
+                s["p50_ms"],
+                s["p95_ms"],
+                s["p99_ms"],
+                s["max_ms"],
+                s["errors"]
             );
         }
     }

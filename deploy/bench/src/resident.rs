@@ -7,8 +7,19 @@ use serde_json::{Value, json};
 
 const REGIONS: [&str; 6] = ["110105", "310104", "440305", "510107", "330106", "420102"];
 const SURNAMES: [&str; 10] = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"];
-const GIVEN: [&str; 10] = ["秀兰", "建国", "桂英", "志强", "丽娟", "海燕", "国华", "玉梅", "德明", "春生"];
-const CHANNELS: [&str; 8] = ["web", "wechat", "app", "window", "kiosk", "phone", "home_visit", "egov"];
+const GIVEN: [&str; 10] = [
+    "秀兰", "建国", "桂英", "志强", "丽娟", "海燕", "国华", "玉梅", "德明", "春生",
+];
+const CHANNELS: [&str; 8] = [
+    "web",
+    "wechat",
+    "app",
+    "window",
+    "kiosk",
+    "phone",
+    "home_visit",
+    "egov",
+];
 const REASONS: [&str; 4] = [
     "独居老人，申请居家养老服务补贴",
     "家庭收入低于当地最低生活保障标准",
@@ -22,10 +33,15 @@ pub struct Catalog {
 }
 
 pub fn application(rng: &mut impl Rng, catalog: &Catalog) -> Value {
-    let birth = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap_or_default() + chrono::Duration::days(rng.random_range(0..25_000));
+    let birth = NaiveDate::from_ymd_opt(1935, 1, 1).unwrap_or_default()
+        + chrono::Duration::days(rng.random_range(0..25_000));
     let region = REGIONS[rng.random_range(0..REGIONS.len())];
     let id = bianmin_intake::domain::id_number::compose(region, birth, rng.random_range(0..1000));
-    let name = format!("{}{}", SURNAMES[rng.random_range(0..10)], GIVEN[rng.random_range(0..10)]);
+    let name = format!(
+        "{}{}",
+        SURNAMES[rng.random_range(0..10)],
+        GIVEN[rng.random_range(0..10)]
+    );
     json!({
         "center_id": catalog.centers[rng.random_range(0..catalog.centers.len())],
         "service_type": catalog.service_types[rng.random_range(0..catalog.service_types.len())],

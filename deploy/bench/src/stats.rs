@@ -13,7 +13,11 @@ pub struct Kind {
 impl Default for Kind {
     fn default() -> Self {
         // Microseconds, 1 µs .. 60 s, 3 significant digits.
-        Self { latency: Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).expect("histogram")), errors: BTreeMap::new() }
+        Self {
+            latency: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .unwrap_or_else(|_| Histogram::new(3).expect("histogram")),
+            errors: BTreeMap::new(),
+        }
     }
 }
 

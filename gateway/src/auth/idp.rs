@@ -62,22 +62,40 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 }
 
 fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 impl DevIdp {
-    pub fn load(key_file: &Path, users_file: &Path, auth: &AuthSettings, ttl: Duration) -> anyhow::Result<Self> {
-        let pem = std::fs::read(key_file).map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEY_FILE {}: {e}", key_file.display()))?;
-        let key = SigningKey::from_ec_pem(&pem).map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEY_FILE {}: {e}", key_file.display()))?;
-        let text = std::fs::read_to_string(users_file).map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE {}: {e}", users_file.display()))?;
-        let file: UsersFile = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE {}: {e}", users_file.display()))?;
+    pub fn load(
+        key_file: &Path,
+        users_file: &Path,
+        auth: &AuthSettings,
+        ttl: Duration,
+    ) -> anyhow::Result<Self> {
+        let pem = std::fs::read(key_file)
+            .map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEY_FILE {}: {e}", key_file.display()))?;
+        let key = SigningKey::from_ec_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("AUTH_SIGNING_KEY_FILE {}: {e}", key_file.display()))?;
+        let text = std::fs::read_to_string(users_file)
+            .map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE {}: {e}", users_file.display()))?;
+        let file: UsersFile = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE {}: {e}", users_file.display()))?;
         let mut users = HashMap::new();
         for account in file.users {
             let claims = Self::claims_of(&account, &auth.issuer, &auth.audience, 0);
-            let principal = bianmin_common::auth::token::principal_of(&claims)
-                .map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE: account {}: {e}", account.username))?;
-            PasswordHash::new(&account.password_hash)
-                .map_err(|e| anyhow::anyhow!("AUTH_USERS_FILE: account {}: password_hash: {e}", account.username))?;
+            let principal = bianmin_common::auth::token::principal_of(&claims).map_err(|e| {
+                anyhow::anyhow!("AUTH_USERS_FILE: account {}: {e}", account.username)
+            })?;
+            PasswordHash::new(&account.password_hash).map_err(|e| {
+                anyhow::anyhow!(
+                    "AUTH_USERS_FILE: account {}: password_hash: {e}",
+                    account.username
+                )
+            })?;
             users.insert(account.username.clone(), (account, principal));
         }
         Ok(Self {
@@ -157,7 +175,10 @@ pub struct LoginAnswer {
         (status = 401, description = "wrong username or password", body = ErrorBody),
         (status = 429, description = "too many attempts", body = ErrorBody),
     ))]
-pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginRequest>) -> Result<Json<LoginAnswer>, HttpError> {
+pub async fn login(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<LoginRequest>,
+) -> Result<Json<LoginAnswer>, HttpError> {
     let idp = state.idp.clone().ok_or_else(|| HttpError {
         status: StatusCode::NOT_FOUND,
         code: "not_found",
@@ -166,10 +187,18 @@ pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginRe
     })?;
     let mut violations = Vec::new();
     if body.username.trim().is_empty() {
-        violations.push(bianmin_common::error::FieldViolation::new("username", "required", "请填写用户名 (username is required)"));
+        violations.push(bianmin_common::error::FieldViolation::new(
+            "username",
+            "required",
+            "请填写用户名 (username is required)",
+        ));
     }
     if body.password.is_empty() {
-        violations.push(bianmin_common::error::FieldViolation::new("password", "required", "请填写密码 (password is required)"));
+        violations.push(bianmin_common::error::FieldViolation::new(
+            "password",
+            "required",
+            "请填写密码 (password is required)",
+        ));
     }
     if !violations.is_empty() {
         return Err(HttpError {
@@ -194,7 +223,13 @@ pub async fn login(State(state): State<AppState>, AppJson(body): AppJson<LoginRe
         });
     };
     tracing::info!(subject = %principal.subject, role = principal.role.as_str(), "logged in");
-    Ok(Json(LoginAnswer { access_token, token_type: "Bearer", expires_in: ttl, role: principal.role, center_id: principal.center_id }))
+    Ok(Json(LoginAnswer {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        role: principal.role,
+        center_id: principal.center_id,
+    }))
 }
 
 /// The public keys tokens are verified with (JWKS, RFC 7517).

@@ -30,7 +30,10 @@ fn unauthorized(message: &str) -> Response {
         violations: Vec::new(),
     }
     .into_response();
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"bianmin\""));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"bianmin\""),
+    );
     response
 }
 
@@ -38,9 +41,16 @@ fn unauthorized(message: &str) -> Response {
 /// per-principal rate limit, and hands the handler a [`Caller`].
 pub async fn require(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return unauthorized("请先登录 (authentication required: send Authorization: Bearer <token>)");
+        return unauthorized(
+            "请先登录 (authentication required: send Authorization: Bearer <token>)",
+        );
     };
-    let Some(token) = value.to_str().ok().and_then(bearer_token).map(str::to_string) else {
+    let Some(token) = value
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .map(str::to_string)
+    else {
         return unauthorized("凭证格式不正确 (Authorization must be Bearer <token>)");
     };
     let principal = match state.verifier.verify(&token).await {

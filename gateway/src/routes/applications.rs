@@ -3,10 +3,10 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppJson, ErrorBody, HttpError};
+use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bianmin_proto::intake::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -98,15 +98,28 @@ impl From<pb::Application> for Application {
             center_id: a.center_id,
             service_type: a.service_type,
             channel: a.channel,
-            applicant: Applicant { name: applicant.name, id_number: applicant.id_number, phone: applicant.phone },
+            applicant: Applicant {
+                name: applicant.name,
+                id_number: applicant.id_number,
+                phone: applicant.phone,
+            },
             reason: a.reason,
             submitted_at: a.submitted_at,
             timeline: a
                 .timeline
                 .into_iter()
-                .map(|t| TimelineEntry { kind: t.kind, title: t.title, detail: t.detail, at: t.at })
+                .map(|t| TimelineEntry {
+                    kind: t.kind,
+                    title: t.title,
+                    detail: t.detail,
+                    at: t.at,
+                })
                 .collect(),
-            review: a.review.map(|r| Review { case_id: r.case_id, stage: r.stage, due_date: r.due_date }),
+            review: a.review.map(|r| Review {
+                case_id: r.case_id,
+                stage: r.stage,
+                due_date: r.due_date,
+            }),
         }
     }
 }
@@ -138,25 +151,43 @@ pub async fn submit(
         None => String::new(),
         Some(v) => v
             .to_str()
-            .map_err(|_| HttpError::invalid("Idempotency-Key", "idempotency_key_format", "幂等键须为可见 ASCII 字符 (printable ASCII)"))?
+            .map_err(|_| {
+                HttpError::invalid(
+                    "Idempotency-Key",
+                    "idempotency_key_format",
+                    "幂等键须为可见 ASCII 字符 (printable ASCII)",
+                )
+            })?
             .to_string(),
     };
     let request = pb::SubmitApplicationRequest {
         center_id: body.center_id,
         service_type: body.service_type,
         channel: body.channel,
-        applicant: Some(pb::Applicant { name: body.applicant.name, id_number: body.applicant.id_number, phone: body.applicant.phone }),
+        applicant: Some(pb::Applicant {
+            name: body.applicant.name,
+            id_number: body.applicant.id_number,
+            phone: body.applicant.phone,
+        }),
         reason: body.reason,
         idempotency_key,
     };
-    let answer = state.intake.clone().submit_application(state.grpc_request_as(&caller, request)).await?.into_inner();
+    let answer = state
+        .intake
+        .clone()
+        .submit_application(state.grpc_request_as(&caller, request))
+        .await?
+        .into_inner();
     let application: Application = answer.application.unwrap_or_default().into();
     let mut response = (StatusCode::CREATED, Json(&application)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/applications/{}", application.id)) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/applications/{}", application.id))
+    {
         response.headers_mut().insert(header::LOCATION, location);
     }
     if answer.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -170,7 +201,11 @@ pub async fn submit(
         (status = 401, description = "no valid bearer token", body = ErrorBody),
         (status = 404, description = "no such application, or not one you may see", body = ErrorBody),
     ))]
-pub async fn get(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<Application>, HttpError> {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, HttpError> {
     let application = state
         .intake
         .clone()

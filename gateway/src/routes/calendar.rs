@@ -28,10 +28,18 @@ pub struct DateAnswer {
 #[utoipa::path(get, path = "/api/v1/calendar/add-working-days", tag = "calendar",
     params(AddWorkingDays),
     responses((status = 200, body = DateAnswer), (status = 400, body = ErrorBody)))]
-pub async fn add_working_days(State(state): State<AppState>, Query(q): Query<AddWorkingDays>) -> Result<Json<DateAnswer>, HttpError> {
+pub async fn add_working_days(
+    State(state): State<AppState>,
+    Query(q): Query<AddWorkingDays>,
+) -> Result<Json<DateAnswer>, HttpError> {
     let from = q.from.unwrap_or_default();
-    let from = NaiveDate::parse_from_str(from.trim(), "%Y-%m-%d")
-        .map_err(|_| HttpError::invalid("from", "date_format", "起始日期须为 YYYY-MM-DD 格式的有效日期 (a real date as YYYY-MM-DD)"))?;
+    let from = NaiveDate::parse_from_str(from.trim(), "%Y-%m-%d").map_err(|_| {
+        HttpError::invalid(
+            "from",
+            "date_format",
+            "起始日期须为 YYYY-MM-DD 格式的有效日期 (a real date as YYYY-MM-DD)",
+        )
+    })?;
     let days: u32 = q
         .days
         .unwrap_or_default()
@@ -39,10 +47,18 @@ pub async fn add_working_days(State(state): State<AppState>, Query(q): Query<Add
         .parse()
         .ok()
         .filter(|d| *d <= MAX_DAYS)
-        .ok_or_else(|| HttpError::invalid("days", "days_range", format!("工作日数须为 0 到 {MAX_DAYS} 的整数 (an integer from 0 to {MAX_DAYS})")))?;
+        .ok_or_else(|| {
+            HttpError::invalid(
+                "days",
+                "days_range",
+                format!("工作日数须为 0 到 {MAX_DAYS} 的整数 (an integer from 0 to {MAX_DAYS})"),
+            )
+        })?;
     let date = state
         .calendar
         .add_working_days(from, days)
         .map_err(|e| HttpError::invalid("days", "days_range", e.to_string()))?;
-    Ok(Json(DateAnswer { date: date.to_string() }))
+    Ok(Json(DateAnswer {
+        date: date.to_string(),
+    }))
 }

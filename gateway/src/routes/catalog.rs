@@ -50,12 +50,22 @@ pub struct ServiceTypeList {
 #[utoipa::path(get, path = "/api/v1/centers", tag = "catalog",
     responses((status = 200, body = CenterList), (status = 503, body = ErrorBody)))]
 pub async fn centers(State(state): State<AppState>) -> Result<Json<CenterList>, HttpError> {
-    let list = state.intake.clone().list_centers(state.grpc_request(pb::ListCentersRequest {})).await?.into_inner();
+    let list = state
+        .intake
+        .clone()
+        .list_centers(state.grpc_request(pb::ListCentersRequest {}))
+        .await?
+        .into_inner();
     Ok(Json(CenterList {
         centers: list
             .centers
             .into_iter()
-            .map(|c| Center { id: c.id, name: c.name, district: c.district, address: c.address })
+            .map(|c| Center {
+                id: c.id,
+                name: c.name,
+                district: c.district,
+                address: c.address,
+            })
             .collect(),
     }))
 }

@@ -16,7 +16,11 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 /// A backend request carrying the caller's token and the gateway's deadline.
-fn request<T>(state: &AppState, caller: &Caller, message: T) -> Result<tonic::Request<T>, HttpError> {
+fn request<T>(
+    state: &AppState,
+    caller: &Caller,
+    message: T,
+) -> Result<tonic::Request<T>, HttpError> {
     Ok(state.grpc_request_as(caller, message))
 }
 
@@ -44,9 +48,26 @@ pub struct QueueQuery {
         (status = 400, description = "unknown stage", body = ErrorBody),
         (status = 401, body = ErrorBody),
     ))]
-pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Caller>, Query(q): Query<QueueQuery>) -> Result<Json<pb::ListReviewCasesResponse>, HttpError> {
-    let message = pb::ListReviewCasesRequest { service_type: q.service_type, stage: q.stage, assignee: q.assignee, center_id: q.center_id, limit: q.limit };
-    Ok(Json(state.review.clone().list_review_cases(request(&state, &caller, message)?).await?.into_inner()))
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<pb::ListReviewCasesResponse>, HttpError> {
+    let message = pb::ListReviewCasesRequest {
+        service_type: q.service_type,
+        stage: q.stage,
+        assignee: q.assignee,
+        center_id: q.center_id,
+        limit: q.limit,
+    };
+    Ok(Json(
+        state
+            .review
+            .clone()
+            .list_review_cases(request(&state, &caller, message)?)
+            .await?
+            .into_inner(),
+    ))
 }
 
 /// One case: stage, every due date, the overdue flag, and the history of
@@ -59,9 +80,22 @@ pub async fn list(State(state): State<AppState>, Extension(caller): Extension<Ca
         (status = 401, body = ErrorBody),
         (status = 404, description = "unknown, or of another center", body = ErrorBody),
     ))]
-pub async fn get(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Result<Json<pb::ReviewCase>, HttpError> {
-    let message = pb::GetReviewCaseRequest { by: Some(pb::get_review_case_request::By::CaseId(id)) };
-    Ok(Json(state.review.clone().get_review_case(request(&state, &caller, message)?).await?.into_inner()))
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<pb::ReviewCase>, HttpError> {
+    let message = pb::GetReviewCaseRequest {
+        by: Some(pb::get_review_case_request::By::CaseId(id)),
+    };
+    Ok(Json(
+        state
+            .review
+            .clone()
+            .get_review_case(request(&state, &caller, message)?)
+            .await?
+            .into_inner(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -76,9 +110,22 @@ pub struct MeasuresQuery {
 #[utoipa::path(get, path = "/api/v1/reviews/measures", tag = "reviews",
     params(MeasuresQuery),
     responses((status = 200, body = pb::ReviewMeasures), (status = 401, body = ErrorBody)))]
-pub async fn measures(State(state): State<AppState>, Extension(caller): Extension<Caller>, Query(q): Query<MeasuresQuery>) -> Result<Json<pb::ReviewMeasures>, HttpError> {
-    let message = pb::GetReviewMeasuresRequest { center_id: q.center_id };
-    Ok(Json(state.review.clone().get_review_measures(request(&state, &caller, message)?).await?.into_inner()))
+pub async fn measures(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Query(q): Query<MeasuresQuery>,
+) -> Result<Json<pb::ReviewMeasures>, HttpError> {
+    let message = pb::GetReviewMeasuresRequest {
+        center_id: q.center_id,
+    };
+    Ok(Json(
+        state
+            .review
+            .clone()
+            .get_review_measures(request(&state, &caller, message)?)
+            .await?
+            .into_inner(),
+    ))
 }
 
 /// The body of each action, by the action in the path (documentation only:
@@ -103,8 +150,13 @@ pub enum ActionBody {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
-    serde_json::from_slice(body).map_err(|e| HttpError::invalid("body", "json", format!("请求体不是有效的 JSON ({e})")))
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| HttpError::invalid("body", "json", format!("请求体不是有效的 JSON ({e})")))
 }
 
 /// The wire action named by the path, with its body.
@@ -117,7 +169,9 @@ fn action(name: &str, body: &[u8]) -> Result<Action, HttpError> {
         "start_joint_review" => Action::StartJointReview(parse(body)?),
         "sign_off" => Action::SignOff(parse(body)?),
         "decide" => Action::Decide(parse(body)?),
-        "plan" => Action::Plan(pb::PlanService { plan: Some(parse(body)?) }),
+        "plan" => Action::Plan(pb::PlanService {
+            plan: Some(parse(body)?),
+        }),
         "complete_task" => Action::CompleteTask(parse(body)?),
         "record_feedback" => Action::RecordFeedback(parse(body)?),
         "check_acceptance" => Action::CheckAcceptance(parse(body)?),
@@ -156,18 +210,41 @@ fn action(name: &str, body: &[u8]) -> Result<Action, HttpError> {
         (status = 404, description = "unknown case (or of another center), or unknown action", body = ErrorBody),
         (status = 409, description = "illegal in the case's stage (failed_precondition)", body = ErrorBody),
     ))]
-pub async fn act(State(state): State<AppState>, Extension(caller): Extension<Caller>, headers: HeaderMap, Path((id, name)): Path<(String, String)>, body: Bytes) -> Result<Response, HttpError> {
+pub async fn act(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HttpError> {
     let idempotency_key = headers
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
-        .map_err(|_| HttpError::invalid("Idempotency-Key", "idempotency_key_format", "幂等键须为可见 ASCII 字符 (printable ASCII)"))?
+        .map_err(|_| {
+            HttpError::invalid(
+                "Idempotency-Key",
+                "idempotency_key_format",
+                "幂等键须为可见 ASCII 字符 (printable ASCII)",
+            )
+        })?
         .unwrap_or_default();
-    let message = pb::ActOnReviewCaseRequest { case_id: id, idempotency_key, action: Some(action(&name, &body)?) };
-    let answer = state.review.clone().act_on_review_case(request(&state, &caller, message)?).await?.into_inner();
+    let message = pb::ActOnReviewCaseRequest {
+        case_id: id,
+        idempotency_key,
+        action: Some(action(&name, &body)?),
+    };
+    let answer = state
+        .review
+        .clone()
+        .act_on_review_case(request(&state, &caller, message)?)
+        .await?
+        .into_inner();
     let mut response = Json(answer.review_case.unwrap_or_default()).into_response();
     if answer.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }

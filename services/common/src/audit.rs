@@ -37,7 +37,12 @@ pub struct Entry {
 
 impl Entry {
     /// The entry for a decision of the permission table.
-    pub fn decision(principal: &Principal, action: Action, record: &str, decision: Decision) -> Self {
+    pub fn decision(
+        principal: &Principal,
+        action: Action,
+        record: &str,
+        decision: Decision,
+    ) -> Self {
         let outcome = match decision {
             Decision::Allow => "allowed",
             Decision::Hidden => "hidden",
@@ -65,8 +70,19 @@ impl Entry {
 pub fn chain_hash(prev: &[u8], entry: &Entry) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(prev);
-    let at = entry.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    for field in [&at, &entry.actor, &entry.role, &entry.action, &entry.record, &entry.outcome, &entry.detail, &entry.trace_id] {
+    let at = entry
+        .at
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    for field in [
+        &at,
+        &entry.actor,
+        &entry.role,
+        &entry.action,
+        &entry.record,
+        &entry.outcome,
+        &entry.detail,
+        &entry.trace_id,
+    ] {
         h.update((field.len() as u64).to_be_bytes());
         h.update(field.as_bytes());
     }
@@ -95,10 +111,16 @@ pub fn verify_chain(rows: &[Stored]) -> Result<usize, Broken> {
     let mut prev: Vec<u8> = Vec::new();
     for row in rows {
         if row.prev_hash != prev {
-            return Err(Broken { seq: row.seq, why: "does not follow the row before it (a row was removed or inserted)" });
+            return Err(Broken {
+                seq: row.seq,
+                why: "does not follow the row before it (a row was removed or inserted)",
+            });
         }
         if chain_hash(&prev, &row.entry) != row.hash {
-            return Err(Broken { seq: row.seq, why: "content does not match its hash (the row was altered)" });
+            return Err(Broken {
+                seq: row.seq,
+                why: "content does not match its hash (the row was altered)",
+            });
         }
         prev = row.hash.clone();
     }
@@ -108,7 +130,10 @@ pub fn verify_chain(rows: &[Stored]) -> Result<usize, Broken> {
 /// Appends one entry to the chain.
 pub async fn append(pool: &PgPool, entry: &Entry) -> sqlx::Result<()> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut *tx)
+        .await?;
     let prev: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut *tx)
         .await?
@@ -167,7 +192,11 @@ pub async fn enforce(
 ) -> Result<(), tonic::Status> {
     let decision = crate::auth::permissions::decide(principal, action, target);
     if decision != Decision::Allow || reads == Reads::Sensitive {
-        record(pool, Entry::decision(principal, action, record_id, decision)).await;
+        record(
+            pool,
+            Entry::decision(principal, action, record_id, decision),
+        )
+        .await;
     }
     crate::auth::permissions::status(decision, not_found)
 }
@@ -227,7 +256,12 @@ mod tests {
         for (i, a) in actors.iter().enumerate() {
             let e = entry(a);
             let hash = chain_hash(&prev, &e);
-            rows.push(Stored { seq: i as i64 + 1, entry: e, prev_hash: prev.clone(), hash: hash.clone() });
+            rows.push(Stored {
+                seq: i as i64 + 1,
+                entry: e,
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+            });
             prev = hash;
         }
         rows

@@ -54,9 +54,15 @@ pub struct MakeUpDay {
 #[derive(Debug, thiserror::Error)]
 pub enum CalendarError {
     #[error("cannot read calendar file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("calendar file {path} is not valid: {source}")]
-    Parse { path: String, source: serde_json::Error },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
     #[error("calendar file {path}: {problem}")]
     Invalid { path: String, problem: String },
     #[error("a limit of {0} working days is longer than the allowed {MAX_DAYS}")]
@@ -97,13 +103,21 @@ impl WorkingCalendar {
         paths.sort();
         for path in paths {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|source| CalendarError::Read { path: shown.clone(), source })?;
-            let file: YearFile = serde_json::from_str(&text)
-                .map_err(|source| CalendarError::Parse { path: shown.clone(), source })?;
+            let text = std::fs::read_to_string(&path).map_err(|source| CalendarError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let file: YearFile =
+                serde_json::from_str(&text).map_err(|source| CalendarError::Parse {
+                    path: shown.clone(),
+                    source,
+                })?;
             calendar
                 .add_year(file)
-                .map_err(|problem| CalendarError::Invalid { path: shown, problem })?;
+                .map_err(|problem| CalendarError::Invalid {
+                    path: shown,
+                    problem,
+                })?;
         }
         tracing::info!(years = ?calendar.years.keys().collect::<Vec<_>>(), "working-day calendar loaded");
         Ok(calendar)
@@ -129,10 +143,16 @@ impl WorkingCalendar {
         let mut workdays = BTreeSet::new();
         for day in &file.workdays {
             if !in_year(day.date) {
-                return Err(format!("make-up day {} ({}) is not in {}", day.name, day.date, file.year));
+                return Err(format!(
+                    "make-up day {} ({}) is not in {}",
+                    day.name, day.date, file.year
+                ));
             }
             if holidays.contains(&day.date) {
-                return Err(format!("{} is both a holiday and a make-up working day", day.date));
+                return Err(format!(
+                    "{} is both a holiday and a make-up working day",
+                    day.date
+                ));
             }
             workdays.insert(day.date);
         }
@@ -175,8 +195,10 @@ impl WorkingCalendar {
             date = date.succ_opt().ok_or(CalendarError::TooLong(days))?;
             if !self.has_year(date.year()) && warned != Some(date.year()) {
                 warned = Some(date.year());
-                tracing::warn!(year = date.year(),
-                    "no working-day calendar for this year; counting Monday to Friday only");
+                tracing::warn!(
+                    year = date.year(),
+                    "no working-day calendar for this year; counting Monday to Friday only"
+                );
             }
             if self.is_working_day(date) {
                 left -= 1;
@@ -215,10 +237,19 @@ mod tests {
     fn ordinary_week_skips_the_weekend() {
         let c = shipped();
         // Thursday 2026-03-12 + 5 working days: Fri, Mon..Thu -> Thursday 03-19.
-        assert_eq!(c.add_working_days(d("2026-03-12"), 5).unwrap(), d("2026-03-19"));
+        assert_eq!(
+            c.add_working_days(d("2026-03-12"), 5).unwrap(),
+            d("2026-03-19")
+        );
         // Accepted on a Saturday: Monday is the first working day.
-        assert_eq!(c.add_working_days(d("2026-03-14"), 1).unwrap(), d("2026-03-16"));
-        assert_eq!(c.add_working_days(d("2026-03-14"), 0).unwrap(), d("2026-03-14"));
+        assert_eq!(
+            c.add_working_days(d("2026-03-14"), 1).unwrap(),
+            d("2026-03-16")
+        );
+        assert_eq!(
+            c.add_working_days(d("2026-03-14"), 0).unwrap(),
+            d("2026-03-14")
+        );
     }
 
     #[test]
@@ -232,32 +263,59 @@ mod tests {
         }
         // Accepted Friday 02-13: the make-up Saturday 02-14 counts (1), then
         // the holiday 02-15..02-23, then 02-24, 02-25, 02-26, 02-27 (2..5).
-        assert_eq!(c.add_working_days(d("2026-02-13"), 5).unwrap(), d("2026-02-27"));
+        assert_eq!(
+            c.add_working_days(d("2026-02-13"), 5).unwrap(),
+            d("2026-02-27")
+        );
         // ... and the make-up Saturday 02-28 is the sixth.
-        assert_eq!(c.add_working_days(d("2026-02-13"), 6).unwrap(), d("2026-02-28"));
+        assert_eq!(
+            c.add_working_days(d("2026-02-13"), 6).unwrap(),
+            d("2026-02-28")
+        );
         // Accepted during the holiday: the count starts after it.
-        assert_eq!(c.add_working_days(d("2026-02-17"), 1).unwrap(), d("2026-02-24"));
+        assert_eq!(
+            c.add_working_days(d("2026-02-17"), 1).unwrap(),
+            d("2026-02-24")
+        );
         // Ten working days from 02-12 (Thu): 02-13, 02-14, 02-24..02-28 (7),
         // 03-02, 03-03, 03-04.
-        assert_eq!(c.add_working_days(d("2026-02-12"), 10).unwrap(), d("2026-03-04"));
+        assert_eq!(
+            c.add_working_days(d("2026-02-12"), 10).unwrap(),
+            d("2026-03-04")
+        );
     }
 
     #[test]
     fn national_day_2026_with_its_make_up_days() {
         let c = shipped();
-        assert!(c.is_working_day(d("2026-09-20")), "Sunday 09-20 is a make-up working day");
-        assert!(c.is_working_day(d("2026-10-10")), "Saturday 10-10 is a make-up working day");
+        assert!(
+            c.is_working_day(d("2026-09-20")),
+            "Sunday 09-20 is a make-up working day"
+        );
+        assert!(
+            c.is_working_day(d("2026-10-10")),
+            "Saturday 10-10 is a make-up working day"
+        );
         assert!(!c.is_working_day(d("2026-09-25")), "Mid-Autumn Festival");
         assert!(!c.is_working_day(d("2026-10-01")));
         assert!(!c.is_working_day(d("2026-10-07")));
         // Accepted Saturday 09-19: the make-up Sunday 09-20 is day 1.
-        assert_eq!(c.add_working_days(d("2026-09-19"), 1).unwrap(), d("2026-09-20"));
+        assert_eq!(
+            c.add_working_days(d("2026-09-19"), 1).unwrap(),
+            d("2026-09-20")
+        );
         // Accepted Wednesday 09-30: 10-08 (Thu), 10-09 (Fri), 10-10 (Sat make-up),
         // 10-12 (Mon), 10-13 (Tue).
-        assert_eq!(c.add_working_days(d("2026-09-30"), 5).unwrap(), d("2026-10-13"));
+        assert_eq!(
+            c.add_working_days(d("2026-09-30"), 5).unwrap(),
+            d("2026-10-13")
+        );
         // Accepted Tuesday 09-22: 09-23, 09-24, (Mid-Autumn 09-25..27),
         // 09-28, 09-29, 09-30.
-        assert_eq!(c.add_working_days(d("2026-09-22"), 5).unwrap(), d("2026-09-30"));
+        assert_eq!(
+            c.add_working_days(d("2026-09-22"), 5).unwrap(),
+            d("2026-09-30")
+        );
     }
 
     #[test]
@@ -266,7 +324,10 @@ mod tests {
         assert!(!c.has_year(2031));
         // 2031-01-01 is a Wednesday; without data it is a working day.
         assert!(c.is_working_day(d("2031-01-01")));
-        assert_eq!(c.add_working_days(d("2030-12-31"), 5).unwrap(), d("2031-01-07"));
+        assert_eq!(
+            c.add_working_days(d("2030-12-31"), 5).unwrap(),
+            d("2031-01-07")
+        );
     }
 
     #[test]
@@ -275,8 +336,15 @@ mod tests {
         let file = YearFile {
             year: 2026,
             source: String::new(),
-            holidays: vec![HolidayRange { name: "x".into(), from: d("2026-05-01"), to: d("2026-05-05") }],
-            workdays: vec![MakeUpDay { name: "y".into(), date: d("2026-05-03") }],
+            holidays: vec![HolidayRange {
+                name: "x".into(),
+                from: d("2026-05-01"),
+                to: d("2026-05-05"),
+            }],
+            workdays: vec![MakeUpDay {
+                name: "y".into(),
+                date: d("2026-05-03"),
+            }],
         };
         assert!(c.add_year(file).unwrap_err().contains("both a holiday"));
     }
@@ -287,7 +355,11 @@ mod tests {
         let file = YearFile {
             year: 2026,
             source: String::new(),
-            holidays: vec![HolidayRange { name: "x".into(), from: d("2025-12-31"), to: d("2026-01-01") }],
+            holidays: vec![HolidayRange {
+                name: "x".into(),
+                from: d("2025-12-31"),
+                to: d("2026-01-01"),
+            }],
             workdays: vec![],
         };
         assert!(c.add_year(file).is_err());
@@ -296,7 +368,10 @@ mod tests {
     #[test]
     fn absurd_limits_are_refused() {
         let c = WorkingCalendar::weekdays_only();
-        assert!(matches!(c.add_working_days(d("2026-01-01"), MAX_DAYS + 1), Err(CalendarError::TooLong(_))));
+        assert!(matches!(
+            c.add_working_days(d("2026-01-01"), MAX_DAYS + 1),
+            Err(CalendarError::TooLong(_))
+        ));
     }
 
     #[test]

@@ -50,7 +50,11 @@ pub enum DlqCommand {
     },
 }
 
-pub async fn run(command: OpsCommand, settings: &ServiceSettings, migrations: &'static Migrator) -> anyhow::Result<()> {
+pub async fn run(
+    command: OpsCommand,
+    settings: &ServiceSettings,
+    migrations: &'static Migrator,
+) -> anyhow::Result<()> {
     let never = CancellationToken::new();
     match command {
         OpsCommand::Migrate => {
@@ -66,14 +70,21 @@ pub async fn run(command: OpsCommand, settings: &ServiceSettings, migrations: &'
                 s.oldest_seq.map_or("-".into(), |v| v.to_string()),
                 s.newest_seq.map_or("-".into(), |v| v.to_string()),
                 s.unpublished,
-                s.oldest_unpublished_at.map_or("-".into(), |t| t.to_rfc3339()),
+                s.oldest_unpublished_at
+                    .map_or("-".into(), |t| t.to_rfc3339()),
             );
         }
         OpsCommand::Outbox(OutboxCommand::Republish { from_seq, to_seq }) => {
-            anyhow::ensure!(from_seq <= to_seq, "--from-seq must not be greater than --to-seq");
+            anyhow::ensure!(
+                from_seq <= to_seq,
+                "--from-seq must not be greater than --to-seq"
+            );
             let pool = crate::db::connect(&settings.database_url, 1).await?;
             let n = crate::outbox::mark_for_republish(&pool, from_seq, to_seq).await?;
-            println!("{n} events of {} marked for re-publishing; the running relay sends them", settings.name);
+            println!(
+                "{n} events of {} marked for re-publishing; the running relay sends them",
+                settings.name
+            );
         }
         OpsCommand::Audit(AuditCommand::Verify) => {
             let pool = crate::db::connect(&settings.database_url, 1).await?;

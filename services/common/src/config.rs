@@ -24,7 +24,10 @@ impl Env {
     }
 
     pub fn new(lookup: impl Fn(&str) -> Option<String> + Send + 'static) -> Self {
-        Self { lookup: Box::new(lookup), errors: Vec::new() }
+        Self {
+            lookup: Box::new(lookup),
+            errors: Vec::new(),
+        }
     }
 
     fn raw(&self, key: &str) -> Option<String> {
@@ -105,7 +108,9 @@ impl ServiceSettings {
             nats_replicas: env.parse("NATS_STREAM_REPLICAS", 1),
             grpc_addr: env.string("GRPC_ADDR", &format!("127.0.0.1:{default_grpc_port}")),
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
-            outbox_retention: Duration::from_secs(3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168)),
+            outbox_retention: Duration::from_secs(
+                3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168),
+            ),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             inbox_max_batch: env.parse::<usize>("INBOX_MAX_BATCH", 64).clamp(1, 1000),
             auth: crate::auth::token::AuthSettings::read(env),

@@ -53,7 +53,10 @@ async fn ensure_database(options: &PgConnectOptions) -> anyhow::Result<()> {
     }
     let mut admin = options.clone().database("postgres").connect().await?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut admin).await {
+    match sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}")))
+        .execute(&mut admin)
+        .await
+    {
         Ok(_) => tracing::info!(database = %name, "created database"),
         // Another replica created it first.
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}

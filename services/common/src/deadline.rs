@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn parses_every_unit() {
         assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_grpc_timeout("1500m"), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_grpc_timeout("1500m"),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_grpc_timeout("3M"), Some(Duration::from_secs(180)));
         assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
@@ -110,7 +113,10 @@ mod tests {
     #[tokio::test]
     async fn remaining_is_known_only_inside_a_deadline() {
         assert_eq!(remaining(), None);
-        let left = with_deadline(Instant::now() + Duration::from_secs(5), async { remaining() }).await;
+        let left = with_deadline(Instant::now() + Duration::from_secs(5), async {
+            remaining()
+        })
+        .await;
         assert!(left.unwrap() > Duration::from_secs(4));
     }
 }

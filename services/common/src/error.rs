@@ -16,8 +16,16 @@ pub struct FieldViolation {
 }
 
 impl FieldViolation {
-    pub fn new(field: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), rule: rule.into(), message: message.into() }
+    pub fn new(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -40,7 +48,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn invalid(field: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        rule: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError::Invalid(vec![FieldViolation::new(field, rule, message)])
     }
 }
@@ -48,9 +60,9 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => {
-                ApiError::Unavailable("数据库暂不可用，请稍后重试 (database unavailable, retry later)".into())
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => ApiError::Unavailable(
+                "数据库暂不可用，请稍后重试 (database unavailable, retry later)".into(),
+            ),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -68,7 +80,10 @@ impl From<ApiError> for tonic::Status {
                     .join("; ");
                 let mut details = ErrorDetails::new();
                 for v in &violations {
-                    details.add_bad_request_violation(v.field.clone(), format!("{}|{}", v.rule, v.message));
+                    details.add_bad_request_violation(
+                        v.field.clone(),
+                        format!("{}|{}", v.rule, v.message),
+                    );
                 }
                 tonic::Status::with_error_details(tonic::Code::InvalidArgument, summary, details)
             }
@@ -93,8 +108,15 @@ pub fn violations(status: &tonic::Status) -> Vec<FieldViolation> {
         .field_violations
         .into_iter()
         .map(|v| {
-            let (rule, message) = v.description.split_once('|').unwrap_or(("invalid", &v.description));
-            FieldViolation { field: v.field, rule: rule.to_string(), message: message.to_string() }
+            let (rule, message) = v
+                .description
+                .split_once('|')
+                .unwrap_or(("invalid", &v.description));
+            FieldViolation {
+                field: v.field,
+                rule: rule.to_string(),
+                message: message.to_string(),
+            }
         })
         .collect()
 }
@@ -106,7 +128,11 @@ mod tests {
     #[test]
     fn violations_survive_the_grpc_round_trip() {
         let status: tonic::Status = ApiError::Invalid(vec![
-            FieldViolation::new("applicant.id_number", "id_number_check_digit", "身份证号校验位错误"),
+            FieldViolation::new(
+                "applicant.id_number",
+                "id_number_check_digit",
+                "身份证号校验位错误",
+            ),
             FieldViolation::new("reason", "required", "请填写申请事由"),
         ])
         .into();

@@ -28,9 +28,9 @@ impl<T> Default for Ready<T> {
 
 impl<T> Ready<T> {
     pub fn get(&self) -> Result<&T, tonic::Status> {
-        self.0
-            .get()
-            .ok_or_else(|| tonic::Status::unavailable("服务正在启动，请稍后重试 (service is starting)"))
+        self.0.get().ok_or_else(|| {
+            tonic::Status::unavailable("服务正在启动，请稍后重试 (service is starting)")
+        })
     }
 
     pub fn set(&self, value: T) {
@@ -73,9 +73,17 @@ fn request_span(request: &http::Request<()>) -> tracing::Span {
 
 /// Builds the health service for the named gRPC services (their full names,
 /// e.g. `bianmin.intake.v1.IntakeService`), all starting NOT_SERVING.
-pub async fn health(names: &[&'static str]) -> (Health, tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>) {
+pub async fn health(
+    names: &[&'static str],
+) -> (
+    Health,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
     let (reporter, service) = tonic_health::server::health_reporter();
-    let health = Health { reporter, names: names.to_vec() };
+    let health = Health {
+        reporter,
+        names: names.to_vec(),
+    };
     health.set(ServingStatus::NotServing).await;
     (health, service)
 }
@@ -112,7 +120,10 @@ pub async fn serve(
         .layer(crate::auth::layer::AuthLayer)
         .trace_fn(request_span)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), stopping)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopping,
+        )
         .await?;
     Ok(())
 }

@@ -178,7 +178,12 @@ async fn consume<H: Handler>(
 /// having changed nothing, when any event of the batch fails: the caller
 /// then takes them one at a time, so one bad event cannot hold the others
 /// back and gets its own retries and dead-lettering.
-async fn process_batch<H: Handler>(pool: &PgPool, subscription: &Subscription, handler: &H, batch: &[jetstream::Message]) -> bool {
+async fn process_batch<H: Handler>(
+    pool: &PgPool,
+    subscription: &Subscription,
+    handler: &H,
+    batch: &[jetstream::Message],
+) -> bool {
     let Ok(mut tx) = pool.begin().await else {
         return false;
     };
@@ -186,7 +191,11 @@ async fn process_batch<H: Handler>(pool: &PgPool, subscription: &Subscription, h
         let span = consume_span(subscription, message);
         let applied = async {
             let id = event_id(message).ok_or(())?;
-            let event = Event { id, subject: message.subject.as_str(), payload: &message.payload };
+            let event = Event {
+                id,
+                subject: message.subject.as_str(),
+                payload: &message.payload,
+            };
             match record(&mut tx, subscription, &event).await {
                 Ok(false) => Ok(()),
                 Ok(true) => handler.handle(&mut tx, &event).await.map_err(|_| ()),
@@ -225,7 +234,11 @@ fn event_id(message: &jetstream::Message) -> Option<Uuid> {
 }
 
 /// Records the event in the inbox; false when it was there already.
-async fn record(tx: &mut PgConnection, subscription: &Subscription, event: &Event<'_>) -> sqlx::Result<bool> {
+async fn record(
+    tx: &mut PgConnection,
+    subscription: &Subscription,
+    event: &Event<'_>,
+) -> sqlx::Result<bool> {
     let recorded = sqlx::query(
         "INSERT INTO inbox (consumer, event_id, subject) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
@@ -299,10 +312,16 @@ async fn apply<H: Handler>(
     event: &Event<'_>,
 ) -> Result<Applied, Failure> {
     let mut tx = pool.begin().await.map_err(Failure::Infrastructure)?;
-    if !record(&mut tx, subscription, event).await.map_err(Failure::Infrastructure)? {
+    if !record(&mut tx, subscription, event)
+        .await
+        .map_err(Failure::Infrastructure)?
+    {
         return Ok(Applied::Duplicate);
     }
-    handler.handle(&mut tx, event).await.map_err(Failure::Handler)?;
+    handler
+        .handle(&mut tx, event)
+        .await
+        .map_err(Failure::Handler)?;
     tx.commit().await.map_err(Failure::Infrastructure)?;
     Ok(Applied::Done)
 }
@@ -339,13 +358,22 @@ async fn dead_letter(
     let mut headers = message.headers.clone().unwrap_or_default();
     let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
     // A fresh de-duplication id: the original one was already accepted.
-    headers.insert(headers::MSG_ID, format!("dlq-{}-{stream_seq}", subscription.consumer).as_str());
+    headers.insert(
+        headers::MSG_ID,
+        format!("dlq-{}-{stream_seq}", subscription.consumer).as_str(),
+    );
     headers.insert(h::ORIGINAL_SUBJECT, message.subject.as_str());
     headers.insert(h::CONSUMER, subscription.consumer);
-    headers.insert(h::ERROR, reason.chars().take(1000).collect::<String>().as_str());
+    headers.insert(
+        h::ERROR,
+        reason.chars().take(1000).collect::<String>().as_str(),
+    );
     headers.insert(h::DELIVERIES, deliveries.to_string().as_str());
     let subject = dead_letter_subject(subscription.consumer, &message.subject);
-    let stored = match js.publish_with_headers(subject, headers, message.payload.clone()).await {
+    let stored = match js
+        .publish_with_headers(subject, headers, message.payload.clone())
+        .await
+    {
         Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -363,7 +391,10 @@ async fn dead_letter(
 /// original subjects and removes them from the dead-letter stream. Each
 /// copy gets a fresh message id so JetStream accepts it; consumers that had
 /// applied the event already skip it by its event id.
-pub async fn replay_dead_letters(js: &jetstream::Context, consumer: Option<&str>) -> anyhow::Result<u64> {
+pub async fn replay_dead_letters(
+    js: &jetstream::Context,
+    consumer: Option<&str>,
+) -> anyhow::Result<u64> {
     use dead_letter_headers as h;
     let stream = js.get_stream(subjects::DEAD_LETTER_STREAM).await?;
     let filter = match consumer {
@@ -383,7 +414,12 @@ pub async fn replay_dead_letters(js: &jetstream::Context, consumer: Option<&str>
     if pending == 0 {
         return Ok(0);
     }
-    let mut batch = reader.fetch().max_messages(pending as usize).expires(Duration::from_secs(5)).messages().await?;
+    let mut batch = reader
+        .fetch()
+        .max_messages(pending as usize)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await?;
     while let Some(message) = batch.next().await {
         let message = message.map_err(|e| anyhow::anyhow!("reading dead letters: {e}"))?;
         let mut headers = message.headers.clone().unwrap_or_default();
@@ -391,9 +427,17 @@ pub async fn replay_dead_letters(js: &jetstream::Context, consumer: Option<&str>
             tracing::warn!(subject = %message.subject, "dead letter without its original subject; left in place");
             continue;
         };
-        let seq = message.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
-        headers.insert(headers::MSG_ID, format!("replay-{seq}-{}", Uuid::new_v4()).as_str());
-        js.publish_with_headers(original, headers, message.payload.clone()).await?.await?;
+        let seq = message
+            .info()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .stream_sequence;
+        headers.insert(
+            headers::MSG_ID,
+            format!("replay-{seq}-{}", Uuid::new_v4()).as_str(),
+        );
+        js.publish_with_headers(original, headers, message.payload.clone())
+            .await?
+            .await?;
         stream.delete_message(seq).await?;
         message.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         replayed += 1;

@@ -17,7 +17,11 @@ pub const EVENT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEAD_LETTER_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Connects, retrying until NATS answers or shutdown is requested.
-pub async fn connect(url: &str, name: &str, shutdown: &CancellationToken) -> anyhow::Result<async_nats::Client> {
+pub async fn connect(
+    url: &str,
+    name: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<async_nats::Client> {
     let mut delay = Duration::from_millis(200);
     loop {
         let options = async_nats::ConnectOptions::new()
@@ -66,7 +70,10 @@ pub fn streams(replicas: usize) -> Vec<stream::Config> {
         event_stream(subjects::REVIEW_STREAM, subjects::REVIEW_SUBJECTS),
         stream::Config {
             max_age: DEAD_LETTER_MAX_AGE,
-            ..event_stream(subjects::DEAD_LETTER_STREAM, &format!("{}.>", subjects::DEAD_LETTER_PREFIX))
+            ..event_stream(
+                subjects::DEAD_LETTER_STREAM,
+                &format!("{}.>", subjects::DEAD_LETTER_PREFIX),
+            )
         },
     ];
     for s in &mut all {

@@ -32,8 +32,18 @@ pub struct OutboxEvent {
 }
 
 impl OutboxEvent {
-    pub fn new(event_id: Uuid, subject: &'static str, event_type: &'static str, message: &impl prost::Message) -> Self {
-        Self { event_id, subject, event_type, payload: message.encode_to_vec() }
+    pub fn new(
+        event_id: Uuid,
+        subject: &'static str,
+        event_type: &'static str,
+        message: &impl prost::Message,
+    ) -> Self {
+        Self {
+            event_id,
+            subject,
+            event_type,
+            payload: message.encode_to_vec(),
+        }
     }
 }
 
@@ -63,7 +73,11 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(pool: PgPool, jetstream: jetstream::Context) -> Self {
-        Self { pool, jetstream, batch: 256 }
+        Self {
+            pool,
+            jetstream,
+            batch: 256,
+        }
     }
 
     /// Runs until `shutdown`; rows left unpublished are taken up on the next
@@ -157,7 +171,9 @@ impl Relay {
                 headers.insert(headers::EVENT_ID, event_id.to_string().as_str());
                 headers.insert(headers::EVENT_TYPE, event_type.as_str());
                 crate::propagation::inject_nats(&mut headers);
-                self.jetstream.publish_with_headers(subject, headers, payload.into()).await
+                self.jetstream
+                    .publish_with_headers(subject, headers, payload.into())
+                    .await
             }
             .instrument(span)
             .await;
@@ -180,20 +196,28 @@ impl Relay {
                 }
             }
         }
-        sqlx::query("UPDATE outbox SET published_at = now(), last_error = NULL WHERE seq = ANY($1)")
-            .bind(&published)
+        sqlx::query(
+            "UPDATE outbox SET published_at = now(), last_error = NULL WHERE seq = ANY($1)",
+        )
+        .bind(&published)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(error) = &first_error {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)",
+            )
+            .bind(&failed)
+            .bind(error)
             .execute(&mut *tx)
             .await?;
-        if let Some(error) = &first_error {
-            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)")
-                .bind(&failed)
-                .bind(error)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         match first_error {
-            Some(e) => anyhow::bail!("{} of {} events not acknowledged: {e}", failed.len(), rows.len()),
+            Some(e) => anyhow::bail!(
+                "{} of {} events not acknowledged: {e}",
+                failed.len(),
+                rows.len()
+            ),
             None => Ok(published.len()),
         }
     }
@@ -202,7 +226,8 @@ impl Relay {
 /// Deletes published rows older than `retention`, every hour.
 pub async fn prune_published(pool: PgPool, retention: Duration, shutdown: CancellationToken) {
     loop {
-        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
         match sqlx::query("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1")
             .bind(cutoff)
             .execute(&pool)

@@ -46,7 +46,10 @@ pub struct PiiKeys {
 impl std::fmt::Debug for PiiKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("PiiKeys").field("writer", &self.writer).field("keys", &self.ciphers.len()).finish()
+        f.debug_struct("PiiKeys")
+            .field("writer", &self.writer)
+            .field("keys", &self.ciphers.len())
+            .finish()
     }
 }
 
@@ -69,14 +72,19 @@ impl PiiKeys {
                 .decode(key.trim())
                 .map_err(|_| PiiError::Config(format!("line {}: key is not base64", n + 1)))?;
             if key.len() != 32 {
-                return Err(PiiError::Config(format!("line {}: key must be 32 bytes, is {}", n + 1, key.len())));
+                return Err(PiiError::Config(format!(
+                    "line {}: key must be 32 bytes, is {}",
+                    n + 1,
+                    key.len()
+                )));
             }
             let id = id.trim().to_string();
             if id == "hash" {
                 hash_key = Some(key);
                 continue;
             }
-            let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| PiiError::Config("bad key length".into()))?;
+            let cipher = Aes256Gcm::new_from_slice(&key)
+                .map_err(|_| PiiError::Config("bad key length".into()))?;
             if ciphers.insert(id.clone(), cipher).is_some() {
                 return Err(PiiError::Config(format!("key id {id} appears twice")));
             }
@@ -127,22 +135,40 @@ impl PiiKeys {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let body = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .unwrap_or_default();
         let mut ciphertext = nonce.to_vec();
         ciphertext.extend(body);
-        Sealed { key_id: self.writer.clone(), ciphertext }
+        Sealed {
+            key_id: self.writer.clone(),
+            ciphertext,
+        }
     }
 
     pub fn open(&self, sealed: &Sealed, context: &str) -> Result<String, PiiError> {
-        let cipher = self.ciphers.get(&sealed.key_id).ok_or_else(|| PiiError::UnknownKey(sealed.key_id.clone()))?;
+        let cipher = self
+            .ciphers
+            .get(&sealed.key_id)
+            .ok_or_else(|| PiiError::UnknownKey(sealed.key_id.clone()))?;
         if sealed.ciphertext.len() < NONCE_LEN {
             return Err(PiiError::Decrypt);
         }
         let (nonce, body) = sealed.ciphertext.split_at(NONCE_LEN);
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| PiiError::Decrypt)?;
         let plain = cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad: context.as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| PiiError::Decrypt)?;
         String::from_utf8(plain).map_err(|_| PiiError::Decrypt)
     }
@@ -150,7 +176,8 @@ impl PiiKeys {
     /// Keyed hash for exact look-up; `kind` keeps equal values of different
     /// kinds apart.
     pub fn lookup_hash(&self, kind: &str, value: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.hash_key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.hash_key)
+            .expect("HMAC takes any key length");
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
@@ -199,15 +226,25 @@ mod tests {
         let k = keys();
         let sealed = k.seal("110105199001011234", "applications.id_number:1");
         assert!(!sealed.ciphertext.windows(6).any(|w| w == b"110105"));
-        assert_eq!(k.open(&sealed, "applications.id_number:1").unwrap(), "110105199001011234");
-        assert!(matches!(k.open(&sealed, "applications.id_number:2"), Err(PiiError::Decrypt)));
+        assert_eq!(
+            k.open(&sealed, "applications.id_number:1").unwrap(),
+            "110105199001011234"
+        );
+        assert!(matches!(
+            k.open(&sealed, "applications.id_number:2"),
+            Err(PiiError::Decrypt)
+        ));
     }
 
     #[test]
     fn old_keys_stay_readable_after_rotation() {
         let old = PiiKeys::generate_file("k1");
         let sealed = PiiKeys::parse(&old).unwrap().seal("13812345678", "c");
-        let new_first = format!("{}{}", PiiKeys::generate_file("k2").lines().next().unwrap(), "\n") + &old;
+        let new_first = format!(
+            "{}{}",
+            PiiKeys::generate_file("k2").lines().next().unwrap(),
+            "\n"
+        ) + &old;
         let rotated = PiiKeys::parse(&new_first).unwrap();
         assert_eq!(rotated.writer_id(), "k2");
         assert_eq!(rotated.open(&sealed, "c").unwrap(), "13812345678");
@@ -222,7 +259,18 @@ mod tests {
 
     #[test]
     fn bad_key_files_say_what_is_wrong() {
-        assert!(PiiKeys::parse("k1:abc").unwrap_err().to_string().contains("32 bytes") || PiiKeys::parse("k1:abc").is_err());
-        assert!(PiiKeys::parse("").unwrap_err().to_string().contains("no encryption key"));
+        assert!(
+            PiiKeys::parse("k1:abc")
+                .unwrap_err()
+                .to_string()
+                .contains("32 bytes")
+                || PiiKeys::parse("k1:abc").is_err()
+        );
+        assert!(
+            PiiKeys::parse("")
+                .unwrap_err()
+                .to_string()
+                .contains("no encryption key")
+        );
     }
 }

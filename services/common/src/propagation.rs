@@ -106,7 +106,8 @@ pub fn current_traceparent() -> Option<String> {
 
 /// Makes `span` a child of a stored `traceparent`.
 pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
-    let map = std::collections::HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+    let map =
+        std::collections::HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
     let _ = span.set_parent(extract(&StringMapRef(&map)));
 }
 
@@ -117,13 +118,18 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
 pub struct ClientContext;
 
 impl tonic::service::Interceptor for ClientContext {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         let mut headers = std::mem::take(request.metadata_mut()).into_headers();
         inject_http(&mut headers);
         *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
         if let Some(left) = crate::deadline::remaining() {
             if left.is_zero() {
-                return Err(tonic::Status::deadline_exceeded("the caller's deadline has passed"));
+                return Err(tonic::Status::deadline_exceeded(
+                    "the caller's deadline has passed",
+                ));
             }
             request.set_timeout(left);
         }

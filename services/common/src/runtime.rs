@@ -21,12 +21,18 @@ pub struct Infra {
 
 /// Connects to PostgreSQL (retrying until it answers), with the database
 /// created when missing and migrations run.
-pub async fn database(settings: &ServiceSettings, migrations: &'static Migrator, shutdown: &CancellationToken) -> anyhow::Result<PgPool> {
+pub async fn database(
+    settings: &ServiceSettings,
+    migrations: &'static Migrator,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<PgPool> {
     let mut delay = Duration::from_millis(200);
     let pool = loop {
         match crate::db::connect(&settings.database_url, settings.database_pool_size).await {
             Ok(pool) => break pool,
-            Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet"),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -53,6 +59,14 @@ pub async fn start(
     crate::nats::ensure_streams(&js, settings.nats_replicas).await?;
 
     tasks.spawn(crate::outbox::Relay::new(pool.clone(), js.clone()).run(shutdown.clone()));
-    tasks.spawn(crate::outbox::prune_published(pool.clone(), settings.outbox_retention, shutdown.clone()));
-    Ok(Infra { pool, jetstream: js, calendar })
+    tasks.spawn(crate::outbox::prune_published(
+        pool.clone(),
+        settings.outbox_retention,
+        shutdown.clone(),
+    ));
+    Ok(Infra {
+        pool,
+        jetstream: js,
+        calendar,
+    })
 }

@@ -8,8 +8,8 @@
 //! overrides the service name. A level filter is always installed: without
 //! one, hyper/h2 internals export dozens of spans per request.
 
-use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -32,16 +32,21 @@ impl Drop for TelemetryGuard {
 }
 
 fn otlp_configured() -> bool {
-    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 /// Always a provider, so every span has a trace id to log and propagate;
 /// spans leave the process only when an OTLP endpoint is configured.
 fn tracer_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
     let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string()))
+        .with_service_name(
+            std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string()),
+        )
         .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     if !otlp_configured() {
@@ -69,7 +74,9 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
             EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,sqlx=warn,async_nats=warn")
         })
     };
-    let json = std::env::var("LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+    let json = std::env::var("LOG_FORMAT")
+        .map(|v| v == "json")
+        .unwrap_or(false);
     // LOG_SPAN_CLOSE=1 logs every span's busy and idle time when it closes:
     // a cheap profile of where a request's time goes, without a collector.
     let span_events = if std::env::var("LOG_SPAN_CLOSE").is_ok_and(|v| v == "1") {
@@ -85,8 +92,12 @@ pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
     let provider = tracer_provider(service)?;
     let tracer = provider.tracer(service.to_string());
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let guard = TelemetryGuard { provider: Some(provider) };
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter());
+    let guard = TelemetryGuard {
+        provider: Some(provider),
+    };
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(filter());
 
     tracing_subscriber::registry()
         .with(otel_layer)
@@ -100,7 +111,9 @@ pub fn current_trace_id() -> Option<String> {
     let context = tracing::Span::current().context();
     let span = context.span();
     let span_context = span.span_context();
-    span_context.is_valid().then(|| span_context.trace_id().to_string())
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 /// An event format that writes the current `trace_id` next to the message,
@@ -174,6 +187,7 @@ impl tracing::field::Visit for JsonVisitor {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}").into());
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
     }
 }

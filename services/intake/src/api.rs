@@ -3,7 +3,10 @@
 use crate::domain::submission;
 use crate::store::{applications, catalog};
 use bianmin_common::audit::{self, Reads};
-use bianmin_common::auth::{self, permissions::{Action, Target}};
+use bianmin_common::auth::{
+    self,
+    permissions::{Action, Target},
+};
 use bianmin_common::calendar;
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
@@ -52,12 +55,21 @@ impl IntakeService for IntakeApi {
         let r = request.into_inner();
         // Refuse before validating: a caller who may not submit here learns
         // nothing from our validation messages.
-        let target = Target { center_id: r.center_id.trim(), owner: Some(&caller.subject) };
+        let target = Target {
+            center_id: r.center_id.trim(),
+            owner: Some(&caller.subject),
+        };
         let record = format!("center:{}", target.center_id);
         // Submitting is never hidden (the centers are public), only denied.
-        audit::enforce(&state.pool, &caller, Action::SubmitApplication, &record, target, Reads::RefusalsOnly, || {
-            Status::not_found("中心不存在 (center not found)")
-        })
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::SubmitApplication,
+            &record,
+            target,
+            Reads::RefusalsOnly,
+            || Status::not_found("中心不存在 (center not found)"),
+        )
         .await?;
         let applicant = r.applicant.unwrap_or_default();
         let draft = submission::Draft {
@@ -72,35 +84,72 @@ impl IntakeService for IntakeApi {
         let today = calendar::local_date(chrono::Utc::now());
         let valid = submission::validate(&draft, today).map_err(ApiError::Invalid)?;
         let key = idempotency_key(&r.idempotency_key)?;
-        let submitted = applications::submit(&state.pool, &state.keys, &valid, &caller.subject, key).await?;
+        let submitted =
+            applications::submit(&state.pool, &state.keys, &valid, &caller.subject, key).await?;
         let application = applications::get(&state.pool, submitted.id)
             .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application {} vanished after commit", submitted.id)))?;
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!(
+                    "application {} vanished after commit",
+                    submitted.id
+                ))
+            })?;
         tracing::info!(application_id = %submitted.id, replayed = submitted.replayed, "application submitted");
-        Ok(Response::new(pb::SubmitApplicationResponse { application: Some(application), replayed: submitted.replayed }))
+        Ok(Response::new(pb::SubmitApplicationResponse {
+            application: Some(application),
+            replayed: submitted.replayed,
+        }))
     }
 
-    async fn get_application(&self, request: Request<pb::GetApplicationRequest>) -> Result<Response<pb::Application>, Status> {
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
         let state = self.state.get()?;
         let caller = auth::principal(&request)?;
         let raw = request.into_inner().id;
-        let id = Uuid::parse_str(raw.trim())
-            .map_err(|_| ApiError::invalid("id", "uuid_format", "申请编号格式不正确 (id must be a UUID)"))?;
+        let id = Uuid::parse_str(raw.trim()).map_err(|_| {
+            ApiError::invalid(
+                "id",
+                "uuid_format",
+                "申请编号格式不正确 (id must be a UUID)",
+            )
+        })?;
         let not_found = || ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"));
-        let (center_id, submitted_by) = applications::owner(&state.pool, id).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
-        let target = Target { center_id: &center_id, owner: Some(&submitted_by) };
+        let (center_id, submitted_by) = applications::owner(&state.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        let target = Target {
+            center_id: &center_id,
+            owner: Some(&submitted_by),
+        };
         // Applications hold personal data: every read is audited.
         let record = format!("application:{id}");
-        audit::enforce(&state.pool, &caller, Action::ReadApplication, &record, target, Reads::Sensitive, || not_found().into()).await?;
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::ReadApplication,
+            &record,
+            target,
+            Reads::Sensitive,
+            || not_found().into(),
+        )
+        .await?;
         let application = applications::get(&state.pool, id)
             .await?
             .ok_or_else(not_found)?;
         Ok(Response::new(application))
     }
 
-    async fn list_centers(&self, _: Request<pb::ListCentersRequest>) -> Result<Response<pb::ListCentersResponse>, Status> {
+    async fn list_centers(
+        &self,
+        _: Request<pb::ListCentersRequest>,
+    ) -> Result<Response<pb::ListCentersResponse>, Status> {
         let state = self.state.get()?;
-        let centers = catalog::centers(&state.pool).await.map_err(ApiError::from)?;
+        let centers = catalog::centers(&state.pool)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListCentersResponse { centers }))
     }
 
@@ -109,7 +158,11 @@ impl IntakeService for IntakeApi {
         _: Request<pb::ListServiceTypesRequest>,
     ) -> Result<Response<pb::ListServiceTypesResponse>, Status> {
         let state = self.state.get()?;
-        let service_types = catalog::service_types(&state.pool).await.map_err(ApiError::from)?;
-        Ok(Response::new(pb::ListServiceTypesResponse { service_types }))
+        let service_types = catalog::service_types(&state.pool)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListServiceTypesResponse {
+            service_types,
+        }))
     }
 }

@@ -20,13 +20,22 @@ pub struct OnReviewEvent;
 
 /// What one review event changes: the status residents read, the due
 /// date (Some("") clears it), and the timeline entry, if any.
-type Change = (Option<ev::ReviewEventHeader>, Option<&'static str>, Option<String>, Option<timeline::Entry>);
+type Change = (
+    Option<ev::ReviewEventHeader>,
+    Option<&'static str>,
+    Option<String>,
+    Option<timeline::Entry>,
+);
 
 fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
     Ok(Some(match subject {
         subjects::SUPPLEMENT_REQUESTED => {
             let e = ev::SupplementRequested::decode(p)?;
-            let entry = timeline::supplement_requested(&e.missing_items, &e.reason, e.remaining_working_days);
+            let entry = timeline::supplement_requested(
+                &e.missing_items,
+                &e.reason,
+                e.remaining_working_days,
+            );
             (e.header, Some("awaiting_supplement"), None, Some(entry))
         }
         subjects::REVIEW_RESUMED => {
@@ -41,13 +50,21 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
         }
         subjects::REVIEW_STAGE_CHANGED => {
             let e = ev::ReviewStageChanged::decode(p)?;
-            let stage = e.header.as_ref().map(|h| h.stage.as_str()).unwrap_or_default();
+            let stage = e
+                .header
+                .as_ref()
+                .map(|h| h.stage.as_str())
+                .unwrap_or_default();
             let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
             (e.header, None, Some(e.due_date), entry)
         }
         subjects::REVIEW_DECIDED => {
             let e = ev::ReviewDecided::decode(p)?;
-            let status = if e.outcome == "approved" { "approved" } else { "rejected" };
+            let status = if e.outcome == "approved" {
+                "approved"
+            } else {
+                "rejected"
+            };
             let entry = timeline::decided(&e.outcome, &e.reasons);
             (e.header, Some(status), Some(String::new()), Some(entry))
         }
@@ -58,13 +75,22 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
         }
         subjects::TASK_COMPLETED => {
             let e = ev::TaskCompleted::decode(p)?;
-            let result = e.entry.as_ref().map(|l| l.result.as_str()).unwrap_or_default();
+            let result = e
+                .entry
+                .as_ref()
+                .map(|l| l.result.as_str())
+                .unwrap_or_default();
             let entry = timeline::task_completed(&e.task_title, result);
             (e.header, None, None, Some(entry))
         }
         subjects::CASE_CLOSED => {
             let e = ev::CaseClosed::decode(p)?;
-            (e.header, Some("closed"), Some(String::new()), Some(timeline::closed()))
+            (
+                e.header,
+                Some("closed"),
+                Some(String::new()),
+                Some(timeline::closed()),
+            )
         }
         subjects::DEADLINE_BREACHED => {
             let e = ev::DeadlineBreached::decode(p)?;
@@ -106,7 +132,9 @@ impl Handler for OnReviewEvent {
 }
 
 fn unknown(case_id: &str) -> HandleError {
-    HandleError::Permanent(format!("review case {case_id} names an unknown or malformed application"))
+    HandleError::Permanent(format!(
+        "review case {case_id} names an unknown or malformed application"
+    ))
 }
 
 /// The consumer intake used before it took every review event; left in
@@ -119,6 +147,9 @@ pub async fn retire_old_consumer(js: &async_nats::jetstream::Context) {
     if let Ok(stream) = js.get_stream(subjects::REVIEW_STREAM).await
         && stream.delete_consumer(RETIRED_CONSUMER).await.is_ok()
     {
-        tracing::info!(consumer = RETIRED_CONSUMER, "retired the old review consumer");
+        tracing::info!(
+            consumer = RETIRED_CONSUMER,
+            "retired the old review consumer"
+        );
     }
 }

@@ -41,22 +41,44 @@ impl Settings {
 }
 
 /// Serves intake on `listener` until `shutdown`.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let keys = Arc::new(PiiKeys::from_settings(settings.pii_keys_file.as_deref(), settings.pii_keys.as_deref())?);
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let keys = Arc::new(PiiKeys::from_settings(
+        settings.pii_keys_file.as_deref(),
+        settings.pii_keys.as_deref(),
+    )?);
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
-    let routes = tonic::service::Routes::new(health_service)
-        .add_service(IntakeServiceServer::new(api::IntakeApi { state: state.clone() }));
-    let server = tokio::spawn(grpc::serve(listener, routes, health.clone(), shutdown.clone(), settings.service.shutdown_drain));
+    let routes = tonic::service::Routes::new(health_service).add_service(IntakeServiceServer::new(
+        api::IntakeApi {
+            state: state.clone(),
+        },
+    ));
+    let server = tokio::spawn(grpc::serve(
+        listener,
+        routes,
+        health.clone(),
+        shutdown.clone(),
+        settings.service.shutdown_drain,
+    ));
 
     let tasks = TaskTracker::new();
-    let infra = bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
+    let infra =
+        bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
     if let Some(path) = &settings.seed_file {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
-        let seed: store::catalog::SeedFile =
-            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
+        let seed: store::catalog::SeedFile = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("SEED_FILE {}: {e}", path.display()))?;
         store::catalog::apply_seed(&infra.pool, &seed).await?;
-        tracing::info!(centers = seed.centers.len(), service_types = seed.service_types.len(), "catalog seeded");
+        tracing::info!(
+            centers = seed.centers.len(),
+            service_types = seed.service_types.len(),
+            "catalog seeded"
+        );
     }
     bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
     events::retire_old_consumer(&infra.jetstream).await;
@@ -64,11 +86,16 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
         infra.pool.clone(),
         infra.jetstream.clone(),
         events::REVIEW_EVENTS,
-        bianmin_common::inbox::Tuning { max_batch: settings.service.inbox_max_batch },
+        bianmin_common::inbox::Tuning {
+            max_batch: settings.service.inbox_max_batch,
+        },
         events::OnReviewEvent,
         shutdown.clone(),
     ));
-    state.set(api::State { pool: infra.pool.clone(), keys });
+    state.set(api::State {
+        pool: infra.pool.clone(),
+        keys,
+    });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "intake ready");
 

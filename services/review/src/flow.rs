@@ -32,8 +32,17 @@ impl Deadlines {
 }
 
 /// Timers and the `ReviewCaseOpened` event of a newly opened case.
-pub async fn opened(tx: &mut PgConnection, d: &Deadlines, stored: &cases::Stored) -> sqlx::Result<()> {
-    timers::rearm(tx, stored.id, &deadlines::schedule(&stored.case, &d.calendar, d.warn_share)).await?;
+pub async fn opened(
+    tx: &mut PgConnection,
+    d: &Deadlines,
+    stored: &cases::Stored,
+) -> sqlx::Result<()> {
+    timers::rearm(
+        tx,
+        stored.id,
+        &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
+    )
+    .await?;
     outbox::enqueue(tx, publish::opened(stored, d.now())).await
 }
 
@@ -56,22 +65,46 @@ pub struct Acted {
 
 /// Applies a staff action. With an idempotency key already used on this
 /// case, returns the case as it is without acting again.
-pub async fn act(pool: &PgPool, d: &Deadlines, principal: &Principal, case_id: Uuid, key: Option<&str>, command: Command) -> Result<Acted, ActError> {
+pub async fn act(
+    pool: &PgPool,
+    d: &Deadlines,
+    principal: &Principal,
+    case_id: Uuid,
+    key: Option<&str>,
+    command: Command,
+) -> Result<Acted, ActError> {
     let mut tx = pool.begin().await?;
-    let mut stored = cases::lock(&mut tx, case_id).await?.filter(|s| principal.sees_center(&s.center_id)).ok_or(ActError::NotFound)?;
+    let mut stored = cases::lock(&mut tx, case_id)
+        .await?
+        .filter(|s| principal.sees_center(&s.center_id))
+        .ok_or(ActError::NotFound)?;
     if let Some(key) = key
         && !cases::claim_key(&mut tx, case_id, key, command.name()).await?
     {
-        return Ok(Acted { stored, replayed: true });
+        return Ok(Acted {
+            stored,
+            replayed: true,
+        });
     }
     let now = d.now();
-    let actor = Actor { subject: principal.subject.clone(), role: principal.role };
+    let actor = Actor {
+        subject: principal.subject.clone(),
+        role: principal.role,
+    };
     let emit = lifecycle::apply(&mut stored.case, &actor, command, now, &d.calendar)?;
     cases::save(&mut tx, &stored, now).await?;
-    timers::rearm(&mut tx, case_id, &deadlines::schedule(&stored.case, &d.calendar, d.warn_share)).await?;
+    timers::rearm(
+        &mut tx,
+        case_id,
+        &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
+    )
+    .await?;
     outbox::enqueue(&mut tx, publish::acted(&stored, &emit, now)).await?;
     tx.commit().await?;
-    Ok(Acted { stored, replayed: false })
+    Ok(Acted {
+        stored,
+        replayed: false,
+    })
 }
 
 /// Fires due timers one transaction each until none is due; returns how
@@ -103,7 +136,13 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
 }
 
 /// Checks for due timers every `interval` until `shutdown`.
-pub async fn run_timers(pool: PgPool, d: Deadlines, interval: std::time::Duration, replica: String, shutdown: tokio_util::sync::CancellationToken) {
+pub async fn run_timers(
+    pool: PgPool,
+    d: Deadlines,
+    interval: std::time::Duration,
+    replica: String,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
     loop {
         if let Err(e) = fire_due(&pool, &d, &replica).await {
             tracing::warn!(error = %e, "firing timers failed; will retry");

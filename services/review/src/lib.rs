@@ -37,41 +37,75 @@ impl Settings {
         let warn_share: f64 = env.parse("DEADLINE_WARNING_SHARE", 0.8);
         Self {
             service: ServiceSettings::read(env, "review", DEFAULT_GRPC_PORT),
-            timer_interval: Duration::from_millis(env.parse("TIMER_CHECK_INTERVAL_MS", 5000u64).max(10)),
-            warn_share: if (0.0..=1.0).contains(&warn_share) { warn_share } else { 0.8 },
+            timer_interval: Duration::from_millis(
+                env.parse("TIMER_CHECK_INTERVAL_MS", 5000u64).max(10),
+            ),
+            warn_share: if (0.0..=1.0).contains(&warn_share) {
+                warn_share
+            } else {
+                0.8
+            },
             now_offset: env.parse("REVIEW_NOW_OFFSET_SECONDS", 0i64),
         }
     }
 }
 
 /// Serves review on `listener` until `shutdown`.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.review.v1.ReviewService"]).await;
-    let routes = tonic::service::Routes::new(health_service)
-        .add_service(ReviewServiceServer::new(api::ReviewApi { state: state.clone() }));
-    let server = tokio::spawn(grpc::serve(listener, routes, health.clone(), shutdown.clone(), settings.service.shutdown_drain));
+    let routes = tonic::service::Routes::new(health_service).add_service(ReviewServiceServer::new(
+        api::ReviewApi {
+            state: state.clone(),
+        },
+    ));
+    let server = tokio::spawn(grpc::serve(
+        listener,
+        routes,
+        health.clone(),
+        shutdown.clone(),
+        settings.service.shutdown_drain,
+    ));
 
     let tasks = TaskTracker::new();
-    let infra = bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
+    let infra =
+        bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
     let deadlines = flow::Deadlines {
         calendar: infra.calendar.clone(),
         warn_share: settings.warn_share,
         now_offset: chrono::Duration::seconds(settings.now_offset),
     };
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::APPLICATION_SUBMITTED).await?;
+    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::APPLICATION_SUBMITTED)
+        .await?;
     tasks.spawn(bianmin_common::inbox::run(
         infra.pool.clone(),
         infra.jetstream.clone(),
         events::APPLICATION_SUBMITTED,
-        bianmin_common::inbox::Tuning { max_batch: settings.service.inbox_max_batch },
-        events::OnApplicationSubmitted { deadlines: deadlines.clone() },
+        bianmin_common::inbox::Tuning {
+            max_batch: settings.service.inbox_max_batch,
+        },
+        events::OnApplicationSubmitted {
+            deadlines: deadlines.clone(),
+        },
         shutdown.clone(),
     ));
     // Every replica runs the timer loop; SKIP LOCKED shares the work.
     let replica = format!("{}:{}", hostname(), std::process::id());
-    tasks.spawn(flow::run_timers(infra.pool.clone(), deadlines.clone(), settings.timer_interval, replica, shutdown.clone()));
-    state.set(api::State { pool: infra.pool.clone(), deadlines });
+    tasks.spawn(flow::run_timers(
+        infra.pool.clone(),
+        deadlines.clone(),
+        settings.timer_interval,
+        replica,
+        shutdown.clone(),
+    ));
+    state.set(api::State {
+        pool: infra.pool.clone(),
+        deadlines,
+    });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "review ready");
 
@@ -82,5 +116,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: Cancellati
 }
 
 fn hostname() -> String {
-    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "review".into())
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "review".into())
 }

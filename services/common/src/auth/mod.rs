@@ -75,7 +75,11 @@ impl Principal {
     pub fn is_center_staff(&self) -> bool {
         matches!(
             self.role,
-            Role::Supervisor | Role::Specialist | Role::TechSupport | Role::QualityInspector | Role::EmergencyResponder
+            Role::Supervisor
+                | Role::Specialist
+                | Role::TechSupport
+                | Role::QualityInspector
+                | Role::EmergencyResponder
         )
     }
 
@@ -102,7 +106,11 @@ pub struct BearerToken(pub String);
 /// is public per the permission table runs without one, and then this
 /// answers UNAUTHENTICATED.
 pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, tonic::Status> {
-    request.extensions().get::<Principal>().cloned().ok_or_else(unauthenticated)
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(unauthenticated)
 }
 
 /// The caller's verified token, to forward to another service.
@@ -128,7 +136,12 @@ mod tests {
 
     #[test]
     fn roles_round_trip_through_their_names() {
-        for role in [Role::Supervisor, Role::Specialist, Role::DistrictAdmin, Role::QualityInspector] {
+        for role in [
+            Role::Supervisor,
+            Role::Specialist,
+            Role::DistrictAdmin,
+            Role::QualityInspector,
+        ] {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
         assert_eq!(Role::parse("root"), None);
@@ -136,23 +149,45 @@ mod tests {
 
     #[test]
     fn staff_see_only_their_center() {
-        let staff = Principal { subject: "c01-specialist".into(), role: Role::Specialist, center_id: Some("C01".into()) };
+        let staff = Principal {
+            subject: "c01-specialist".into(),
+            role: Role::Specialist,
+            center_id: Some("C01".into()),
+        };
         assert!(staff.sees_center("C01"));
         assert!(!staff.sees_center("C02"));
-        let admin = Principal { subject: "admin".into(), role: Role::DistrictAdmin, center_id: None };
+        let admin = Principal {
+            subject: "admin".into(),
+            role: Role::DistrictAdmin,
+            center_id: None,
+        };
         assert!(admin.sees_center("C02"));
     }
 
     #[test]
     fn plain_metadata_is_not_a_principal() {
         let request = tonic::Request::new(());
-        assert_eq!(principal(&request).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            principal(&request).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         // The old unverified headers prove nothing any more.
         let mut request = tonic::Request::new(());
-        request.metadata_mut().insert("x-bianmin-subject", "admin".parse().unwrap());
-        request.metadata_mut().insert("x-bianmin-role", "district_admin".parse().unwrap());
-        assert_eq!(principal(&request).unwrap_err().code(), tonic::Code::Unauthenticated);
-        let p = Principal { subject: "c01-supervisor".into(), role: Role::Supervisor, center_id: Some("C01".into()) };
+        request
+            .metadata_mut()
+            .insert("x-bianmin-subject", "admin".parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("x-bianmin-role", "district_admin".parse().unwrap());
+        assert_eq!(
+            principal(&request).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let p = Principal {
+            subject: "c01-supervisor".into(),
+            role: Role::Supervisor,
+            center_id: Some("C01".into()),
+        };
         let mut request = tonic::Request::new(());
         request.extensions_mut().insert(p.clone());
         assert_eq!(principal(&request).unwrap(), p);

@@ -86,11 +86,26 @@ pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
 /// needs a valid token, and its handler must apply the table itself (via
 /// `audit::enforce`); list every new RPC here.
 pub const METHODS: &[(&str, Action)] = &[
-    ("/bianmin.intake.v1.IntakeService/SubmitApplication", Action::SubmitApplication),
-    ("/bianmin.intake.v1.IntakeService/GetApplication", Action::ReadApplication),
-    ("/bianmin.intake.v1.IntakeService/ListCenters", Action::ReadCatalog),
-    ("/bianmin.intake.v1.IntakeService/ListServiceTypes", Action::ReadCatalog),
-    ("/bianmin.review.v1.ReviewService/GetReviewCase", Action::ReadReviewCase),
+    (
+        "/bianmin.intake.v1.IntakeService/SubmitApplication",
+        Action::SubmitApplication,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/GetApplication",
+        Action::ReadApplication,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/ListCenters",
+        Action::ReadCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/ListServiceTypes",
+        Action::ReadCatalog,
+    ),
+    (
+        "/bianmin.review.v1.ReviewService/GetReviewCase",
+        Action::ReadReviewCase,
+    ),
 ];
 
 /// Infrastructure every caller (probes, `grpcurl`) may use without a token.
@@ -106,17 +121,24 @@ pub fn action_of_method(path: &str) -> Option<Action> {
 
 /// Whether a gRPC path may be called without credentials.
 pub fn is_open_method(path: &str) -> bool {
-    OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) || action_of_method(path).is_some_and(is_public)
+    OPEN_PREFIXES.iter().any(|p| path.starts_with(p))
+        || action_of_method(path).is_some_and(is_public)
 }
 
 fn column(action: Action) -> Option<(usize, Outside)> {
-    COLUMNS.iter().position(|(a, _)| *a == action).map(|i| (i, COLUMNS[i].1))
+    COLUMNS
+        .iter()
+        .position(|(a, _)| *a == action)
+        .map(|i| (i, COLUMNS[i].1))
 }
 
 /// The scope `role` holds for `action`, if any.
 pub fn grant(role: Role, action: Action) -> Option<Scope> {
     let (i, _) = column(action)?;
-    TABLE.iter().find(|(r, _)| *r == role).and_then(|(_, row)| row[i])
+    TABLE
+        .iter()
+        .find(|(r, _)| *r == role)
+        .and_then(|(_, row)| row[i])
 }
 
 /// The record an action touches.
@@ -160,11 +182,16 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
 /// The decision as a gRPC answer. `not_found` is exactly what the service
 /// answers for a record that does not exist, so a hidden one is
 /// indistinguishable from it, message included.
-pub fn status(decision: Decision, not_found: impl FnOnce() -> tonic::Status) -> Result<(), tonic::Status> {
+pub fn status(
+    decision: Decision,
+    not_found: impl FnOnce() -> tonic::Status,
+) -> Result<(), tonic::Status> {
     match decision {
         Decision::Allow => Ok(()),
         Decision::Hidden => Err(not_found()),
-        Decision::Denied => Err(tonic::Status::permission_denied("无权执行此操作 (not permitted for your role or center)")),
+        Decision::Denied => Err(tonic::Status::permission_denied(
+            "无权执行此操作 (not permitted for your role or center)",
+        )),
     }
 }
 
@@ -173,48 +200,109 @@ mod tests {
     use super::*;
 
     fn staff(role: Role, center: &str) -> Principal {
-        Principal { subject: format!("{}-{}", center.to_lowercase(), role.as_str()), role, center_id: Some(center.into()) }
+        Principal {
+            subject: format!("{}-{}", center.to_lowercase(), role.as_str()),
+            role,
+            center_id: Some(center.into()),
+        }
     }
 
     fn at(center: &str) -> Target<'_> {
-        Target { center_id: center, owner: Some("someone") }
+        Target {
+            center_id: center,
+            owner: Some("someone"),
+        }
     }
 
     #[test]
     fn every_action_and_method_has_a_rule() {
         for (_, action) in METHODS {
-            assert!(is_public(*action) || column(*action).is_some(), "{action:?} is in no column");
+            assert!(
+                is_public(*action) || column(*action).is_some(),
+                "{action:?} is in no column"
+            );
         }
         assert!(is_open_method("/grpc.health.v1.Health/Check"));
-        assert!(is_open_method("/bianmin.intake.v1.IntakeService/ListCenters"));
-        assert!(!is_open_method("/bianmin.intake.v1.IntakeService/GetApplication"));
-        assert!(!is_open_method("/bianmin.intake.v1.IntakeService/SomethingNew"));
+        assert!(is_open_method(
+            "/bianmin.intake.v1.IntakeService/ListCenters"
+        ));
+        assert!(!is_open_method(
+            "/bianmin.intake.v1.IntakeService/GetApplication"
+        ));
+        assert!(!is_open_method(
+            "/bianmin.intake.v1.IntakeService/SomethingNew"
+        ));
     }
 
     #[test]
     fn staff_read_their_center_and_another_center_is_hidden() {
         let s = staff(Specialist, "C01");
-        assert_eq!(decide(&s, Action::ReadApplication, at("C01")), Decision::Allow);
-        assert_eq!(decide(&s, Action::ReadApplication, at("C02")), Decision::Hidden);
-        assert_eq!(decide(&s, Action::ReadReviewCase, at("C02")), Decision::Hidden);
+        assert_eq!(
+            decide(&s, Action::ReadApplication, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::ReadApplication, at("C02")),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(&s, Action::ReadReviewCase, at("C02")),
+            Decision::Hidden
+        );
     }
 
     #[test]
     fn staff_submit_only_for_their_center() {
         let s = staff(Supervisor, "C01");
-        assert_eq!(decide(&s, Action::SubmitApplication, at("C01")), Decision::Allow);
-        assert_eq!(decide(&s, Action::SubmitApplication, at("C02")), Decision::Denied);
-        assert_eq!(decide(&staff(TechSupport, "C01"), Action::SubmitApplication, at("C01")), Decision::Denied);
+        assert_eq!(
+            decide(&s, Action::SubmitApplication, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::SubmitApplication, at("C02")),
+            Decision::Denied
+        );
+        assert_eq!(
+            decide(
+                &staff(TechSupport, "C01"),
+                Action::SubmitApplication,
+                at("C01")
+            ),
+            Decision::Denied
+        );
     }
 
     #[test]
     fn admins_see_everything_partners_their_own() {
-        let admin = Principal { subject: "admin".into(), role: DistrictAdmin, center_id: None };
-        assert_eq!(decide(&admin, Action::ReadApplication, at("C09")), Decision::Allow);
-        let partner = Principal { subject: "partner".into(), role: Partner, center_id: None };
-        assert_eq!(decide(&partner, Action::ReadApplication, at("C01")), Decision::Hidden);
-        let own = Target { center_id: "C01", owner: Some("partner") };
-        assert_eq!(decide(&partner, Action::ReadApplication, own), Decision::Allow);
-        assert_eq!(decide(&partner, Action::ReadReviewCase, own), Decision::Denied);
+        let admin = Principal {
+            subject: "admin".into(),
+            role: DistrictAdmin,
+            center_id: None,
+        };
+        assert_eq!(
+            decide(&admin, Action::ReadApplication, at("C09")),
+            Decision::Allow
+        );
+        let partner = Principal {
+            subject: "partner".into(),
+            role: Partner,
+            center_id: None,
+        };
+        assert_eq!(
+            decide(&partner, Action::ReadApplication, at("C01")),
+            Decision::Hidden
+        );
+        let own = Target {
+            center_id: "C01",
+            owner: Some("partner"),
+        };
+        assert_eq!(
+            decide(&partner, Action::ReadApplication, own),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&partner, Action::ReadReviewCase, own),
+            Decision::Denied
+        );
     }
 }

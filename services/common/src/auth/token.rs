@@ -85,9 +85,15 @@ impl AuthSettings {
         // Locally the development identity provider is the gateway, which
         // serves its keys beside its API.
         let jwks_url = env.optional("AUTH_JWKS_URL").or_else(|| {
-            (jwks_file.is_none() && issuer == DEFAULT_ISSUER).then(|| format!("{DEFAULT_ISSUER}/.well-known/jwks.json"))
+            (jwks_file.is_none() && issuer == DEFAULT_ISSUER)
+                .then(|| format!("{DEFAULT_ISSUER}/.well-known/jwks.json"))
         });
-        Self { audience: env.string("AUTH_AUDIENCE", DEFAULT_AUDIENCE), issuer, jwks_url, jwks_file }
+        Self {
+            audience: env.string("AUTH_AUDIENCE", DEFAULT_AUDIENCE),
+            issuer,
+            jwks_url,
+            jwks_file,
+        }
     }
 }
 
@@ -125,7 +131,8 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     }
     matches!(
         (&jwk.algorithm, alg),
-        (AlgorithmParameters::EllipticCurve(_), Algorithm::ES256) | (AlgorithmParameters::RSA(_), Algorithm::RS256)
+        (AlgorithmParameters::EllipticCurve(_), Algorithm::ES256)
+            | (AlgorithmParameters::RSA(_), Algorithm::RS256)
     )
 }
 
@@ -133,7 +140,11 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
 pub fn principal_of(claims: &Claims) -> Result<Principal, TokenError> {
     let role = Role::parse(&claims.role).ok_or_else(|| TokenError::Role(claims.role.clone()))?;
     let center_id = claims.center_id.clone().filter(|c| !c.trim().is_empty());
-    let principal = Principal { subject: claims.sub.clone(), role, center_id };
+    let principal = Principal {
+        subject: claims.sub.clone(),
+        role,
+        center_id,
+    };
     if principal.is_center_staff() && principal.center_id.is_none() {
         return Err(TokenError::NoCenter);
     }
@@ -183,7 +194,11 @@ impl Verifier {
                 (*alg, v)
             })
             .collect();
-        Self { validation, keys, cache: Mutex::new(HashMap::new()) }
+        Self {
+            validation,
+            keys,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// A verifier over a fixed key set (a file, or the dev provider's key).
@@ -195,8 +210,10 @@ impl Verifier {
     /// (fetched lazily, so a service may start before its issuer).
     pub fn from_settings(settings: &AuthSettings) -> anyhow::Result<Self> {
         if let Some(path) = &settings.jwks_file {
-            let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("AUTH_JWKS_FILE {}: {e}", path.display()))?;
-            let set: JwkSet = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("AUTH_JWKS_FILE {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("AUTH_JWKS_FILE {}: {e}", path.display()))?;
+            let set: JwkSet = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("AUTH_JWKS_FILE {}: {e}", path.display()))?;
             return Ok(Self::with_key_set(settings, set));
         }
         let url = settings
@@ -211,7 +228,9 @@ impl Verifier {
             url.starts_with("http://"),
             "AUTH_JWKS_URL={url}: only http:// is fetched; mount an https issuer's JWKS as AUTH_JWKS_FILE"
         );
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
         Ok(Self::with_keys(
             settings,
             Keys::Remote {
@@ -227,8 +246,18 @@ impl Verifier {
 
     async fn find_key(&self, kid: &str) -> Result<Jwk, TokenError> {
         match &self.keys {
-            Keys::Static(set) => set.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
-            Keys::Remote { url, client, set, last_fetch, fetched_at, fetching } => {
+            Keys::Static(set) => set
+                .find(kid)
+                .cloned()
+                .ok_or_else(|| TokenError::UnknownKey(kid.to_string())),
+            Keys::Remote {
+                url,
+                client,
+                set,
+                last_fetch,
+                fetched_at,
+                fetching,
+            } => {
                 let fresh = lock(fetched_at).is_some_and(|t| t.elapsed() < KEYS_MAX_AGE);
                 if fresh && let Some(jwk) = set.read().await.find(kid) {
                     return Ok(jwk.clone());
@@ -246,7 +275,17 @@ impl Verifier {
                 };
                 let _in_flight = fetching.lock().await;
                 if may_fetch {
-                    match async { client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await }.await {
+                    match async {
+                        client
+                            .get(url)
+                            .send()
+                            .await?
+                            .error_for_status()?
+                            .json::<JwkSet>()
+                            .await
+                    }
+                    .await
+                    {
                         Ok(fetched) => {
                             tracing::info!(keys = fetched.keys.len(), %url, "fetched the issuer's key set");
                             *set.write().await = fetched;
@@ -260,7 +299,11 @@ impl Verifier {
                         }
                     }
                 }
-                set.read().await.find(kid).cloned().ok_or_else(|| TokenError::UnknownKey(kid.to_string()))
+                set.read()
+                    .await
+                    .find(kid)
+                    .cloned()
+                    .ok_or_else(|| TokenError::UnknownKey(kid.to_string()))
             }
         }
     }
@@ -274,14 +317,19 @@ impl Verifier {
             return Ok(p.clone());
         }
         let header = jsonwebtoken::decode_header(token).map_err(TokenError::Header)?;
-        let validation = self.validation.get(&header.alg).ok_or(TokenError::Algorithm(header.alg))?;
+        let validation = self
+            .validation
+            .get(&header.alg)
+            .ok_or(TokenError::Algorithm(header.alg))?;
         let kid = header.kid.ok_or(TokenError::NoKid)?;
         let jwk = self.find_key(&kid).await?;
         if !key_fits(&jwk, header.alg) {
             return Err(TokenError::KeyMismatch(kid));
         }
         let key = DecodingKey::from_jwk(&jwk).map_err(TokenError::Rejected)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, validation).map_err(TokenError::Rejected)?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, validation)
+            .map_err(TokenError::Rejected)?
+            .claims;
         let principal = principal_of(&claims)?;
         let mut cache = lock(&self.cache);
         if cache.len() >= CACHE_CAPACITY {
@@ -315,12 +363,17 @@ impl SigningKey {
     /// -pkeyopt ec_paramgen_curve:P-256`). The key id is the JWK thumbprint,
     /// so a new key is a new kid without anyone choosing one.
     pub fn from_ec_pem(pem: &[u8]) -> anyhow::Result<Self> {
-        let encoding = jsonwebtoken::EncodingKey::from_ec_pem(pem).map_err(|e| anyhow::anyhow!("not a P-256 PKCS#8 PEM key: {e}"))?;
+        let encoding = jsonwebtoken::EncodingKey::from_ec_pem(pem)
+            .map_err(|e| anyhow::anyhow!("not a P-256 PKCS#8 PEM key: {e}"))?;
         let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256)?;
         let kid = public.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)?;
         public.common.key_id = Some(kid.clone());
         public.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Signature);
-        Ok(Self { kid, encoding, public })
+        Ok(Self {
+            kid,
+            encoding,
+            public,
+        })
     }
 
     /// A fresh P-256 key as PKCS#8 PEM.
@@ -339,7 +392,9 @@ impl SigningKey {
     }
 
     pub fn key_set(&self) -> JwkSet {
-        JwkSet { keys: vec![self.public.clone()] }
+        JwkSet {
+            keys: vec![self.public.clone()],
+        }
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
@@ -355,7 +410,12 @@ mod tests {
     use base64::Engine as _;
 
     fn settings() -> AuthSettings {
-        AuthSettings { issuer: "https://idp.test".into(), audience: "bianmin".into(), jwks_url: None, jwks_file: None }
+        AuthSettings {
+            issuer: "https://idp.test".into(),
+            audience: "bianmin".into(),
+            jwks_url: None,
+            jwks_file: None,
+        }
     }
 
     fn claims(role: &str, center: Option<&str>) -> Claims {
@@ -385,8 +445,18 @@ mod tests {
     #[tokio::test]
     async fn a_good_token_proves_its_principal() {
         let (key, verifier) = setup();
-        let p = verifier.verify(&key.sign(&claims("specialist", Some("C01"))).unwrap()).await.unwrap();
-        assert_eq!(p, Principal { subject: "c01-specialist".into(), role: Role::Specialist, center_id: Some("C01".into()) });
+        let p = verifier
+            .verify(&key.sign(&claims("specialist", Some("C01"))).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            p,
+            Principal {
+                subject: "c01-specialist".into(),
+                role: Role::Specialist,
+                center_id: Some("C01".into())
+            }
+        );
     }
 
     #[tokio::test]
@@ -402,7 +472,10 @@ mod tests {
         let mut issuer = claims("specialist", Some("C01"));
         issuer.iss = "https://evil.test".into();
         for c in [expired, early, audience, issuer] {
-            assert!(verifier.verify(&key.sign(&c).unwrap()).await.is_err(), "{c:?}");
+            assert!(
+                verifier.verify(&key.sign(&c).unwrap()).await.is_err(),
+                "{c:?}"
+            );
         }
     }
 
@@ -412,14 +485,25 @@ mod tests {
         let good = key.sign(&claims("specialist", Some("C01"))).unwrap();
         let body = b64(&serde_json::to_value(claims("district_admin", None)).unwrap());
         // alg: none, no signature.
-        let none = format!("{}.{body}.", b64(&serde_json::json!({"alg": "none", "typ": "JWT", "kid": key.kid})));
+        let none = format!(
+            "{}.{body}.",
+            b64(&serde_json::json!({"alg": "none", "typ": "JWT", "kid": key.kid}))
+        );
         assert!(verifier.verify(&none).await.is_err());
         // HMAC keyed with the public key's bytes.
         let secret = serde_json::to_vec(&key.public).unwrap();
         let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
         header.kid = Some(key.kid.clone());
-        let hmac = jsonwebtoken::encode(&header, &claims("district_admin", None), &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
-        assert!(matches!(verifier.verify(&hmac).await, Err(TokenError::Algorithm(_))));
+        let hmac = jsonwebtoken::encode(
+            &header,
+            &claims("district_admin", None),
+            &jsonwebtoken::EncodingKey::from_secret(&secret),
+        )
+        .unwrap();
+        assert!(matches!(
+            verifier.verify(&hmac).await,
+            Err(TokenError::Algorithm(_))
+        ));
         // The claims of a good token swapped for an admin's.
         let parts: Vec<&str> = good.split('.').collect();
         let tampered = format!("{}.{body}.{}", parts[0], parts[2]);
@@ -428,7 +512,9 @@ mod tests {
         let other = SigningKey::from_ec_pem(SigningKey::generate_pem().as_bytes()).unwrap();
         let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
         header.kid = Some(key.kid.clone());
-        let resigned = jsonwebtoken::encode(&header, &claims("district_admin", None), &other.encoding).unwrap();
+        let resigned =
+            jsonwebtoken::encode(&header, &claims("district_admin", None), &other.encoding)
+                .unwrap();
         assert!(verifier.verify(&resigned).await.is_err());
         assert!(verifier.verify("garbage").await.is_err());
     }
@@ -436,9 +522,24 @@ mod tests {
     #[tokio::test]
     async fn roles_must_be_known_and_staff_need_a_center() {
         let (key, verifier) = setup();
-        assert!(matches!(verifier.verify(&key.sign(&claims("root", None)).unwrap()).await, Err(TokenError::Role(_))));
-        assert!(matches!(verifier.verify(&key.sign(&claims("supervisor", None)).unwrap()).await, Err(TokenError::NoCenter)));
-        assert!(verifier.verify(&key.sign(&claims("district_admin", None)).unwrap()).await.is_ok());
+        assert!(matches!(
+            verifier
+                .verify(&key.sign(&claims("root", None)).unwrap())
+                .await,
+            Err(TokenError::Role(_))
+        ));
+        assert!(matches!(
+            verifier
+                .verify(&key.sign(&claims("supervisor", None)).unwrap())
+                .await,
+            Err(TokenError::NoCenter)
+        ));
+        assert!(
+            verifier
+                .verify(&key.sign(&claims("district_admin", None)).unwrap())
+                .await
+                .is_ok()
+        );
     }
 
     #[test]
@@ -453,7 +554,10 @@ mod tests {
     fn local_defaults_point_at_the_gateway() {
         let mut env = Env::from_map(HashMap::new());
         let s = AuthSettings::read(&mut env);
-        assert_eq!(s.jwks_url.as_deref(), Some("http://127.0.0.1:8080/.well-known/jwks.json"));
+        assert_eq!(
+            s.jwks_url.as_deref(),
+            Some("http://127.0.0.1:8080/.well-known/jwks.json")
+        );
         assert_eq!(s.audience, "bianmin");
     }
 }

@@ -26,7 +26,9 @@ impl IdNumberError {
     pub fn message(self) -> &'static str {
         match self {
             Self::Length => "身份证号应为 18 位 (must be 18 characters)",
-            Self::Characters => "身份证号前 17 位应为数字，末位为数字或 X (17 digits then a digit or X)",
+            Self::Characters => {
+                "身份证号前 17 位应为数字，末位为数字或 X (17 digits then a digit or X)"
+            }
             Self::Region => "身份证号前 6 位不是有效的行政区划代码 (unknown region code)",
             Self::BirthDate => "身份证号中的出生日期无效 (birth date is not a real past date)",
             Self::CheckDigit => "身份证号校验位错误，请核对 (check digit does not match)",
@@ -39,8 +41,8 @@ const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'
 
 /// Province-level codes (the first two digits) in use.
 const PROVINCES: [u32; 34] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54,
-    61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
 ];
 
 /// The check character for the first 17 digits.
@@ -63,14 +65,19 @@ pub fn validate(raw: &str, today: NaiveDate) -> Result<String, IdNumberError> {
         return Err(IdNumberError::Length);
     }
     let (body, last) = id.split_at(17);
-    if !body.chars().all(|c| c.is_ascii_digit()) || !last.chars().all(|c| c.is_ascii_digit() || c == 'X') {
+    if !body.chars().all(|c| c.is_ascii_digit())
+        || !last.chars().all(|c| c.is_ascii_digit() || c == 'X')
+    {
         return Err(IdNumberError::Characters);
     }
     let province: u32 = body[..2].parse().map_err(|_| IdNumberError::Region)?;
-    if !PROVINCES.contains(&province) || &body[2..6] == "0000" && province != 71 && province != 81 && province != 82 {
+    if !PROVINCES.contains(&province)
+        || &body[2..6] == "0000" && province != 71 && province != 81 && province != 82
+    {
         return Err(IdNumberError::Region);
     }
-    let birth = NaiveDate::parse_from_str(&body[6..14], "%Y%m%d").map_err(|_| IdNumberError::BirthDate)?;
+    let birth =
+        NaiveDate::parse_from_str(&body[6..14], "%Y%m%d").map_err(|_| IdNumberError::BirthDate)?;
     if birth > today || birth < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(birth) {
         return Err(IdNumberError::BirthDate);
     }
@@ -100,18 +107,45 @@ mod tests {
     #[test]
     fn accepts_the_standard_example() {
         // The worked example of GB 11643-1999.
-        assert_eq!(validate("11010519491231002X", today()).unwrap(), "11010519491231002X");
-        assert_eq!(validate(" 11010519491231002x ", today()).unwrap(), "11010519491231002X");
+        assert_eq!(
+            validate("11010519491231002X", today()).unwrap(),
+            "11010519491231002X"
+        );
+        assert_eq!(
+            validate(" 11010519491231002x ", today()).unwrap(),
+            "11010519491231002X"
+        );
     }
 
     #[test]
     fn names_the_broken_rule() {
-        assert_eq!(validate("1101051949123100", today()), Err(IdNumberError::Length));
-        assert_eq!(validate("11010519491231A02X", today()), Err(IdNumberError::Characters));
-        assert_eq!(validate("99010519491231002X", today()), Err(IdNumberError::Region));
-        assert_eq!(validate("110105194902300021", today()).unwrap_err(), IdNumberError::BirthDate);
-        assert_eq!(validate(&compose("110105", NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(), 1), today()), Err(IdNumberError::BirthDate));
-        assert_eq!(validate("110105194912310021", today()), Err(IdNumberError::CheckDigit));
+        assert_eq!(
+            validate("1101051949123100", today()),
+            Err(IdNumberError::Length)
+        );
+        assert_eq!(
+            validate("11010519491231A02X", today()),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            validate("99010519491231002X", today()),
+            Err(IdNumberError::Region)
+        );
+        assert_eq!(
+            validate("110105194902300021", today()).unwrap_err(),
+            IdNumberError::BirthDate
+        );
+        assert_eq!(
+            validate(
+                &compose("110105", NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(), 1),
+                today()
+            ),
+            Err(IdNumberError::BirthDate)
+        );
+        assert_eq!(
+            validate("110105194912310021", today()),
+            Err(IdNumberError::CheckDigit)
+        );
     }
 
     proptest! {

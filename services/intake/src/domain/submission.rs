@@ -18,7 +18,11 @@ pub const CHANNELS: [(&str, &str); 8] = [
 ];
 
 pub fn channel_label(code: &str) -> &'static str {
-    CHANNELS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l).unwrap_or("其他")
+    CHANNELS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+        .unwrap_or("其他")
 }
 
 pub const MAX_NAME_CHARS: usize = 50;
@@ -50,14 +54,19 @@ pub struct Valid {
 
 fn required(violations: &mut Vec<FieldViolation>, field: &str, value: &str, label: &str) -> bool {
     if value.trim().is_empty() {
-        violations.push(FieldViolation::new(field, "required", format!("请填写{label} ({field} is required)")));
+        violations.push(FieldViolation::new(
+            field,
+            "required",
+            format!("请填写{label} ({field} is required)"),
+        ));
         return false;
     }
     true
 }
 
 fn has_control_chars(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
 }
 
 /// Checks the fields that need no database. Whether the center and service
@@ -67,12 +76,17 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
     required(&mut v, "center_id", draft.center_id, "服务中心");
     required(&mut v, "service_type", draft.service_type, "服务事项");
 
-    if required(&mut v, "channel", draft.channel, "受理渠道") && !CHANNELS.iter().any(|(c, _)| *c == draft.channel) {
+    if required(&mut v, "channel", draft.channel, "受理渠道")
+        && !CHANNELS.iter().any(|(c, _)| *c == draft.channel)
+    {
         let known: Vec<_> = CHANNELS.iter().map(|(c, _)| *c).collect();
         v.push(FieldViolation::new(
             "channel",
             "channel_unknown",
-            format!("受理渠道不在允许范围内 (channel must be one of {})", known.join(", ")),
+            format!(
+                "受理渠道不在允许范围内 (channel must be one of {})",
+                known.join(", ")
+            ),
         ));
     }
 
@@ -91,7 +105,11 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
     if required(&mut v, "applicant.id_number", draft.id_number, "身份证号") {
         match id_number::validate(draft.id_number, today) {
             Ok(ok) => id = ok,
-            Err(e) => v.push(FieldViolation::new("applicant.id_number", e.rule(), e.message())),
+            Err(e) => v.push(FieldViolation::new(
+                "applicant.id_number",
+                e.rule(),
+                e.message(),
+            )),
         }
     }
 
@@ -99,12 +117,18 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
     if required(&mut v, "applicant.phone", draft.phone, "联系电话") {
         match phone::validate(draft.phone) {
             Some(ok) => tel = ok,
-            None => v.push(FieldViolation::new("applicant.phone", phone::RULE, phone::MESSAGE)),
+            None => v.push(FieldViolation::new(
+                "applicant.phone",
+                phone::RULE,
+                phone::MESSAGE,
+            )),
         }
     }
 
     let reason = draft.reason.trim();
-    if required(&mut v, "reason", reason, "申请事由") && (reason.chars().count() > MAX_REASON_CHARS || has_control_chars(reason)) {
+    if required(&mut v, "reason", reason, "申请事由")
+        && (reason.chars().count() > MAX_REASON_CHARS || has_control_chars(reason))
+    {
         v.push(FieldViolation::new(
             "reason",
             "reason_format",
@@ -156,8 +180,17 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let d = Draft { channel: "fax", id_number: "123", phone: "abc", ..Default::default() };
-        let fields: Vec<_> = validate(&d, today()).unwrap_err().into_iter().map(|v| (v.field, v.rule)).collect();
+        let d = Draft {
+            channel: "fax",
+            id_number: "123",
+            phone: "abc",
+            ..Default::default()
+        };
+        let fields: Vec<_> = validate(&d, today())
+            .unwrap_err()
+            .into_iter()
+            .map(|v| (v.field, v.rule))
+            .collect();
         for expected in [
             ("center_id", "required"),
             ("service_type", "required"),
@@ -167,14 +200,22 @@ mod tests {
             ("applicant.phone", "phone_format"),
             ("reason", "required"),
         ] {
-            assert!(fields.iter().any(|(f, r)| f == expected.0 && r == expected.1), "{expected:?} missing in {fields:?}");
+            assert!(
+                fields
+                    .iter()
+                    .any(|(f, r)| f == expected.0 && r == expected.1),
+                "{expected:?} missing in {fields:?}"
+            );
         }
     }
 
     #[test]
     fn overlong_reason_is_refused() {
         let long = "很".repeat(MAX_REASON_CHARS + 1);
-        let d = Draft { reason: &long, ..good() };
+        let d = Draft {
+            reason: &long,
+            ..good()
+        };
         let errs = validate(&d, today()).unwrap_err();
         assert_eq!(errs[0].rule, "reason_format");
     }

@@ -43,7 +43,8 @@ fn stage_label(stage: &str) -> &str {
 pub fn supplement_requested(items: &[String], reason: &str, remaining: u32) -> Entry {
     Entry {
         kind: "supplement_requested",
-        title: "请补正材料，办理时限暂停 (supplement requested; the time limit is suspended)".into(),
+        title: "请补正材料，办理时限暂停 (supplement requested; the time limit is suspended)"
+            .into(),
         detail: format!(
             "请一次性补齐：{}；原因：{reason}。补齐后剩余 {remaining} 个工作日继续计算 (the remaining working days continue once supplied)",
             items.join("、")
@@ -72,40 +73,69 @@ pub fn stage_changed(action: &str, stage: &str, due: &str) -> Option<Entry> {
     let title = match action {
         "accept" => "初审通过，进入详细评估 (preliminary review passed)",
         "start_joint_review" => "进入多部门联合审核 (joint review by several departments)",
-        "check_acceptance" if stage == "acceptance_check" => "服务验收合格 (acceptance check passed)",
+        "check_acceptance" if stage == "acceptance_check" => {
+            "服务验收合格 (acceptance check passed)"
+        }
         _ => return None,
     };
-    let detail = if due.is_empty() { stage_label(stage).to_string() } else { format!("{}，期限 {due} (due {due})", stage_label(stage)) };
-    Some(Entry { kind: "stage_changed", title: title.into(), detail })
+    let detail = if due.is_empty() {
+        stage_label(stage).to_string()
+    } else {
+        format!("{}，期限 {due} (due {due})", stage_label(stage))
+    };
+    Some(Entry {
+        kind: "stage_changed",
+        title: title.into(),
+        detail,
+    })
 }
 
 pub fn decided(outcome: &str, reasons: &str) -> Entry {
     match outcome {
-        "approved" => Entry { kind: "approved", title: "审核通过 (approved)".into(), detail: "将为您制定服务计划 (a service plan follows)".into() },
+        "approved" => Entry {
+            kind: "approved",
+            title: "审核通过 (approved)".into(),
+            detail: "将为您制定服务计划 (a service plan follows)".into(),
+        },
         _ => Entry {
             kind: "rejected",
             title: "不予批准 (rejected)".into(),
-            detail: format!("理由：{reasons}。您可补正后重新申请 (you may correct and apply again)"),
+            detail: format!(
+                "理由：{reasons}。您可补正后重新申请 (you may correct and apply again)"
+            ),
         },
     }
 }
 
 pub fn planned(content: &str, schedule: &str) -> Entry {
-    Entry { kind: "planned", title: "已制定服务计划 (service planned)".into(), detail: format!("{content}；安排：{schedule}") }
+    Entry {
+        kind: "planned",
+        title: "已制定服务计划 (service planned)".into(),
+        detail: format!("{content}；安排：{schedule}"),
+    }
 }
 
 pub fn task_completed(title: &str, result: &str) -> Entry {
-    Entry { kind: "task_completed", title: format!("已完成服务：{title} (service task completed)"), detail: result.to_string() }
+    Entry {
+        kind: "task_completed",
+        title: format!("已完成服务：{title} (service task completed)"),
+        detail: result.to_string(),
+    }
 }
 
 pub fn closed() -> Entry {
-    Entry { kind: "closed", title: "已结案 (case closed)".into(), detail: "欢迎对本次服务作出评价 (your feedback is welcome)".into() }
+    Entry {
+        kind: "closed",
+        title: "已结案 (case closed)".into(),
+        detail: "欢迎对本次服务作出评价 (your feedback is welcome)".into(),
+    }
 }
 
 pub fn overdue(due: &str) -> Entry {
     Entry {
         kind: "overdue",
-        title: "办理已超过时限，已提请中心主管督办 (overdue; escalated to the center's supervisor)".into(),
+        title: "办理已超过时限，已提请中心主管督办 (overdue; escalated to the center's supervisor)"
+            .into(),
         detail: format!("期限 {due} (was due {due})"),
     }
 }
@@ -117,7 +147,11 @@ mod tests {
     #[test]
     fn a_supplement_request_lists_every_item_and_the_suspended_clock() {
         let e = supplement_requested(&["户口簿".into(), "收入证明".into()], "材料不全", 3);
-        assert!(e.detail.contains("户口簿、收入证明") && e.detail.contains("材料不全") && e.detail.contains("3 个工作日"));
+        assert!(
+            e.detail.contains("户口簿、收入证明")
+                && e.detail.contains("材料不全")
+                && e.detail.contains("3 个工作日")
+        );
         assert!(e.title.contains("暂停"));
     }
 
@@ -127,6 +161,10 @@ mod tests {
         assert!(stage_changed("assign", "preliminary_review", "2026-12-01").is_none());
         let accepted = stage_changed("accept", "detailed_assessment", "2027-01-05").unwrap();
         assert!(accepted.detail.contains("详细评估") && accepted.detail.contains("2027-01-05"));
-        assert!(decided("rejected", "申请材料不齐全").detail.contains("申请材料不齐全"));
+        assert!(
+            decided("rejected", "申请材料不齐全")
+                .detail
+                .contains("申请材料不齐全")
+        );
     }
 }

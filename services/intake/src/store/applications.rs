@@ -22,23 +22,42 @@ pub struct Submitted {
 /// a reused key (different body) without keeping the body in clear.
 fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
     let canonical = serde_json::json!([
-        v.center_id, v.service_type, v.channel, v.name, v.id_number, v.phone, v.reason
+        v.center_id,
+        v.service_type,
+        v.channel,
+        v.name,
+        v.id_number,
+        v.phone,
+        v.reason
     ]);
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
 
-async fn existing_by_key(tx: &mut PgConnection, submitter: &str, key: &str) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
+async fn existing_by_key(
+    tx: &mut PgConnection,
+    submitter: &str,
+    key: &str,
+) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
     let row = sqlx::query("SELECT id, request_hash FROM applications WHERE submitted_by = $1 AND idempotency_key = $2")
         .bind(submitter)
         .bind(key)
         .fetch_optional(tx)
         .await?;
-    Ok(row.map(|r| (r.get("id"), r.get::<Option<Vec<u8>>, _>("request_hash").unwrap_or_default())))
+    Ok(row.map(|r| {
+        (
+            r.get("id"),
+            r.get::<Option<Vec<u8>>, _>("request_hash")
+                .unwrap_or_default(),
+        )
+    }))
 }
 
 fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, ApiError> {
     if found.1 == hash {
-        Ok(Submitted { id: found.0, replayed: true })
+        Ok(Submitted {
+            id: found.0,
+            replayed: true,
+        })
     } else {
         Err(ApiError::Conflict(
             "该幂等键已用于另一份不同的申请 (Idempotency-Key was already used with a different request)".into(),
@@ -67,7 +86,11 @@ pub async fn submit(
     let mut violations = Vec::new();
     let center_name = super::catalog::center_name(&mut tx, &v.center_id).await?;
     if center_name.is_none() {
-        violations.push(FieldViolation::new("center_id", "center_unknown", format!("服务中心 {} 不存在 (no such center)", v.center_id)));
+        violations.push(FieldViolation::new(
+            "center_id",
+            "center_unknown",
+            format!("服务中心 {} 不存在 (no such center)", v.center_id),
+        ));
     }
     let service_type = super::catalog::find_service_type(&mut tx, &v.service_type).await?;
     match &service_type {
@@ -79,18 +102,29 @@ pub async fn submit(
         Some(t) if !t.active => violations.push(FieldViolation::new(
             "service_type",
             "service_type_retired",
-            format!("服务事项 {} 已停止受理 (service type is retired)", v.service_type),
+            format!(
+                "服务事项 {} 已停止受理 (service type is retired)",
+                v.service_type
+            ),
         )),
         Some(_) => {}
     }
-    let (Some(center_name), Some(service_type), true) = (center_name, service_type, violations.is_empty()) else {
+    let (Some(center_name), Some(service_type), true) =
+        (center_name, service_type, violations.is_empty())
+    else {
         return Err(ApiError::Invalid(violations));
     };
 
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let seq: i64 = sqlx::query_scalar("SELECT nextval('application_no_seq')").fetch_one(&mut *tx).await?;
-    let application_no = format!("{}-{}-{seq:06}", v.center_id, calendar::local_date(now).format("%Y%m%d"));
+    let seq: i64 = sqlx::query_scalar("SELECT nextval('application_no_seq')")
+        .fetch_one(&mut *tx)
+        .await?;
+    let application_no = format!(
+        "{}-{}-{seq:06}",
+        v.center_id,
+        calendar::local_date(now).format("%Y%m%d")
+    );
     let id_sealed = keys.seal(&v.id_number, &format!("applications.id_number:{id}"));
     let phone_sealed = keys.seal(&v.phone, &format!("applications.phone:{id}"));
 
@@ -129,7 +163,9 @@ pub async fn submit(
         let mut conn = pool.acquire().await?;
         let found = existing_by_key(&mut conn, submitter, idempotency_key.unwrap_or_default())
             .await?
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency conflict without a row")))?;
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("idempotency conflict without a row"))
+            })?;
         return replay_or_conflict(found, &hash);
     }
 
@@ -150,9 +186,21 @@ pub async fn submit(
         decision_days: service_type.decision_days,
         urgent: false,
     };
-    outbox::enqueue(&mut tx, OutboxEvent::new(event_id, subjects::APPLICATION_SUBMITTED, "ApplicationSubmitted", &event)).await?;
+    outbox::enqueue(
+        &mut tx,
+        OutboxEvent::new(
+            event_id,
+            subjects::APPLICATION_SUBMITTED,
+            "ApplicationSubmitted",
+            &event,
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Submitted { id, replayed: false })
+    Ok(Submitted {
+        id,
+        replayed: false,
+    })
 }
 
 async fn add_entry(
@@ -180,7 +228,10 @@ async fn add_entry(
 /// Where an application belongs and who submitted it, for the permission
 /// check that comes before reading it.
 pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, String)>> {
-    let row = sqlx::query("SELECT center_id, submitted_by FROM applications WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT center_id, submitted_by FROM applications WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(|r| (r.get("center_id"), r.get("submitted_by"))))
 }
 
@@ -202,10 +253,15 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
         .bind(id)
         .fetch_all(pool)
         .await?;
-    let review = match (r.get::<Option<Uuid>, _>("review_case_id"), r.get::<Option<NaiveDate>, _>("review_due_date")) {
+    let review = match (
+        r.get::<Option<Uuid>, _>("review_case_id"),
+        r.get::<Option<NaiveDate>, _>("review_due_date"),
+    ) {
         (Some(case_id), Some(due)) => Some(pb::ReviewInfo {
             case_id: case_id.to_string(),
-            stage: r.get::<Option<String>, _>("review_stage").unwrap_or_default(),
+            stage: r
+                .get::<Option<String>, _>("review_stage")
+                .unwrap_or_default(),
             due_date: due.to_string(),
         }),
         _ => None,
@@ -239,7 +295,11 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
 
 /// Records that review opened the case; false when the application is
 /// unknown.
-pub async fn review_opened(tx: &mut PgConnection, event_id: Uuid, e: &ev::ReviewCaseOpened) -> Result<bool, sqlx::Error> {
+pub async fn review_opened(
+    tx: &mut PgConnection,
+    event_id: Uuid,
+    e: &ev::ReviewCaseOpened,
+) -> Result<bool, sqlx::Error> {
     let (Ok(application_id), Ok(case_id), Ok(due)) = (
         Uuid::parse_str(&e.application_id),
         Uuid::parse_str(&e.case_id),
@@ -260,7 +320,9 @@ pub async fn review_opened(tx: &mut PgConnection, event_id: Uuid, e: &ev::Review
     if updated.rows_affected() == 0 {
         return Ok(false);
     }
-    let at = DateTime::parse_from_rfc3339(&e.occurred_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
     let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
     add_entry(tx, application_id, &entry, at, Some(event_id)).await?;
     Ok(true)
@@ -282,8 +344,14 @@ pub struct Progress<'a> {
 
 /// Applies a review event to the application and its timeline; false when
 /// the application is unknown.
-pub async fn review_progress(tx: &mut PgConnection, event_id: Uuid, p: Progress<'_>) -> Result<bool, sqlx::Error> {
-    let Ok(application_id) = Uuid::parse_str(p.application_id) else { return Ok(false) };
+pub async fn review_progress(
+    tx: &mut PgConnection,
+    event_id: Uuid,
+    p: Progress<'_>,
+) -> Result<bool, sqlx::Error> {
+    let Ok(application_id) = Uuid::parse_str(p.application_id) else {
+        return Ok(false);
+    };
     let due = p.due_date.map(|d| d.parse::<NaiveDate>().ok());
     let updated = sqlx::query(
         "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage), status = COALESCE($3, status),
@@ -301,7 +369,9 @@ pub async fn review_progress(tx: &mut PgConnection, event_id: Uuid, p: Progress<
         return Ok(false);
     }
     if let Some(entry) = &p.entry {
-        let at = DateTime::parse_from_rfc3339(p.occurred_at).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+        let at = DateTime::parse_from_rfc3339(p.occurred_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now());
         add_entry(tx, application_id, entry, at, Some(event_id)).await?;
     }
     Ok(true)

@@ -71,15 +71,25 @@ pub async fn apply_seed(pool: &PgPool, seed: &SeedFile) -> anyhow::Result<()> {
 }
 
 pub async fn centers(pool: &PgPool) -> sqlx::Result<Vec<pb::Center>> {
-    let rows = sqlx::query("SELECT id, name, district, address FROM centers ORDER BY id").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT id, name, district, address FROM centers ORDER BY id")
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|r| pb::Center { id: r.get("id"), name: r.get("name"), district: r.get("district"), address: r.get("address") })
+        .map(|r| pb::Center {
+            id: r.get("id"),
+            name: r.get("name"),
+            district: r.get("district"),
+            address: r.get("address"),
+        })
         .collect())
 }
 
 pub async fn center_name(tx: &mut PgConnection, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT name FROM centers WHERE id = $1").bind(id).fetch_optional(tx).await
+    sqlx::query_scalar("SELECT name FROM centers WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx)
+        .await
 }
 
 fn service_type(r: sqlx::postgres::PgRow) -> pb::ServiceType {
@@ -96,20 +106,26 @@ fn service_type(r: sqlx::postgres::PgRow) -> pb::ServiceType {
     }
 }
 
-const SERVICE_TYPE_COLUMNS: &str =
-    "code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive, active";
+const SERVICE_TYPE_COLUMNS: &str = "code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive, active";
 
 pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SERVICE_TYPE_COLUMNS} FROM service_types ORDER BY code")))
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERVICE_TYPE_COLUMNS} FROM service_types ORDER BY code"
+    )))
+    .fetch_all(pool)
+    .await?;
     Ok(rows.into_iter().map(service_type).collect())
 }
 
-pub async fn find_service_type(tx: &mut PgConnection, code: &str) -> sqlx::Result<Option<pb::ServiceType>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {SERVICE_TYPE_COLUMNS} FROM service_types WHERE code = $1")))
-        .bind(code)
-        .fetch_optional(tx)
-        .await?;
+pub async fn find_service_type(
+    tx: &mut PgConnection,
+    code: &str,
+) -> sqlx::Result<Option<pb::ServiceType>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERVICE_TYPE_COLUMNS} FROM service_types WHERE code = $1"
+    )))
+    .bind(code)
+    .fetch_optional(tx)
+    .await?;
     Ok(row.map(service_type))
 }

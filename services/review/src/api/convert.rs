@@ -29,7 +29,10 @@ pub fn ledger_entry(e: &case::LedgerEntry) -> pb::LedgerEntry {
 
 fn clock(case: &Case) -> pb::Clock {
     let Some(c) = case.clock.as_ref() else {
-        return pb::Clock { suspended_working_days: case.suspended_days, ..Default::default() };
+        return pb::Clock {
+            suspended_working_days: case.suspended_days,
+            ..Default::default()
+        };
     };
     pb::Clock {
         kind: c.kind.as_str().into(),
@@ -37,7 +40,11 @@ fn clock(case: &Case) -> pb::Clock {
         due_date: c.due.to_string(),
         suspended: c.is_suspended(),
         remaining_working_days: c.suspended.as_ref().map(|s| s.remaining).unwrap_or(0),
-        suspended_since: c.suspended.as_ref().map(|s| s.since.to_string()).unwrap_or_default(),
+        suspended_since: c
+            .suspended
+            .as_ref()
+            .map(|s| s.since.to_string())
+            .unwrap_or_default(),
         suspended_working_days: case.suspended_days,
         extended: c.extended_beyond_policy,
     }
@@ -65,19 +72,33 @@ fn deadlines(case: &Case) -> Vec<pb::Deadline> {
         })
         .collect();
     if let Some(c) = case.clock.as_ref() {
-        let status = if c.is_suspended() { "suspended" } else if case.overdue { "missed" } else { "running" };
-        out.push(pb::Deadline { clock: c.kind.as_str().into(), due: c.due.to_string(), status: status.into(), limit_working_days: c.limit, task_id: String::new() });
+        let status = if c.is_suspended() {
+            "suspended"
+        } else if case.overdue {
+            "missed"
+        } else {
+            "running"
+        };
+        out.push(pb::Deadline {
+            clock: c.kind.as_str().into(),
+            due: c.due.to_string(),
+            status: status.into(),
+            limit_working_days: c.limit,
+            task_id: String::new(),
+        });
     }
-    out.extend(case.ledger.iter().map(|e| pb::Deadline {
-        clock: crate::domain::deadlines::FEEDBACK_CLOCK.into(),
-        due: e.feedback_due_at.to_rfc3339(),
-        status: match e.feedback_at {
-            Some(at) => met(at <= e.feedback_due_at),
-            None => "running",
+    out.extend(case.ledger.iter().map(|e| {
+        pb::Deadline {
+            clock: crate::domain::deadlines::FEEDBACK_CLOCK.into(),
+            due: e.feedback_due_at.to_rfc3339(),
+            status: match e.feedback_at {
+                Some(at) => met(at <= e.feedback_due_at),
+                None => "running",
+            }
+            .into(),
+            limit_working_days: 0,
+            task_id: e.task_id.clone(),
         }
-        .into(),
-        limit_working_days: 0,
-        task_id: e.task_id.clone(),
     }));
     out
 }
@@ -189,22 +210,42 @@ fn optional_date(field: &str, raw: &str) -> Result<Option<NaiveDate>, ApiError> 
     if raw.is_empty() {
         return Ok(None);
     }
-    raw.parse()
-        .map(Some)
-        .map_err(|_| ApiError::invalid(field, "date_format", format!("{field} 须为 YYYY-MM-DD 日期 (must be a YYYY-MM-DD date)")))
+    raw.parse().map(Some).map_err(|_| {
+        ApiError::invalid(
+            field,
+            "date_format",
+            format!("{field} 须为 YYYY-MM-DD 日期 (must be a YYYY-MM-DD date)"),
+        )
+    })
 }
 
 /// The domain command of a wire action.
 pub fn command(action: Option<Action>) -> Result<Command, ApiError> {
     let Some(action) = action else {
-        return Err(ApiError::invalid("action", "required", "请指定操作 (an action is required)"));
+        return Err(ApiError::invalid(
+            "action",
+            "required",
+            "请指定操作 (an action is required)",
+        ));
     };
     Ok(match action {
         Action::Accept(a) => Command::Accept { reason: a.reason },
-        Action::RequestSupplement(a) => Command::RequestSupplement { missing_items: a.missing_items, reason: a.reason },
-        Action::Resume(a) => Command::Resume { received_items: a.received_items, reason: a.reason },
-        Action::Extend(a) => Command::Extend { new_due_date: optional_date("new_due_date", &a.new_due_date)?, reason: a.reason },
-        Action::StartJointReview(a) => Command::StartJointReview { departments: a.departments, reason: a.reason },
+        Action::RequestSupplement(a) => Command::RequestSupplement {
+            missing_items: a.missing_items,
+            reason: a.reason,
+        },
+        Action::Resume(a) => Command::Resume {
+            received_items: a.received_items,
+            reason: a.reason,
+        },
+        Action::Extend(a) => Command::Extend {
+            new_due_date: optional_date("new_due_date", &a.new_due_date)?,
+            reason: a.reason,
+        },
+        Action::StartJointReview(a) => Command::StartJointReview {
+            departments: a.departments,
+            reason: a.reason,
+        },
         Action::SignOff(a) => Command::SignOff {
             department: a.department,
             approve: a.approve,
@@ -215,7 +256,13 @@ pub fn command(action: Option<Action>) -> Result<Command, ApiError> {
             outcome: match a.outcome.trim() {
                 "approved" => Outcome::Approved,
                 "rejected" => Outcome::Rejected,
-                _ => return Err(ApiError::invalid("outcome", "outcome", "outcome 须为 approved 或 rejected (approved or rejected)")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "outcome",
+                        "outcome",
+                        "outcome 须为 approved 或 rejected (approved or rejected)",
+                    ));
+                }
             },
             reason_codes: a.reason_codes,
             reason_text: a.reason_text,
@@ -231,7 +278,12 @@ pub fn command(action: Option<Action>) -> Result<Command, ApiError> {
                     tasks: p
                         .tasks
                         .into_iter()
-                        .map(|t| case::Task { id: t.id, title: t.title, assignee: t.assignee, done: false })
+                        .map(|t| case::Task {
+                            id: t.id,
+                            title: t.title,
+                            assignee: t.assignee,
+                            done: false,
+                        })
                         .collect(),
                 },
             }
@@ -243,9 +295,23 @@ pub fn command(action: Option<Action>) -> Result<Command, ApiError> {
             result: a.result,
             resident_feedback: a.resident_feedback,
         },
-        Action::RecordFeedback(a) => Command::RecordFeedback { task_id: a.task_id, resident_feedback: a.resident_feedback },
-        Action::CheckAcceptance(a) => Command::CheckAcceptance { passed: a.passed, notes: a.notes, reopen_task_ids: a.reopen_task_ids },
-        Action::Close(a) => Command::Close { results: a.results, problems: a.problems, improvements: a.improvements },
-        Action::Assign(a) => Command::Assign { assignee: a.assignee, reason: a.reason },
+        Action::RecordFeedback(a) => Command::RecordFeedback {
+            task_id: a.task_id,
+            resident_feedback: a.resident_feedback,
+        },
+        Action::CheckAcceptance(a) => Command::CheckAcceptance {
+            passed: a.passed,
+            notes: a.notes,
+            reopen_task_ids: a.reopen_task_ids,
+        },
+        Action::Close(a) => Command::Close {
+            results: a.results,
+            problems: a.problems,
+            improvements: a.improvements,
+        },
+        Action::Assign(a) => Command::Assign {
+            assignee: a.assignee,
+            reason: a.reason,
+        },
     })
 }

@@ -11,7 +11,9 @@ use crate::store::{cases, measures};
 use bianmin_common::auth::{self, Principal, Role};
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::grpc::Ready;
-use bianmin_proto::review::v1::{self as pb, get_review_case_request::By, review_service_server::ReviewService};
+use bianmin_proto::review::v1::{
+    self as pb, get_review_case_request::By, review_service_server::ReviewService,
+};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -27,7 +29,13 @@ pub struct ReviewApi {
 }
 
 fn uuid(field: &str, raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid(field, "uuid_format", format!("{field} 须为 UUID (must be a UUID)")))
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ApiError::invalid(
+            field,
+            "uuid_format",
+            format!("{field} 须为 UUID (must be a UUID)"),
+        )
+    })
 }
 
 fn not_found() -> Status {
@@ -39,7 +47,9 @@ fn not_found() -> Status {
 fn reader<T>(request: &Request<T>) -> Result<Principal, Status> {
     let principal = auth::principal(request)?;
     match principal.role {
-        Role::Resident | Role::Partner => Err(Status::permission_denied("无权查看审核案件 (may not read review cases)")),
+        Role::Resident | Role::Partner => Err(Status::permission_denied(
+            "无权查看审核案件 (may not read review cases)",
+        )),
         _ => Ok(principal),
     }
 }
@@ -58,7 +68,11 @@ fn scope(principal: &Principal, asked: &str) -> Option<String> {
 fn refused(e: ActError) -> Status {
     match e {
         ActError::NotFound => not_found(),
-        ActError::Refused(Refusal::Invalid { field, rule, message }) => ApiError::Invalid(vec![FieldViolation::new(field, rule, message)]).into(),
+        ActError::Refused(Refusal::Invalid {
+            field,
+            rule,
+            message,
+        }) => ApiError::Invalid(vec![FieldViolation::new(field, rule, message)]).into(),
         ActError::Refused(Refusal::Forbidden(m)) => Status::permission_denied(m),
         ActError::Refused(Refusal::Illegal(m)) => ApiError::FailedPrecondition(m).into(),
         ActError::Database(e) => ApiError::from(e).into(),
@@ -72,20 +86,34 @@ fn idempotency_key(raw: &str) -> Result<Option<&str>, ApiError> {
         return Ok(None);
     }
     if key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid("idempotency_key", "idempotency_key_format", "幂等键须为不超过 200 个可见 ASCII 字符 (at most 200 printable ASCII characters)"));
+        return Err(ApiError::invalid(
+            "idempotency_key",
+            "idempotency_key_format",
+            "幂等键须为不超过 200 个可见 ASCII 字符 (at most 200 printable ASCII characters)",
+        ));
     }
     Ok(Some(key))
 }
 
 #[tonic::async_trait]
 impl ReviewService for ReviewApi {
-    async fn get_review_case(&self, request: Request<pb::GetReviewCaseRequest>) -> Result<Response<pb::ReviewCase>, Status> {
+    async fn get_review_case(
+        &self,
+        request: Request<pb::GetReviewCaseRequest>,
+    ) -> Result<Response<pb::ReviewCase>, Status> {
         let state = self.state.get()?;
         let principal = reader(&request)?;
         let key = match request.into_inner().by {
             Some(By::CaseId(id)) => cases::Key::Case(uuid("case_id", &id)?),
             Some(By::ApplicationId(id)) => cases::Key::Application(uuid("application_id", &id)?),
-            None => return Err(ApiError::invalid("by", "required", "请给出 case_id 或 application_id (case_id or application_id is required)").into()),
+            None => {
+                return Err(ApiError::invalid(
+                    "by",
+                    "required",
+                    "请给出 case_id 或 application_id (case_id or application_id is required)",
+                )
+                .into());
+            }
         };
         let found = cases::get(&state.pool, key).await.map_err(ApiError::from)?;
         found
@@ -94,7 +122,10 @@ impl ReviewService for ReviewApi {
             .ok_or_else(not_found)
     }
 
-    async fn list_review_cases(&self, request: Request<pb::ListReviewCasesRequest>) -> Result<Response<pb::ListReviewCasesResponse>, Status> {
+    async fn list_review_cases(
+        &self,
+        request: Request<pb::ListReviewCasesRequest>,
+    ) -> Result<Response<pb::ListReviewCasesResponse>, Status> {
         let state = self.state.get()?;
         let principal = reader(&request)?;
         let r = request.into_inner();
@@ -102,7 +133,11 @@ impl ReviewService for ReviewApi {
             "" => None,
             s => Some(Stage::parse(s).ok_or_else(|| {
                 let known: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid("stage", "stage", format!("未知阶段 {s} (unknown stage; one of {})", known.join(", ")))
+                ApiError::invalid(
+                    "stage",
+                    "stage",
+                    format!("未知阶段 {s} (unknown stage; one of {})", known.join(", ")),
+                )
             })?),
         };
         let text = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -113,7 +148,9 @@ impl ReviewService for ReviewApi {
             assignee: text(r.assignee),
             limit: if r.limit == 0 { 200 } else { r.limit.min(1000) } as i64,
         };
-        let (items, counts) = cases::queue(&state.pool, &filter).await.map_err(ApiError::from)?;
+        let (items, counts) = cases::queue(&state.pool, &filter)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListReviewCasesResponse {
             cases: items
                 .into_iter()
@@ -131,31 +168,61 @@ impl ReviewService for ReviewApi {
                     suspended: q.suspended,
                 })
                 .collect(),
-            counts: counts.into_iter().map(|(stage, n)| pb::StageCount { stage, count: n as u32 }).collect(),
+            counts: counts
+                .into_iter()
+                .map(|(stage, n)| pb::StageCount {
+                    stage,
+                    count: n as u32,
+                })
+                .collect(),
         }))
     }
 
-    async fn act_on_review_case(&self, request: Request<pb::ActOnReviewCaseRequest>) -> Result<Response<pb::ActOnReviewCaseResponse>, Status> {
+    async fn act_on_review_case(
+        &self,
+        request: Request<pb::ActOnReviewCaseRequest>,
+    ) -> Result<Response<pb::ActOnReviewCaseResponse>, Status> {
         let state = self.state.get()?;
         let principal = auth::principal(&request)?;
         let r = request.into_inner();
         let case_id = uuid("case_id", &r.case_id)?;
         let key = idempotency_key(&r.idempotency_key)?.map(str::to_string);
         let command = convert::command(r.action)?;
-        let acted = flow::act(&state.pool, &state.deadlines, &principal, case_id, key.as_deref(), command).await.map_err(refused)?;
-        Ok(Response::new(pb::ActOnReviewCaseResponse { review_case: Some(convert::review_case(&acted.stored)), replayed: acted.replayed }))
+        let acted = flow::act(
+            &state.pool,
+            &state.deadlines,
+            &principal,
+            case_id,
+            key.as_deref(),
+            command,
+        )
+        .await
+        .map_err(refused)?;
+        Ok(Response::new(pb::ActOnReviewCaseResponse {
+            review_case: Some(convert::review_case(&acted.stored)),
+            replayed: acted.replayed,
+        }))
     }
 
-    async fn get_review_measures(&self, request: Request<pb::GetReviewMeasuresRequest>) -> Result<Response<pb::ReviewMeasures>, Status> {
+    async fn get_review_measures(
+        &self,
+        request: Request<pb::GetReviewMeasuresRequest>,
+    ) -> Result<Response<pb::ReviewMeasures>, Status> {
         let state = self.state.get()?;
         let principal = reader(&request)?;
         let center = scope(&principal, &request.get_ref().center_id);
-        let rows = measures::measures(&state.pool, center.as_deref()).await.map_err(ApiError::from)?;
+        let rows = measures::measures(&state.pool, center.as_deref())
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ReviewMeasures {
             rows: rows
                 .into_iter()
                 .map(|m| pb::MeasureRow {
-                    on_time_rate: if m.decided == 0 { 0.0 } else { m.decided_on_time as f64 / m.decided as f64 },
+                    on_time_rate: if m.decided == 0 {
+                        0.0
+                    } else {
+                        m.decided_on_time as f64 / m.decided as f64
+                    },
                     center_id: m.center_id,
                     service_type: m.service_type,
                     cases: m.cases as u32,

@@ -255,8 +255,17 @@ impl Case {
         policy: Policy,
         at: DateTime<Utc>,
     ) -> Result<Self, bianmin_common::calendar::CalendarError> {
-        let clock = Clock::start(calendar, ClockKind::Preliminary, accepted_on, policy.preliminary_days, 0)?;
-        let detail = format!("初审时限 {} 个工作日，至 {} (due {})", policy.preliminary_days, clock.due, clock.due);
+        let clock = Clock::start(
+            calendar,
+            ClockKind::Preliminary,
+            accepted_on,
+            policy.preliminary_days,
+            0,
+        )?;
+        let detail = format!(
+            "初审时限 {} 个工作日，至 {} (due {})",
+            policy.preliminary_days, clock.due, clock.due
+        );
         Ok(Self {
             stage: Stage::PreliminaryReview,
             accepted_on,
@@ -294,7 +303,13 @@ impl Case {
     pub fn end_clock(&mut self, now: DateTime<Utc>) {
         if let Some(c) = self.clock.take() {
             let met = bianmin_common::calendar::local_date(now) <= c.due;
-            self.ended_clocks.push(EndedClock { kind: c.kind, limit: c.limit, due: c.due, ended_at: now, met });
+            self.ended_clocks.push(EndedClock {
+                kind: c.kind,
+                limit: c.limit,
+                due: c.due,
+                ended_at: now,
+                met,
+            });
         }
     }
 

@@ -49,7 +49,13 @@ pub struct Clock {
 impl Clock {
     /// A clock of `limit` working days counted from `start`, pushed back by
     /// the working days the case already spent suspended.
-    pub fn start(calendar: &WorkingCalendar, kind: ClockKind, start: NaiveDate, limit: u32, suspended_days: u32) -> Result<Self, CalendarError> {
+    pub fn start(
+        calendar: &WorkingCalendar,
+        kind: ClockKind,
+        start: NaiveDate,
+        limit: u32,
+        suspended_days: u32,
+    ) -> Result<Self, CalendarError> {
         Ok(Self {
             kind,
             limit,
@@ -63,14 +69,23 @@ impl Clock {
     /// due date remain (0 once it is due).
     pub fn suspend(&mut self, calendar: &WorkingCalendar, today: NaiveDate) {
         if self.suspended.is_none() {
-            self.suspended = Some(Suspension { since: today, remaining: calendar.working_days_between(today, self.due) });
+            self.suspended = Some(Suspension {
+                since: today,
+                remaining: calendar.working_days_between(today, self.due),
+            });
         }
     }
 
     /// Runs again from `today` with the days that remained; returns the
     /// working days the suspension lasted (they do not count).
-    pub fn resume(&mut self, calendar: &WorkingCalendar, today: NaiveDate) -> Result<u32, CalendarError> {
-        let Some(s) = self.suspended.take() else { return Ok(0) };
+    pub fn resume(
+        &mut self,
+        calendar: &WorkingCalendar,
+        today: NaiveDate,
+    ) -> Result<u32, CalendarError> {
+        let Some(s) = self.suspended.take() else {
+            return Ok(0);
+        };
         self.due = calendar.add_working_days(today, s.remaining)?;
         Ok(calendar.working_days_between(s.since, today))
     }
@@ -144,7 +159,10 @@ mod tests {
         // Suspended on Wednesday 11-25: Thu, Fri, Mon remain.
         clock.suspend(&c, d("2026-11-25"));
         assert_eq!(clock.suspended.as_ref().unwrap().remaining, 3);
-        assert!(!clock.is_overdue(d("2026-12-20")), "a suspended clock is never overdue");
+        assert!(
+            !clock.is_overdue(d("2026-12-20")),
+            "a suspended clock is never overdue"
+        );
         // Resumed two weeks later on Wednesday 12-09: Thu, Fri, Mon -> 12-14.
         let spent = clock.resume(&c, d("2026-12-09")).unwrap();
         assert_eq!(clock.due, d("2026-12-14"));
@@ -157,7 +175,10 @@ mod tests {
         let clock = Clock::start(&c, ClockKind::Preliminary, d("2026-11-23"), 5, 0).unwrap();
         assert_eq!(clock.breach_at().to_rfc3339(), "2026-11-30T16:00:00+00:00");
         // 80% of 5 days: 1 day left -> warn at the start of Friday 11-27.
-        assert_eq!(clock.warning_at(&c, 0.8).to_rfc3339(), "2026-11-26T16:00:00+00:00");
+        assert_eq!(
+            clock.warning_at(&c, 0.8).to_rfc3339(),
+            "2026-11-26T16:00:00+00:00"
+        );
     }
 
     proptest! {

@@ -30,19 +30,64 @@ pub const FEEDBACK_WITHIN: Duration = Duration::hours(24);
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    Accept { reason: String },
-    RequestSupplement { missing_items: Vec<String>, reason: String },
-    Resume { received_items: Vec<String>, reason: String },
-    Extend { reason: String, new_due_date: Option<NaiveDate> },
-    StartJointReview { departments: Vec<String>, reason: String },
-    SignOff { department: String, approve: bool, reason_codes: Vec<String>, reason_text: String },
-    Decide { outcome: Outcome, reason_codes: Vec<String>, reason_text: String },
-    Plan { plan: Plan },
-    CompleteTask { task_id: String, content: String, minutes_spent: u32, result: String, resident_feedback: String },
-    RecordFeedback { task_id: String, resident_feedback: String },
-    CheckAcceptance { passed: bool, notes: String, reopen_task_ids: Vec<String> },
-    Close { results: String, problems: String, improvements: String },
-    Assign { assignee: String, reason: String },
+    Accept {
+        reason: String,
+    },
+    RequestSupplement {
+        missing_items: Vec<String>,
+        reason: String,
+    },
+    Resume {
+        received_items: Vec<String>,
+        reason: String,
+    },
+    Extend {
+        reason: String,
+        new_due_date: Option<NaiveDate>,
+    },
+    StartJointReview {
+        departments: Vec<String>,
+        reason: String,
+    },
+    SignOff {
+        department: String,
+        approve: bool,
+        reason_codes: Vec<String>,
+        reason_text: String,
+    },
+    Decide {
+        outcome: Outcome,
+        reason_codes: Vec<String>,
+        reason_text: String,
+    },
+    Plan {
+        plan: Plan,
+    },
+    CompleteTask {
+        task_id: String,
+        content: String,
+        minutes_spent: u32,
+        result: String,
+        resident_feedback: String,
+    },
+    RecordFeedback {
+        task_id: String,
+        resident_feedback: String,
+    },
+    CheckAcceptance {
+        passed: bool,
+        notes: String,
+        reopen_task_ids: Vec<String>,
+    },
+    Close {
+        results: String,
+        problems: String,
+        improvements: String,
+    },
+    Assign {
+        assignee: String,
+        reason: String,
+    },
 }
 
 impl Command {
@@ -71,7 +116,11 @@ impl Command {
 pub enum Refusal {
     /// Bad input: names the field and the rule.
     #[error("{field}: {message}")]
-    Invalid { field: String, rule: &'static str, message: String },
+    Invalid {
+        field: String,
+        rule: &'static str,
+        message: String,
+    },
     /// This role may not take this action.
     #[error("{0}")]
     Forbidden(String),
@@ -81,12 +130,20 @@ pub enum Refusal {
 }
 
 fn invalid(field: &str, rule: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal::Invalid { field: field.into(), rule, message: message.into() }
+    Refusal::Invalid {
+        field: field.into(),
+        rule,
+        message: message.into(),
+    }
 }
 
 fn required(field: &str, value: &str) -> Result<(), Refusal> {
     if value.trim().is_empty() {
-        return Err(invalid(field, "required", format!("{field} 不能为空 ({field} is required)")));
+        return Err(invalid(
+            field,
+            "required",
+            format!("{field} 不能为空 ({field} is required)"),
+        ));
     }
     Ok(())
 }
@@ -97,16 +154,27 @@ pub enum Emit {
     StageChanged,
     SupplementRequested,
     Resumed,
-    Extended { previous_due: Option<NaiveDate>, approved_by: String },
+    Extended {
+        previous_due: Option<NaiveDate>,
+        approved_by: String,
+    },
     Decided,
     Planned,
-    TaskCompleted { task_id: String },
+    TaskCompleted {
+        task_id: String,
+    },
     Closed,
 }
 
 /// Applies `command` by `actor` at `now`, or refuses it and leaves `case`
 /// unchanged.
-pub fn apply(case: &mut Case, actor: &Actor, command: Command, now: DateTime<Utc>, calendar: &WorkingCalendar) -> Result<Emit, Refusal> {
+pub fn apply(
+    case: &mut Case,
+    actor: &Actor,
+    command: Command,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+) -> Result<Emit, Refusal> {
     let mut next = case.clone();
     let from = case.stage;
     let (emit, reason, detail) = step(&mut next, actor, &command, now, calendar)?;
@@ -126,24 +194,39 @@ pub fn apply(case: &mut Case, actor: &Actor, command: Command, now: DateTime<Utc
 
 /// Ok when `value` is one of `allowed`; else the refusal `refuse` makes
 /// from the allowed names joined with " or ".
-fn one_of<T: PartialEq + Copy>(value: T, allowed: &[T], name: fn(T) -> &'static str, refuse: impl FnOnce(String) -> Refusal) -> Result<(), Refusal> {
+fn one_of<T: PartialEq + Copy>(
+    value: T,
+    allowed: &[T],
+    name: fn(T) -> &'static str,
+    refuse: impl FnOnce(String) -> Refusal,
+) -> Result<(), Refusal> {
     if allowed.contains(&value) {
         return Ok(());
     }
-    Err(refuse(allowed.iter().map(|v| name(*v)).collect::<Vec<_>>().join(" or ")))
+    Err(refuse(
+        allowed
+            .iter()
+            .map(|v| name(*v))
+            .collect::<Vec<_>>()
+            .join(" or "),
+    ))
 }
 
 fn role_in(actor: &Actor, allowed: &[Role], action: &str) -> Result<(), Refusal> {
     let role = actor.role.as_str();
     one_of(actor.role, allowed, Role::as_str, |needs| {
-        Refusal::Forbidden(format!("角色 {role} 无权执行 {action}，需要 {needs} (role {role} may not {action}; needs {needs})"))
+        Refusal::Forbidden(format!(
+            "角色 {role} 无权执行 {action}，需要 {needs} (role {role} may not {action}; needs {needs})"
+        ))
     })
 }
 
 fn stage_in(case: &Case, allowed: &[Stage], action: &str) -> Result<(), Refusal> {
     let (label, stage) = (case.stage.label(), case.stage.as_str());
     one_of(case.stage, allowed, Stage::as_str, |needs| {
-        Refusal::Illegal(format!("案件处于{label}阶段，不能执行 {action} (case is in {stage}; {action} needs {needs})"))
+        Refusal::Illegal(format!(
+            "案件处于{label}阶段，不能执行 {action} (case is in {stage}; {action} needs {needs})"
+        ))
     })
 }
 
@@ -156,39 +239,68 @@ fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, Refusal> {
     for (i, item) in items.iter().enumerate() {
         let item = item.trim();
         if item.is_empty() {
-            return Err(invalid(&format!("{field}[{i}]"), "required", "不能为空 (must not be empty)"));
+            return Err(invalid(
+                &format!("{field}[{i}]"),
+                "required",
+                "不能为空 (must not be empty)",
+            ));
         }
         if !seen.insert(item.to_string()) {
-            return Err(invalid(&format!("{field}[{i}]"), "duplicate", format!("重复：{item} (listed twice)")));
+            return Err(invalid(
+                &format!("{field}[{i}]"),
+                "duplicate",
+                format!("重复：{item} (listed twice)"),
+            ));
         }
         out.push(item.to_string());
     }
     if out.is_empty() {
-        return Err(invalid(field, "required", format!("{field} 至少一项 (at least one item)")));
+        return Err(invalid(
+            field,
+            "required",
+            format!("{field} 至少一项 (at least one item)"),
+        ));
     }
     Ok(out)
 }
 
 fn reason_codes(field: &str, codes: &[String], text: &str) -> Result<(), Refusal> {
     if codes.is_empty() {
-        return Err(invalid(field, "reason_required", "不予批准须写明理由，请从理由清单中选择 (a rejection needs reasons from the list)"));
+        return Err(invalid(
+            field,
+            "reason_required",
+            "不予批准须写明理由，请从理由清单中选择 (a rejection needs reasons from the list)",
+        ));
     }
     for (i, code) in codes.iter().enumerate() {
         if reasons::label(code).is_none() {
             let known: Vec<&str> = reasons::REASONS.iter().map(|(c, _)| *c).collect();
-            return Err(invalid(&format!("{field}[{i}]"), "reason_code", format!("未知理由 {code} (unknown reason; one of {})", known.join(", "))));
+            return Err(invalid(
+                &format!("{field}[{i}]"),
+                "reason_code",
+                format!(
+                    "未知理由 {code} (unknown reason; one of {})",
+                    known.join(", ")
+                ),
+            ));
         }
     }
     if codes.iter().any(|c| c == "other") && text.trim().is_empty() {
-        return Err(invalid("reason_text", "required", "选择“其他”时须填写理由 (reason_text is required with `other`)"));
+        return Err(invalid(
+            "reason_text",
+            "required",
+            "选择“其他”时须填写理由 (reason_text is required with `other`)",
+        ));
     }
     Ok(())
 }
 
 fn running_clock<'a>(case: &'a mut Case, action: &str) -> Result<&'a mut Clock, Refusal> {
-    case.clock
-        .as_mut()
-        .ok_or_else(|| Refusal::Illegal(format!("此阶段没有计时 (no clock runs in this stage; cannot {action})")))
+    case.clock.as_mut().ok_or_else(|| {
+        Refusal::Illegal(format!(
+            "此阶段没有计时 (no clock runs in this stage; cannot {action})"
+        ))
+    })
 }
 
 fn calendar_error(e: calendar::CalendarError) -> Refusal {
@@ -197,34 +309,66 @@ fn calendar_error(e: calendar::CalendarError) -> Refusal {
 
 type Stepped = (Emit, String, String);
 
-fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, calendar: &WorkingCalendar) -> Result<Stepped, Refusal> {
+fn step(
+    case: &mut Case,
+    actor: &Actor,
+    command: &Command,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+) -> Result<Stepped, Refusal> {
     let today = calendar::local_date(now);
     let name = command.name();
     match command {
         Command::Accept { reason } => {
             stage_in(case, &[Stage::PreliminaryReview], name)?;
             role_in(actor, REVIEWERS, name)?;
-            let clock = Clock::start(calendar, ClockKind::Decision, case.accepted_on, case.policy.decision_days, case.suspended_days)
-                .map_err(calendar_error)?;
-            let detail = format!("初审通过，决定时限至 {} (decision due {})", clock.due, clock.due);
+            let clock = Clock::start(
+                calendar,
+                ClockKind::Decision,
+                case.accepted_on,
+                case.policy.decision_days,
+                case.suspended_days,
+            )
+            .map_err(calendar_error)?;
+            let detail = format!(
+                "初审通过，决定时限至 {} (decision due {})",
+                clock.due, clock.due
+            );
             case.end_clock(now);
             case.overdue = clock.is_overdue(today);
             case.clock = Some(clock);
             case.stage = Stage::DetailedAssessment;
             Ok((Emit::StageChanged, reason.clone(), detail))
         }
-        Command::RequestSupplement { missing_items, reason } => {
-            stage_in(case, &[Stage::PreliminaryReview, Stage::DetailedAssessment], name)?;
+        Command::RequestSupplement {
+            missing_items,
+            reason,
+        } => {
+            stage_in(
+                case,
+                &[Stage::PreliminaryReview, Stage::DetailedAssessment],
+                name,
+            )?;
             role_in(actor, REVIEWERS, name)?;
             let items = clean_list("missing_items", missing_items)?;
             required("reason", reason)?;
             // 一次性告知: what the resident already supplied is not asked again.
-            let present: HashSet<&str> = case.supplements.iter().flat_map(|r| r.received_items.iter().map(String::as_str)).collect();
-            if let Some((i, item)) = items.iter().enumerate().find(|(_, it)| present.contains(it.as_str())) {
+            let present: HashSet<&str> = case
+                .supplements
+                .iter()
+                .flat_map(|r| r.received_items.iter().map(String::as_str))
+                .collect();
+            if let Some((i, item)) = items
+                .iter()
+                .enumerate()
+                .find(|(_, it)| present.contains(it.as_str()))
+            {
                 return Err(invalid(
                     &format!("missing_items[{i}]"),
                     "already_present",
-                    format!("{item} 已补正，不得重复要求 (already supplied; ask only for what is missing, all at once)"),
+                    format!(
+                        "{item} 已补正，不得重复要求 (already supplied; ask only for what is missing, all at once)"
+                    ),
                 ));
             }
             let mut detail = String::new();
@@ -235,7 +379,10 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
             let clock = running_clock(case, name)?;
             clock.suspend(calendar, today);
             let remaining = clock.suspended.as_ref().map(|s| s.remaining).unwrap_or(0);
-            detail = format!("{detail}计时暂停，剩余 {remaining} 个工作日；需补正：{} (clock suspended)", items.join("、"));
+            detail = format!(
+                "{detail}计时暂停，剩余 {remaining} 个工作日；需补正：{} (clock suspended)",
+                items.join("、")
+            );
             case.supplements.push(SupplementRound {
                 missing_items: items,
                 reason: reason.clone(),
@@ -249,15 +396,29 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
             case.stage = Stage::SupplementRequested;
             Ok((Emit::SupplementRequested, reason.clone(), detail))
         }
-        Command::Resume { received_items, reason } => {
+        Command::Resume {
+            received_items,
+            reason,
+        } => {
             stage_in(case, &[Stage::SupplementRequested], name)?;
             role_in(actor, REVIEWERS, name)?;
             let received = clean_list("received_items", received_items)?;
-            let round = case.supplements.last().cloned().ok_or_else(|| Refusal::Illegal("没有补正请求 (no supplement request)".into()))?;
-            let missing: Vec<&String> = round.missing_items.iter().filter(|m| !received.contains(m)).collect();
+            let round =
+                case.supplements.last().cloned().ok_or_else(|| {
+                    Refusal::Illegal("没有补正请求 (no supplement request)".into())
+                })?;
+            let missing: Vec<&String> = round
+                .missing_items
+                .iter()
+                .filter(|m| !received.contains(m))
+                .collect();
             if !missing.is_empty() {
                 let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                return Err(invalid("received_items", "supplement_incomplete", format!("尚缺：{} (still missing)", list.join("、"))));
+                return Err(invalid(
+                    "received_items",
+                    "supplement_incomplete",
+                    format!("尚缺：{} (still missing)", list.join("、")),
+                ));
             }
             let clock = running_clock(case, name)?;
             let spent = clock.resume(calendar, today).map_err(calendar_error)?;
@@ -269,10 +430,27 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
                 last.resumed_at = Some(now);
             }
             case.stage = round.return_to;
-            Ok((Emit::Resumed, reason.clone(), format!("计时恢复，暂停 {spent} 个工作日不计入，新期限 {due} (clock resumed, due {due})")))
+            Ok((
+                Emit::Resumed,
+                reason.clone(),
+                format!(
+                    "计时恢复，暂停 {spent} 个工作日不计入，新期限 {due} (clock resumed, due {due})"
+                ),
+            ))
         }
-        Command::Extend { reason, new_due_date } => {
-            stage_in(case, &[Stage::PreliminaryReview, Stage::DetailedAssessment, Stage::JointReview], name)?;
+        Command::Extend {
+            reason,
+            new_due_date,
+        } => {
+            stage_in(
+                case,
+                &[
+                    Stage::PreliminaryReview,
+                    Stage::DetailedAssessment,
+                    Stage::JointReview,
+                ],
+                name,
+            )?;
             role_in(actor, REVIEWERS, name)?;
             required("reason", reason)?;
             let previous_due = case.due_date();
@@ -280,40 +458,89 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
             if within_policy && new_due_date.is_none() {
                 let detail = extend_to_policy(case, calendar)?;
                 case.overdue = case.clock.as_ref().is_some_and(|c| c.is_overdue(today));
-                return Ok((Emit::Extended { previous_due, approved_by: String::new() }, reason.clone(), detail));
+                return Ok((
+                    Emit::Extended {
+                        previous_due,
+                        approved_by: String::new(),
+                    },
+                    reason.clone(),
+                    detail,
+                ));
             }
             // Beyond the policy: only with a supervisor's recorded approval.
             role_in(actor, SUPERVISORS, "extend beyond the policy limit")?;
             let Some(new_due) = *new_due_date else {
-                return Err(invalid("new_due_date", "required", "超出政策时限的延期须给出新的期限 (an extension beyond the policy needs new_due_date)"));
+                return Err(invalid(
+                    "new_due_date",
+                    "required",
+                    "超出政策时限的延期须给出新的期限 (an extension beyond the policy needs new_due_date)",
+                ));
             };
             let clock = running_clock(case, name)?;
             if new_due <= clock.due || new_due <= today {
-                return Err(invalid("new_due_date", "after_current_due", format!("新期限须晚于 {} 和今天 (must be after the current due date and today)", clock.due)));
+                return Err(invalid(
+                    "new_due_date",
+                    "after_current_due",
+                    format!(
+                        "新期限须晚于 {} 和今天 (must be after the current due date and today)",
+                        clock.due
+                    ),
+                ));
             }
             if !calendar.is_working_day(new_due) {
-                return Err(invalid("new_due_date", "working_day", "新期限须为工作日 (must be a working day)"));
+                return Err(invalid(
+                    "new_due_date",
+                    "working_day",
+                    "新期限须为工作日 (must be a working day)",
+                ));
             }
             clock.limit += calendar.working_days_between(clock.due, new_due);
             clock.due = new_due;
             clock.extended_beyond_policy = true;
             case.overdue = false;
-            let detail = format!("经主管批准延期至 {new_due} (extended to {new_due} with supervisor approval)");
-            Ok((Emit::Extended { previous_due, approved_by: actor.subject.clone() }, reason.clone(), detail))
+            let detail = format!(
+                "经主管批准延期至 {new_due} (extended to {new_due} with supervisor approval)"
+            );
+            Ok((
+                Emit::Extended {
+                    previous_due,
+                    approved_by: actor.subject.clone(),
+                },
+                reason.clone(),
+                detail,
+            ))
         }
-        Command::StartJointReview { departments, reason } => {
+        Command::StartJointReview {
+            departments,
+            reason,
+        } => {
             stage_in(case, &[Stage::DetailedAssessment], name)?;
             role_in(actor, SUPERVISORS, name)?;
             let departments = clean_list("departments", departments)?;
-            let detail = format!("联合审核部门：{} (joint review by these departments)", departments.join("、"));
+            let detail = format!(
+                "联合审核部门：{} (joint review by these departments)",
+                departments.join("、")
+            );
             case.sign_offs = departments
                 .into_iter()
-                .map(|department| SignOff { department, verdict: Verdict::Pending, reason_codes: Vec::new(), reason_text: String::new(), by: String::new(), at: None })
+                .map(|department| SignOff {
+                    department,
+                    verdict: Verdict::Pending,
+                    reason_codes: Vec::new(),
+                    reason_text: String::new(),
+                    by: String::new(),
+                    at: None,
+                })
                 .collect();
             case.stage = Stage::JointReview;
             Ok((Emit::StageChanged, reason.clone(), detail))
         }
-        Command::SignOff { department, approve, reason_codes: codes, reason_text } => {
+        Command::SignOff {
+            department,
+            approve,
+            reason_codes: codes,
+            reason_text,
+        } => {
             stage_in(case, &[Stage::JointReview], name)?;
             role_in(actor, REVIEWERS, name)?;
             required("department", department)?;
@@ -324,66 +551,155 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
                 .sign_offs
                 .iter_mut()
                 .find(|s| s.department == department.trim())
-                .ok_or_else(|| invalid("department", "not_in_joint_review", format!("{department} 不在联合审核部门之列 (not one of the departments)")))?;
+                .ok_or_else(|| {
+                    invalid(
+                        "department",
+                        "not_in_joint_review",
+                        format!("{department} 不在联合审核部门之列 (not one of the departments)"),
+                    )
+                })?;
             if sign_off.verdict != Verdict::Pending {
-                return Err(Refusal::Illegal(format!("{department} 已签署意见 (has already signed off)")));
+                return Err(Refusal::Illegal(format!(
+                    "{department} 已签署意见 (has already signed off)"
+                )));
             }
-            sign_off.verdict = if *approve { Verdict::Approved } else { Verdict::Rejected };
+            sign_off.verdict = if *approve {
+                Verdict::Approved
+            } else {
+                Verdict::Rejected
+            };
             sign_off.reason_codes = codes.clone();
             sign_off.reason_text = reason_text.clone();
             sign_off.by = actor.subject.clone();
             sign_off.at = Some(now);
             if *approve {
-                let pending = case.sign_offs.iter().filter(|s| s.verdict == Verdict::Pending).count();
-                return Ok((Emit::StageChanged, String::new(), format!("{department} 同意；待签 {pending} 个部门 (approved; {pending} pending)")));
+                let pending = case
+                    .sign_offs
+                    .iter()
+                    .filter(|s| s.verdict == Verdict::Pending)
+                    .count();
+                return Ok((
+                    Emit::StageChanged,
+                    String::new(),
+                    format!(
+                        "{department} 同意；待签 {pending} 个部门 (approved; {pending} pending)"
+                    ),
+                ));
             }
             // Any rejection rejects the case, with that department's reasons.
             let why = format!("{department}：{}", reasons::describe(codes, reason_text));
-            decide(case, actor, Outcome::Rejected, codes.clone(), why.clone(), now, calendar);
-            Ok((Emit::Decided, why, "联合审核不同意，不予批准 (joint review rejected)".into()))
+            decide(
+                case,
+                actor,
+                Outcome::Rejected,
+                codes.clone(),
+                why.clone(),
+                now,
+                calendar,
+            );
+            Ok((
+                Emit::Decided,
+                why,
+                "联合审核不同意，不予批准 (joint review rejected)".into(),
+            ))
         }
-        Command::Decide { outcome, reason_codes: codes, reason_text } => {
+        Command::Decide {
+            outcome,
+            reason_codes: codes,
+            reason_text,
+        } => {
             match outcome {
                 Outcome::Approved => {
                     stage_in(case, &[Stage::DetailedAssessment, Stage::JointReview], name)?;
                     role_in(actor, SUPERVISORS, "approve")?;
-                    if case.stage == Stage::JointReview && case.sign_offs.iter().any(|s| s.verdict != Verdict::Approved) {
-                        let pending: Vec<&str> = case.sign_offs.iter().filter(|s| s.verdict != Verdict::Approved).map(|s| s.department.as_str()).collect();
-                        return Err(Refusal::Illegal(format!("联合审核尚未全部同意：{} (joint review not yet approved by all)", pending.join("、"))));
+                    if case.stage == Stage::JointReview
+                        && case
+                            .sign_offs
+                            .iter()
+                            .any(|s| s.verdict != Verdict::Approved)
+                    {
+                        let pending: Vec<&str> = case
+                            .sign_offs
+                            .iter()
+                            .filter(|s| s.verdict != Verdict::Approved)
+                            .map(|s| s.department.as_str())
+                            .collect();
+                        return Err(Refusal::Illegal(format!(
+                            "联合审核尚未全部同意：{} (joint review not yet approved by all)",
+                            pending.join("、")
+                        )));
                     }
                 }
                 Outcome::Rejected => {
-                    stage_in(case, &[Stage::PreliminaryReview, Stage::DetailedAssessment, Stage::JointReview], name)?;
+                    stage_in(
+                        case,
+                        &[
+                            Stage::PreliminaryReview,
+                            Stage::DetailedAssessment,
+                            Stage::JointReview,
+                        ],
+                        name,
+                    )?;
                     // A specialist may reject at 初审; later only a supervisor decides.
-                    let allowed = if case.stage == Stage::PreliminaryReview { REVIEWERS } else { SUPERVISORS };
+                    let allowed = if case.stage == Stage::PreliminaryReview {
+                        REVIEWERS
+                    } else {
+                        SUPERVISORS
+                    };
                     role_in(actor, allowed, "reject")?;
                     reason_codes("reason_codes", codes, reason_text)?;
                 }
             }
             let why = reasons::describe(codes, reason_text);
-            decide(case, actor, *outcome, codes.clone(), reason_text.clone(), now, calendar);
-            Ok((Emit::Decided, why, format!("决定：{} (decided)", outcome.as_str())))
+            decide(
+                case,
+                actor,
+                *outcome,
+                codes.clone(),
+                reason_text.clone(),
+                now,
+                calendar,
+            );
+            Ok((
+                Emit::Decided,
+                why,
+                format!("决定：{} (decided)", outcome.as_str()),
+            ))
         }
         Command::Plan { plan } => {
             stage_in(case, &[Stage::Decided], name)?;
             role_in(actor, SUPERVISORS, name)?;
             if !matches!(case.decision.as_ref(), Some(d) if d.outcome == Outcome::Approved) {
-                return Err(Refusal::Illegal("不予批准的案件不能制定服务计划 (a rejected case gets no service plan)".into()));
+                return Err(Refusal::Illegal(
+                    "不予批准的案件不能制定服务计划 (a rejected case gets no service plan)".into(),
+                ));
             }
             let plan = validate_plan(plan)?;
-            let detail = format!("服务计划：{} 项任务 ({} tasks)", plan.tasks.len(), plan.tasks.len());
+            let detail = format!(
+                "服务计划：{} 项任务 ({} tasks)",
+                plan.tasks.len(),
+                plan.tasks.len()
+            );
             case.plan = Some(plan);
             case.stage = Stage::Execution;
             Ok((Emit::Planned, String::new(), detail))
         }
-        Command::CompleteTask { task_id, content, minutes_spent, result, resident_feedback } => {
+        Command::CompleteTask {
+            task_id,
+            content,
+            minutes_spent,
+            result,
+            resident_feedback,
+        } => {
             stage_in(case, &[Stage::Execution], name)?;
             role_in(actor, REVIEWERS, name)?;
             required("content", content)?;
             required("result", result)?;
             let task = find_task(case, task_id)?;
             if task.done {
-                return Err(Refusal::Illegal(format!("任务 {task_id} 已完成 (task already completed)")));
+                return Err(Refusal::Illegal(format!(
+                    "任务 {task_id} 已完成 (task already completed)"
+                )));
             }
             task.done = true;
             let title = task.title.clone();
@@ -399,13 +715,30 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
                 resident_feedback: feedback,
                 feedback_due_at: now + FEEDBACK_WITHIN,
             });
-            if case.plan.as_ref().is_some_and(|p| p.tasks.iter().all(|t| t.done)) {
+            if case
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.tasks.iter().all(|t| t.done))
+            {
                 case.stage = Stage::AcceptanceCheck;
             }
-            Ok((Emit::TaskCompleted { task_id: task_id.trim().to_string() }, String::new(), format!("完成任务：{title} (task completed)")))
+            Ok((
+                Emit::TaskCompleted {
+                    task_id: task_id.trim().to_string(),
+                },
+                String::new(),
+                format!("完成任务：{title} (task completed)"),
+            ))
         }
-        Command::RecordFeedback { task_id, resident_feedback } => {
-            stage_in(case, &[Stage::Execution, Stage::AcceptanceCheck, Stage::Closed], name)?;
+        Command::RecordFeedback {
+            task_id,
+            resident_feedback,
+        } => {
+            stage_in(
+                case,
+                &[Stage::Execution, Stage::AcceptanceCheck, Stage::Closed],
+                name,
+            )?;
             role_in(actor, REVIEWERS, name)?;
             required("resident_feedback", resident_feedback)?;
             let entry = case
@@ -413,20 +746,41 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
                 .iter_mut()
                 .rev()
                 .find(|e| e.task_id == task_id.trim())
-                .ok_or_else(|| invalid("task_id", "not_completed", format!("任务 {task_id} 尚未完成 (task not completed)")))?;
+                .ok_or_else(|| {
+                    invalid(
+                        "task_id",
+                        "not_completed",
+                        format!("任务 {task_id} 尚未完成 (task not completed)"),
+                    )
+                })?;
             if entry.feedback_at.is_some() {
-                return Err(Refusal::Illegal(format!("任务 {task_id} 已有反馈 (feedback already recorded)")));
+                return Err(Refusal::Illegal(format!(
+                    "任务 {task_id} 已有反馈 (feedback already recorded)"
+                )));
             }
             entry.resident_feedback = resident_feedback.trim().to_string();
             entry.feedback_at = Some(now);
             let late = now > entry.feedback_due_at;
-            Ok((Emit::StageChanged, String::new(), format!("记录服务反馈{} (feedback recorded)", if late { "（逾期）" } else { "" })))
+            Ok((
+                Emit::StageChanged,
+                String::new(),
+                format!(
+                    "记录服务反馈{} (feedback recorded)",
+                    if late { "（逾期）" } else { "" }
+                ),
+            ))
         }
-        Command::CheckAcceptance { passed, notes, reopen_task_ids } => {
+        Command::CheckAcceptance {
+            passed,
+            notes,
+            reopen_task_ids,
+        } => {
             stage_in(case, &[Stage::AcceptanceCheck], name)?;
             role_in(actor, SUPERVISORS, name)?;
             if case.acceptance.as_ref().is_some_and(|a| a.passed) {
-                return Err(Refusal::Illegal("已验收合格 (acceptance already passed)".into()));
+                return Err(Refusal::Illegal(
+                    "已验收合格 (acceptance already passed)".into(),
+                ));
             }
             if !passed {
                 required("notes", notes)?;
@@ -436,13 +790,31 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
                 }
                 case.stage = Stage::Execution;
             }
-            case.acceptance = Some(AcceptanceCheck { passed: *passed, notes: notes.clone(), by: actor.subject.clone(), at: now });
-            let detail = if *passed { "验收合格 (acceptance passed)" } else { "验收不合格，返回执行 (acceptance failed; back to execution)" };
+            case.acceptance = Some(AcceptanceCheck {
+                passed: *passed,
+                notes: notes.clone(),
+                by: actor.subject.clone(),
+                at: now,
+            });
+            let detail = if *passed {
+                "验收合格 (acceptance passed)"
+            } else {
+                "验收不合格，返回执行 (acceptance failed; back to execution)"
+            };
             Ok((Emit::StageChanged, notes.clone(), detail.into()))
         }
-        Command::Close { results, problems, improvements } => {
-            let rejected = case.stage == Stage::Decided && case.decision.as_ref().is_some_and(|d| d.outcome == Outcome::Rejected);
-            let accepted = case.stage == Stage::AcceptanceCheck && case.acceptance.as_ref().is_some_and(|a| a.passed);
+        Command::Close {
+            results,
+            problems,
+            improvements,
+        } => {
+            let rejected = case.stage == Stage::Decided
+                && case
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.outcome == Outcome::Rejected);
+            let accepted = case.stage == Stage::AcceptanceCheck
+                && case.acceptance.as_ref().is_some_and(|a| a.passed);
             if !rejected && !accepted {
                 return Err(Refusal::Illegal(format!(
                     "案件处于{}阶段，须验收合格或不予批准后方可结案 (case is in {}; close needs a passed acceptance check or a rejection)",
@@ -471,7 +843,11 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
             role_in(actor, SUPERVISORS, name)?;
             required("assignee", assignee)?;
             case.assignee = assignee.trim().to_string();
-            Ok((Emit::StageChanged, reason.clone(), format!("承办人：{} (assigned)", case.assignee)))
+            Ok((
+                Emit::StageChanged,
+                reason.clone(),
+                format!("承办人：{} (assigned)", case.assignee),
+            ))
         }
     }
 }
@@ -481,21 +857,46 @@ fn step(case: &mut Case, actor: &Actor, command: &Command, now: DateTime<Utc>, c
 /// supplements are needed). Returns what changed, for the history.
 fn extend_to_policy(case: &mut Case, calendar: &WorkingCalendar) -> Result<String, Refusal> {
     let extended = case.policy.extended_days;
-    let Some(clock) = case.clock.as_mut() else { return Ok(String::new()) };
+    let Some(clock) = case.clock.as_mut() else {
+        return Ok(String::new());
+    };
     if clock.kind != ClockKind::Preliminary || clock.limit >= extended {
         return Ok(String::new());
     }
     let added = extended - clock.limit;
     clock.limit = extended;
-    clock.due = calendar.add_working_days(clock.due, added).map_err(calendar_error)?;
-    Ok(format!("初审时限延长至 {extended} 个工作日，至 {} (extended to the policy limit, due {})；", clock.due, clock.due))
+    clock.due = calendar
+        .add_working_days(clock.due, added)
+        .map_err(calendar_error)?;
+    Ok(format!(
+        "初审时限延长至 {extended} 个工作日，至 {} (extended to the policy limit, due {})；",
+        clock.due, clock.due
+    ))
 }
 
-fn decide(case: &mut Case, actor: &Actor, outcome: Outcome, reason_codes: Vec<String>, reason_text: String, now: DateTime<Utc>, calendar: &WorkingCalendar) {
+fn decide(
+    case: &mut Case,
+    actor: &Actor,
+    outcome: Outcome,
+    reason_codes: Vec<String>,
+    reason_text: String,
+    now: DateTime<Utc>,
+    calendar: &WorkingCalendar,
+) {
     let today = calendar::local_date(now);
     let on_time = case.clock.as_ref().is_none_or(|c| today <= c.due);
-    let taken = calendar.working_days_between(case.accepted_on, today).saturating_sub(case.suspended_days);
-    case.decision = Some(Decision { outcome, reason_codes, reason_text, by: actor.subject.clone(), at: now, on_time, working_days_taken: taken });
+    let taken = calendar
+        .working_days_between(case.accepted_on, today)
+        .saturating_sub(case.suspended_days);
+    case.decision = Some(Decision {
+        outcome,
+        reason_codes,
+        reason_text,
+        by: actor.subject.clone(),
+        at: now,
+        on_time,
+        working_days_taken: taken,
+    });
     case.end_clock(now);
     case.overdue = false;
     case.stage = Stage::Decided;
@@ -505,27 +906,56 @@ fn find_task<'a>(case: &'a mut Case, task_id: &str) -> Result<&'a mut Task, Refu
     case.plan
         .as_mut()
         .and_then(|p| p.tasks.iter_mut().find(|t| t.id == task_id.trim()))
-        .ok_or_else(|| invalid("task_id", "unknown_task", format!("没有任务 {task_id} (no such task in the plan)")))
+        .ok_or_else(|| {
+            invalid(
+                "task_id",
+                "unknown_task",
+                format!("没有任务 {task_id} (no such task in the plan)"),
+            )
+        })
 }
 
 fn validate_plan(plan: &Plan) -> Result<Plan, Refusal> {
     required("plan.content", &plan.content)?;
     required("plan.schedule", &plan.schedule)?;
     if plan.tasks.is_empty() {
-        return Err(invalid("plan.tasks", "required", "服务计划须分解为至少一项任务 (at least one task)"));
+        return Err(invalid(
+            "plan.tasks",
+            "required",
+            "服务计划须分解为至少一项任务 (at least one task)",
+        ));
     }
     let mut ids = HashSet::new();
     let mut tasks = Vec::new();
     for (i, t) in plan.tasks.iter().enumerate() {
         required(&format!("plan.tasks[{i}].title"), &t.title)?;
         required(&format!("plan.tasks[{i}].assignee"), &t.assignee)?;
-        let id = if t.id.trim().is_empty() { format!("T{}", i + 1) } else { t.id.trim().to_string() };
+        let id = if t.id.trim().is_empty() {
+            format!("T{}", i + 1)
+        } else {
+            t.id.trim().to_string()
+        };
         if !ids.insert(id.clone()) {
-            return Err(invalid(&format!("plan.tasks[{i}].id"), "duplicate", format!("任务编号重复：{id} (duplicate task id)")));
+            return Err(invalid(
+                &format!("plan.tasks[{i}].id"),
+                "duplicate",
+                format!("任务编号重复：{id} (duplicate task id)"),
+            ));
         }
-        tasks.push(Task { id, title: t.title.trim().into(), assignee: t.assignee.trim().into(), done: false });
+        tasks.push(Task {
+            id,
+            title: t.title.trim().into(),
+            assignee: t.assignee.trim().into(),
+            done: false,
+        });
     }
-    Ok(Plan { content: plan.content.clone(), schedule: plan.schedule.clone(), staff: plan.staff.clone(), resources: plan.resources.clone(), tasks })
+    Ok(Plan {
+        content: plan.content.clone(),
+        schedule: plan.schedule.clone(),
+        staff: plan.staff.clone(),
+        resources: plan.resources.clone(),
+        tasks,
+    })
 }
 
 #[cfg(test)]

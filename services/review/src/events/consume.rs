@@ -24,14 +24,32 @@ pub struct OnApplicationSubmitted {
 impl Handler for OnApplicationSubmitted {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
         let submitted = ev::ApplicationSubmitted::decode(event.payload)?;
-        let application_id = Uuid::parse_str(&submitted.application_id)
-            .map_err(|_| HandleError::Permanent(format!("application id {:?} is not a UUID", submitted.application_id)))?;
+        let application_id = Uuid::parse_str(&submitted.application_id).map_err(|_| {
+            HandleError::Permanent(format!(
+                "application id {:?} is not a UUID",
+                submitted.application_id
+            ))
+        })?;
         let received = chrono::DateTime::parse_from_rfc3339(&submitted.occurred_at)
-            .map_err(|_| HandleError::Permanent(format!("occurred_at {:?} is not RFC 3339", submitted.occurred_at)))?
+            .map_err(|_| {
+                HandleError::Permanent(format!(
+                    "occurred_at {:?} is not RFC 3339",
+                    submitted.occurred_at
+                ))
+            })?
             .with_timezone(&chrono::Utc);
-        let policy = Policy::with_defaults(submitted.preliminary_review_days, submitted.extended_review_days, submitted.decision_days);
-        let case = Case::open(&self.deadlines.calendar, calendar::local_date(received), policy, received)
-            .map_err(|e| HandleError::Permanent(e.to_string()))?;
+        let policy = Policy::with_defaults(
+            submitted.preliminary_review_days,
+            submitted.extended_review_days,
+            submitted.decision_days,
+        );
+        let case = Case::open(
+            &self.deadlines.calendar,
+            calendar::local_date(received),
+            policy,
+            received,
+        )
+        .map_err(|e| HandleError::Permanent(e.to_string()))?;
         let opening = Opening {
             application_id,
             application_no: &submitted.application_no,

@@ -31,7 +31,12 @@ macro_rules! event {
     };
 }
 
-fn out(id: Uuid, subject: &'static str, event_type: &'static str, message: &impl prost::Message) -> OutboxEvent {
+fn out(
+    id: Uuid,
+    subject: &'static str,
+    event_type: &'static str,
+    message: &impl prost::Message,
+) -> OutboxEvent {
     OutboxEvent::new(id, subject, event_type, message)
 }
 
@@ -66,13 +71,23 @@ pub fn acted(s: &Stored, emit: &Emit, at: DateTime<Utc>) -> OutboxEvent {
     match emit {
         Emit::SupplementRequested => {
             let round = case.supplements.last();
-            let remaining = case.clock.as_ref().and_then(|c| c.suspended.as_ref()).map(|s| s.remaining).unwrap_or(0);
+            let remaining = case
+                .clock
+                .as_ref()
+                .and_then(|c| c.suspended.as_ref())
+                .map(|s| s.remaining)
+                .unwrap_or(0);
             let e = event!(SupplementRequested, id, s, at, {
                 missing_items: round.map(|r| r.missing_items.clone()).unwrap_or_default(),
                 reason: reason,
                 remaining_working_days: remaining,
             });
-            out(id, subjects::SUPPLEMENT_REQUESTED, "SupplementRequested", &e)
+            out(
+                id,
+                subjects::SUPPLEMENT_REQUESTED,
+                "SupplementRequested",
+                &e,
+            )
         }
         Emit::Resumed => {
             let e = event!(ReviewResumed, id, s, at, {
@@ -82,7 +97,10 @@ pub fn acted(s: &Stored, emit: &Emit, at: DateTime<Utc>) -> OutboxEvent {
             });
             out(id, subjects::REVIEW_RESUMED, "ReviewResumed", &e)
         }
-        Emit::Extended { previous_due, approved_by } => {
+        Emit::Extended {
+            previous_due,
+            approved_by,
+        } => {
             let e = event!(DeadlineExtended, id, s, at, {
                 reason: reason,
                 previous_due_date: date(*previous_due),
@@ -112,8 +130,17 @@ pub fn acted(s: &Stored, emit: &Emit, at: DateTime<Utc>) -> OutboxEvent {
             out(id, subjects::SERVICE_PLANNED, "ServicePlanned", &e)
         }
         Emit::TaskCompleted { task_id } => {
-            let title = case.plan.as_ref().and_then(|p| p.tasks.iter().find(|t| &t.id == task_id)).map(|t| t.title.clone());
-            let entry = case.ledger.iter().rev().find(|e| &e.task_id == task_id).map(convert::ledger_entry);
+            let title = case
+                .plan
+                .as_ref()
+                .and_then(|p| p.tasks.iter().find(|t| &t.id == task_id))
+                .map(|t| t.title.clone());
+            let entry = case
+                .ledger
+                .iter()
+                .rev()
+                .find(|e| &e.task_id == task_id)
+                .map(convert::ledger_entry);
             let e = event!(TaskCompleted, id, s, at, { entry: entry, task_title: title.unwrap_or_default() });
             out(id, subjects::TASK_COMPLETED, "TaskCompleted", &e)
         }

@@ -29,7 +29,12 @@ pub struct Opening<'a> {
 }
 
 /// Inserts the case; `None` when the application has one already.
-pub async fn insert(tx: &mut PgConnection, o: &Opening<'_>, case: Case, now: DateTime<Utc>) -> sqlx::Result<Option<Stored>> {
+pub async fn insert(
+    tx: &mut PgConnection,
+    o: &Opening<'_>,
+    case: Case,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<Stored>> {
     let id = Uuid::now_v7();
     let clock = case.clock.as_ref();
     let inserted = sqlx::query(
@@ -67,7 +72,8 @@ pub async fn insert(tx: &mut PgConnection, o: &Opening<'_>, case: Case, now: Dat
     }))
 }
 
-const COLUMNS: &str = "id, application_id, application_no, center_id, service_type, urgent, opened_at, state";
+const COLUMNS: &str =
+    "id, application_id, application_no, center_id, service_type, urgent, opened_at, state";
 
 fn from_row(r: &PgRow) -> sqlx::Result<Stored> {
     let sqlx::types::Json(case): sqlx::types::Json<Case> = r.try_get("state")?;
@@ -94,7 +100,10 @@ pub async fn get(db: impl PgExecutor<'_>, key: Key) -> sqlx::Result<Option<Store
         Key::Application(id) => ("application_id", id),
     };
     let sql = format!("SELECT {COLUMNS} FROM review_cases WHERE {column} = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(db).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -102,7 +111,10 @@ pub async fn get(db: impl PgExecutor<'_>, key: Key) -> sqlx::Result<Option<Store
 /// actions (and timers) apply one after the other.
 pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Stored>> {
     let sql = format!("SELECT {COLUMNS} FROM review_cases WHERE id = $1 FOR UPDATE");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -134,7 +146,12 @@ pub async fn save(tx: &mut PgConnection, stored: &Stored, now: DateTime<Utc>) ->
 }
 
 /// Records an idempotency key; false when it was used before on this case.
-pub async fn claim_key(tx: &mut PgConnection, case_id: Uuid, key: &str, action: &str) -> sqlx::Result<bool> {
+pub async fn claim_key(
+    tx: &mut PgConnection,
+    case_id: Uuid,
+    key: &str,
+    action: &str,
+) -> sqlx::Result<bool> {
     let done = sqlx::query("INSERT INTO case_actions (case_id, idempotency_key, action) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(case_id)
         .bind(key)
@@ -171,7 +188,10 @@ pub struct QueueRow {
 
 /// Open cases, urgent first, then the earliest due date; with the count
 /// per stage under the same filters (stage aside).
-pub async fn queue(db: &sqlx::PgPool, f: &QueueFilter) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
+pub async fn queue(
+    db: &sqlx::PgPool,
+    f: &QueueFilter,
+) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
     let filters = "($1::text IS NULL OR center_id = $1) AND ($2::text IS NULL OR service_type = $2)
                    AND ($3::text IS NULL OR assignee = $3) AND stage <> 'closed'";
     let sql = format!(
@@ -188,7 +208,9 @@ pub async fn queue(db: &sqlx::PgPool, f: &QueueFilter) -> sqlx::Result<(Vec<Queu
         .bind(f.limit)
         .fetch_all(db)
         .await?;
-    let counts_sql = format!("SELECT stage, count(*) AS n FROM review_cases WHERE {filters} GROUP BY stage ORDER BY stage");
+    let counts_sql = format!(
+        "SELECT stage, count(*) AS n FROM review_cases WHERE {filters} GROUP BY stage ORDER BY stage"
+    );
     let counts = sqlx::query(sqlx::AssertSqlSafe(counts_sql))
         .bind(&f.center)
         .bind(&f.service_type)
@@ -213,6 +235,9 @@ pub async fn queue(db: &sqlx::PgPool, f: &QueueFilter) -> sqlx::Result<(Vec<Queu
             })
         })
         .collect::<sqlx::Result<Vec<_>>>()?;
-    let counts = counts.iter().map(|r| Ok((r.try_get("stage")?, r.try_get("n")?))).collect::<sqlx::Result<Vec<_>>>()?;
+    let counts = counts
+        .iter()
+        .map(|r| Ok((r.try_get("stage")?, r.try_get("n")?)))
+        .collect::<sqlx::Result<Vec<_>>>()?;
     Ok((items, counts))
 }

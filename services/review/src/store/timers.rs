@@ -10,7 +10,10 @@ use uuid::Uuid;
 /// Replaces the case's pending timers with `specs`. A deadline that already
 /// fired stays fired (its row is kept and the insert conflicts with it).
 pub async fn rearm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM timers WHERE case_id = $1 AND fired_at IS NULL").bind(case_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM timers WHERE case_id = $1 AND fired_at IS NULL")
+        .bind(case_id)
+        .execute(&mut *tx)
+        .await?;
     for s in specs {
         sqlx::query(
             "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -65,7 +68,12 @@ pub async fn claim_due(tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Resul
     }))
 }
 
-pub async fn mark_fired(tx: &mut PgConnection, id: i64, now: DateTime<Utc>, replica: &str) -> sqlx::Result<()> {
+pub async fn mark_fired(
+    tx: &mut PgConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    replica: &str,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE timers SET fired_at = $2, fired_by = $3 WHERE id = $1")
         .bind(id)
         .bind(now)
