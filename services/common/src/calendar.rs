@@ -75,6 +75,9 @@ pub struct WorkingCalendar {
     holidays: BTreeSet<NaiveDate>,
     workdays: BTreeSet<NaiveDate>,
     years: BTreeMap<i32, String>,
+    /// Years without data already warned about: once per process is
+    /// enough, not once per deadline computed.
+    warned: std::sync::Arc<std::sync::Mutex<BTreeSet<i32>>>,
 }
 
 impl WorkingCalendar {
@@ -190,21 +193,26 @@ impl WorkingCalendar {
         }
         let mut date = from;
         let mut left = days;
-        let mut warned = None;
         while left > 0 {
             date = date.succ_opt().ok_or(CalendarError::TooLong(days))?;
-            if !self.has_year(date.year()) && warned != Some(date.year()) {
-                warned = Some(date.year());
-                tracing::warn!(
-                    year = date.year(),
-                    "no working-day calendar for this year; counting Monday to Friday only"
-                );
+            if !self.has_year(date.year()) {
+                self.warn_missing(date.year());
             }
             if self.is_working_day(date) {
                 left -= 1;
             }
         }
         Ok(date)
+    }
+
+    fn warn_missing(&self, year: i32) {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.insert(year) {
+            tracing::warn!(
+                year,
+                "no working-day calendar for this year; counting Monday to Friday only"
+            );
+        }
     }
 
     /// Working days after `from` up to and including `to` (0 when `to <= from`).

@@ -35,6 +35,8 @@ pub enum PiiError {
     UnknownKey(String),
     #[error("PII value could not be decrypted (wrong key or tampered row)")]
     Decrypt,
+    #[error("PII value could not be encrypted")]
+    Encrypt,
 }
 
 pub struct PiiKeys {
@@ -130,10 +132,15 @@ impl PiiKeys {
     /// Seals `plaintext`; `context` (e.g. `applications.id_number:<row id>`)
     /// must be given again to open it, so a ciphertext copied to another
     /// row or column does not decrypt.
-    pub fn seal(&self, plaintext: &str, context: &str) -> Sealed {
-        let cipher = &self.ciphers[&self.writer];
+    pub fn seal(&self, plaintext: &str, context: &str) -> Result<Sealed, PiiError> {
+        let cipher = self
+            .ciphers
+            .get(&self.writer)
+            .ok_or_else(|| PiiError::UnknownKey(self.writer.clone()))?;
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
+        // Fails only for inputs beyond AES-GCM's limit; never store an
+        // empty ciphertext in its place.
         let body = cipher
             .encrypt(
                 &Nonce::from(nonce),
@@ -142,13 +149,13 @@ impl PiiKeys {
                     aad: context.as_bytes(),
                 },
             )
-            .unwrap_or_default();
+            .map_err(|_| PiiError::Encrypt)?;
         let mut ciphertext = nonce.to_vec();
         ciphertext.extend(body);
-        Sealed {
+        Ok(Sealed {
             key_id: self.writer.clone(),
             ciphertext,
-        }
+        })
     }
 
     pub fn open(&self, sealed: &Sealed, context: &str) -> Result<String, PiiError> {
@@ -224,7 +231,9 @@ mod tests {
     #[test]
     fn sealed_values_open_only_in_their_context() {
         let k = keys();
-        let sealed = k.seal("110105199001011234", "applications.id_number:1");
+        let sealed = k
+            .seal("110105199001011234", "applications.id_number:1")
+            .unwrap();
         assert!(!sealed.ciphertext.windows(6).any(|w| w == b"110105"));
         assert_eq!(
             k.open(&sealed, "applications.id_number:1").unwrap(),
@@ -239,7 +248,10 @@ mod tests {
     #[test]
     fn old_keys_stay_readable_after_rotation() {
         let old = PiiKeys::generate_file("k1");
-        let sealed = PiiKeys::parse(&old).unwrap().seal("13812345678", "c");
+        let sealed = PiiKeys::parse(&old)
+            .unwrap()
+            .seal("13812345678", "c")
+            .unwrap();
         let new_first = format!(
             "{}{}",
             PiiKeys::generate_file("k2").lines().next().unwrap(),

@@ -125,8 +125,12 @@ pub async fn submit(
         v.center_id,
         calendar::local_date(now).format("%Y%m%d")
     );
-    let id_sealed = keys.seal(&v.id_number, &format!("applications.id_number:{id}"));
-    let phone_sealed = keys.seal(&v.phone, &format!("applications.phone:{id}"));
+    let sealed = |value: &str, column: &str| {
+        keys.seal(value, &format!("applications.{column}:{id}"))
+            .map_err(|e| ApiError::Internal(e.into()))
+    };
+    let id_sealed = sealed(&v.id_number, "id_number")?;
+    let phone_sealed = sealed(&v.phone, "phone")?;
 
     let inserted = sqlx::query(
         "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
