@@ -16,6 +16,7 @@ pub mod nats;
 pub mod outbox;
 pub mod pii;
 pub mod propagation;
+pub mod retention;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
