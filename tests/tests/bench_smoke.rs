@@ -32,14 +32,7 @@ async fn load_generator_produces_its_figures_without_errors() {
             "1",
             "--quiet",
         ])
-        .args([
-            "--propagation-every",
-            "2",
-            "--database-base",
-            PG_BASE,
-            "--ceiling-database",
-            &scratch,
-        ])
+        .args(["--database-base", PG_BASE, "--ceiling-database", &scratch])
         .args([
             "--nats-url",
             &cluster.nats.url(),

@@ -1,12 +1,13 @@
 //! The load: `concurrency` workers, each a closed loop choosing its next
-//! request from the mix, for a fixed time. A sample of submissions is
-//! followed until its review case is visible (event propagation).
+//! request from the mix, for a fixed time. Every submission is handed to the
+//! propagation watch, which times it until its review case is opened.
 
+use crate::propagation::Watch;
 use crate::resident::{self, Catalog};
 use crate::stats::{Kind, Stats};
 use rand::{Rng, SeedableRng as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -114,8 +115,7 @@ pub struct Plan {
     pub concurrency: usize,
     pub duration: Duration,
     pub mix: Mix,
-    /// Follow one submission in this many until its review case shows.
-    pub propagation_every: u64,
+    pub watch: Watch,
     pub progress: bool,
 }
 
@@ -131,7 +131,6 @@ struct Live {
     submits: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
-    following: AtomicUsize,
 }
 
 pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> {
@@ -141,12 +140,12 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         .build()?;
     let live = Arc::new(Live::default());
     let created: Arc<Mutex<Vec<String>>> = Arc::default();
-    let propagation: Arc<Mutex<Kind>> = Arc::default();
     let started = Instant::now();
     let stop_at = started + plan.duration;
 
     let progress = plan.progress.then(|| {
         let live = live.clone();
+        let watch = plan.watch.clone();
         tokio::spawn(async move {
             let mut last = (0, Instant::now());
             loop {
@@ -156,38 +155,32 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 let rate = (submits - last.0) as f64 / now.duration_since(last.1).as_secs_f64();
                 last = (submits, now);
                 eprint!(
-                    "\r  {:>4.0}s  submits {:>7} ({:>6.0}/s)  requests {:>7}  errors {:>4}  following {:>3}   ",
+                    "\r  {:>4.0}s  submits {:>7} ({:>6.0}/s)  requests {:>7}  errors {:>4}  in flight {:>5}   ",
                     started.elapsed().as_secs_f64(),
                     submits,
                     rate,
                     live.requests.load(Ordering::Relaxed),
                     live.errors.load(Ordering::Relaxed),
-                    live.following.load(Ordering::Relaxed),
+                    watch.waiting(),
                 );
             }
         })
     });
 
     let mut workers = Vec::new();
-    for w in 0..plan.concurrency {
-        let (http, live, created, propagation, catalog) = (
+    for _ in 0..plan.concurrency {
+        let (http, live, created, watch, catalog) = (
             http.clone(),
             live.clone(),
             created.clone(),
-            propagation.clone(),
+            plan.watch.clone(),
             catalog.clone(),
         );
-        let (target, mix, every) = (
-            plan.target.clone(),
-            plan.mix.clone(),
-            plan.propagation_every.max(1),
-        );
+        let (target, mix) = (plan.target.clone(), plan.mix.clone());
         let session = plan.session.clone();
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
             let mut stats = Stats::default();
-            let mut followers = Vec::new();
-            let mut n = 0u64;
             while Instant::now() < stop_at {
                 let kind = mix.pick(&mut rng);
                 let auth = session.header().await;
@@ -264,22 +257,8 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 let Some(id) = body["id"].as_str().map(str::to_string) else {
                     continue;
                 };
-                created.lock().await.push(id.clone());
-                n += 1;
-                if (n + w as u64) % every == 0 {
-                    followers.push(tokio::spawn(follow(
-                        http.clone(),
-                        target.clone(),
-                        auth.clone(),
-                        id,
-                        answered,
-                        propagation.clone(),
-                        live.clone(),
-                    )));
-                }
-            }
-            for f in followers {
-                let _ = f.await;
+                watch.submitted(id.clone(), answered);
+                created.lock().await.push(id);
             }
             stats
         }));
@@ -293,51 +272,12 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         p.abort();
         eprintln!();
     }
-    let propagation = std::mem::take(&mut *propagation.lock().await);
+    let propagation = plan.watch.finish().await;
     Ok(Outcome {
         stats,
         propagation,
         seconds,
     })
-}
-
-/// Polls an application until review's case shows on it.
-async fn follow(
-    http: reqwest::Client,
-    target: String,
-    auth: String,
-    id: String,
-    since: Instant,
-    out: Arc<Mutex<Kind>>,
-    live: Arc<Live>,
-) {
-    live.following.fetch_add(1, Ordering::Relaxed);
-    let deadline = since + Duration::from_secs(30);
-    loop {
-        let seen = match http
-            .get(format!("{target}/api/v1/applications/{id}"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-        {
-            Ok(r) => r
-                .json::<serde_json::Value>()
-                .await
-                .map(|b| !b["review"].is_null())
-                .unwrap_or(false),
-            Err(_) => false,
-        };
-        if seen {
-            out.lock().await.ok(since.elapsed());
-            break;
-        }
-        if Instant::now() > deadline {
-            out.lock().await.error("not visible within 30 s");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    live.following.fetch_sub(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]
