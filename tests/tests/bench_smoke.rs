@@ -68,6 +68,10 @@ async fn load_generator_produces_its_figures_without_errors() {
         report["propagation"]["count"].as_u64().unwrap() > 0,
         "no submission was followed to its review case"
     );
+    assert!(
+        report["requests"]["review"]["count"].as_u64().unwrap_or(0) > 0,
+        "the reviewer accepted no case: {report:#}"
+    );
 
     if let Ok(mut conn) =
         <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{PG_BASE}/postgres")).await

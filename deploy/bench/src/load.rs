@@ -16,15 +16,19 @@ use tokio::sync::Mutex;
 pub struct Mix {
     pub submit: u32,
     pub status: u32,
+    /// A center specialist accepts a case the load submitted (review's
+    /// write path: lock, state machine, timers, outbox).
+    pub review: u32,
     pub catalog: u32,
 }
 
 impl Mix {
-    /// `submit=70,status=25,catalog=5`
+    /// `submit=60,status=20,review=15,catalog=5`
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         let mut mix = Mix {
             submit: 0,
             status: 0,
+            review: 0,
             catalog: 0,
         };
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
@@ -38,28 +42,37 @@ impl Mix {
             match k.trim() {
                 "submit" => mix.submit = v,
                 "status" => mix.status = v,
+                "review" => mix.review = v,
                 "catalog" => mix.catalog = v,
                 other => {
-                    anyhow::bail!("unknown request kind {other:?} in mix (submit, status, catalog)")
+                    anyhow::bail!(
+                        "unknown request kind {other:?} in mix (submit, status, review, catalog)"
+                    )
                 }
             }
         }
-        anyhow::ensure!(
-            mix.submit + mix.status + mix.catalog > 0,
-            "the mix has no weight"
-        );
+        anyhow::ensure!(mix.total() > 0, "the mix has no weight");
         Ok(mix)
     }
 
+    fn total(&self) -> u32 {
+        self.submit + self.status + self.review + self.catalog
+    }
+
     fn pick(&self, rng: &mut impl Rng) -> &'static str {
-        let n = rng.random_range(0..self.submit + self.status + self.catalog);
-        if n < self.submit {
-            "submit"
-        } else if n < self.submit + self.status {
-            "status"
-        } else {
-            "catalog"
-        }
+        let n = rng.random_range(0..self.total());
+        [
+            ("submit", self.submit),
+            ("status", self.status),
+            ("review", self.review),
+        ]
+        .iter()
+        .scan(0, |upto, &(kind, weight)| {
+            *upto += weight;
+            Some((kind, *upto))
+        })
+        .find(|&(_, upto)| n < upto)
+        .map_or("catalog", |(kind, _)| kind)
     }
 }
 
@@ -111,6 +124,8 @@ impl Session {
 
 pub struct Plan {
     pub session: Arc<Session>,
+    /// The center specialist who accepts cases (the `review` kind).
+    pub reviewer: Arc<Session>,
     pub target: String,
     pub concurrency: usize,
     pub duration: Duration,
@@ -177,7 +192,7 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
             catalog.clone(),
         );
         let (target, mix) = (plan.target.clone(), plan.mix.clone());
-        let session = plan.session.clone();
+        let (session, reviewer) = (plan.session.clone(), plan.reviewer.clone());
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
             let mut stats = Stats::default();
@@ -206,6 +221,17 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                             .send()
                             .await
                     }
+                    "review" => {
+                        let Some(case) = watch.case_to_review() else {
+                            continue;
+                        };
+                        http.post(format!("{target}/api/v1/reviews/{case}/accept"))
+                            .header("Authorization", reviewer.header().await)
+                            .header("Idempotency-Key", format!("bench-accept-{case}"))
+                            .json(&serde_json::json!({"reason": "材料齐全，予以受理"}))
+                            .send()
+                            .await
+                    }
                     _ => {
                         http.get(format!("{target}/api/v1/catalog/services"))
                             .send()
@@ -221,6 +247,7 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                         stats.kind(kind).error("401");
                         live.errors.fetch_add(1, Ordering::Relaxed);
                         let _ = session.renew().await;
+                        let _ = reviewer.renew().await;
                         continue;
                     }
                     Ok(r) => {
@@ -286,8 +313,16 @@ mod tests {
 
     #[test]
     fn mix_parses_and_refuses_nonsense() {
-        let m = Mix::parse("submit=70,status=25,catalog=5").unwrap();
-        assert_eq!((m.submit, m.status, m.catalog), (70, 25, 5));
+        let m = Mix::parse("submit=60,status=20,review=15,catalog=5").unwrap();
+        assert_eq!((m.submit, m.status, m.review, m.catalog), (60, 20, 15, 5));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..10_000 {
+            *seen.entry(m.pick(&mut rng)).or_insert(0) += 1;
+        }
+        assert!((5_700..6_300).contains(&seen["submit"]), "{seen:?}");
+        assert!((1_300..1_700).contains(&seen["review"]), "{seen:?}");
+        assert!((350..650).contains(&seen["catalog"]), "{seen:?}");
         assert!(Mix::parse("submit=x").is_err());
         assert!(Mix::parse("delete=1").is_err());
         assert!(Mix::parse("submit=0").is_err());

@@ -31,9 +31,15 @@ struct Args {
     #[arg(
         long,
         env = "BENCH_MIX",
-        default_value = "submit=70,status=25,catalog=5"
+        default_value = "submit=60,status=20,review=15,catalog=5"
     )]
     mix: String,
+    /// The center specialist who accepts cases (the mix's `review` kind).
+    #[arg(long, env = "BENCH_REVIEWER", default_value = "c01-specialist")]
+    reviewer: String,
+    /// The reviewer's center: its newly opened cases are the ones accepted.
+    #[arg(long, env = "BENCH_REVIEWER_CENTER", default_value = "C01")]
+    reviewer_center: String,
     /// Seconds for each ceiling measurement; 0 skips them.
     #[arg(long, env = "BENCH_CEILING_SECONDS", default_value_t = 10)]
     ceiling_seconds: u64,
@@ -117,11 +123,12 @@ fn plan(
     args: &Args,
     concurrency: usize,
     seconds: u64,
-    session: &Arc<load::Session>,
+    sessions: &(Arc<load::Session>, Arc<load::Session>),
     watch: &propagation::Watch,
 ) -> anyhow::Result<load::Plan> {
     Ok(load::Plan {
-        session: session.clone(),
+        session: sessions.0.clone(),
+        reviewer: sessions.1.clone(),
         target: args.target.trim_end_matches('/').to_string(),
         concurrency,
         duration: Duration::from_secs(seconds),
@@ -147,7 +154,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?,
     );
-    let watch = propagation::Watch::start(&args.nats_url).await?;
+    let reviewer = Arc::new(
+        load::Session::login(
+            args.target.trim_end_matches('/'),
+            &args.reviewer,
+            &args.password,
+        )
+        .await?,
+    );
+    let sessions = (session, reviewer);
+    let watch = propagation::Watch::start(&args.nats_url, &args.reviewer_center).await?;
     let started_at = chrono::Utc::now();
 
     eprintln!(
@@ -155,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         args.duration, args.concurrency, args.target, args.mix
     );
     let outcome = load::run(
-        &plan(&args, args.concurrency, args.duration, &session, &watch)?,
+        &plan(&args, args.concurrency, args.duration, &sessions, &watch)?,
         catalog.clone(),
     )
     .await?;
@@ -197,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     for &level in &args.curve {
         eprintln!("curve: concurrency {level}, {} s", args.curve_seconds);
         let o = load::run(
-            &plan(&args, level, args.curve_seconds, &session, &watch)?,
+            &plan(&args, level, args.curve_seconds, &sessions, &watch)?,
             catalog.clone(),
         )
         .await?;

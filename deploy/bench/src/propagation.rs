@@ -11,7 +11,7 @@ use bianmin_proto::events::v1::ReviewCaseOpened;
 use bianmin_proto::subjects;
 use futures::StreamExt as _;
 use prost::Message as _;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,12 @@ struct Book {
     /// overtake the HTTP response on a busy machine).
     early: HashMap<String, Instant>,
     latency: Kind,
+    /// Cases opened at the reviewer's center, not yet taken for review.
+    to_review: VecDeque<String>,
 }
+
+/// Cases waiting for the load's reviewer at most; older ones are dropped.
+const TO_REVIEW_MAX: usize = 10_000;
 
 #[derive(Clone)]
 pub struct Watch {
@@ -35,7 +40,10 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub async fn start(nats_url: &str) -> anyhow::Result<Self> {
+    /// Watches `nats_url`; cases opened at `review_center` are offered to
+    /// the load's reviewer ([`Watch::case_to_review`]).
+    pub async fn start(nats_url: &str, review_center: &str) -> anyhow::Result<Self> {
+        let review_center = review_center.to_string();
         let client = async_nats::connect(nats_url)
             .await
             .map_err(|e| anyhow::anyhow!("{nats_url}: {e} (the cluster's NATS)"))?;
@@ -53,6 +61,12 @@ impl Watch {
                         continue;
                     };
                     let mut book = book.lock().expect("propagation book");
+                    if opened.center_id == review_center {
+                        if book.to_review.len() == TO_REVIEW_MAX {
+                            book.to_review.pop_front();
+                        }
+                        book.to_review.push_back(opened.case_id.clone());
+                    }
                     match book.waiting.remove(&opened.application_id) {
                         Some(answered) => book.latency.ok(seen.duration_since(answered)),
                         None => {
@@ -77,6 +91,15 @@ impl Watch {
                 book.waiting.insert(application_id, answered);
             }
         }
+    }
+
+    /// A case opened at the reviewer's center that nobody has taken yet.
+    pub fn case_to_review(&self) -> Option<String> {
+        self.book
+            .lock()
+            .expect("propagation book")
+            .to_review
+            .pop_front()
     }
 
     pub fn waiting(&self) -> usize {
