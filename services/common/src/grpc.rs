@@ -1,6 +1,7 @@
 //! gRPC server bootstrap: health, reflection, trace context, deadlines and
 //! a graceful, draining shutdown, the same for every service.
 
+use crate::balance::Balance;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -130,10 +131,18 @@ pub async fn serve(
 
 /// A client channel to another service. Connects lazily, so a service that
 /// starts before its peer does not fail; calls fail UNAVAILABLE meanwhile.
-pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+/// With [`Balance::Dns`] calls spread over every pod behind the URL's host.
+pub fn channel(url: &str, balance: Balance) -> anyhow::Result<tonic::transport::Channel> {
+    match balance {
+        Balance::Single => Ok(endpoint(url)?.connect_lazy()),
+        Balance::Dns { refresh } => crate::balance::dns_channel(url, refresh, endpoint),
+    }
+}
+
+/// One peer address, with the settings every channel uses.
+fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
     Ok(tonic::transport::Endpoint::from_shared(url.to_string())?
         .connect_timeout(Duration::from_secs(3))
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
+        .http2_keep_alive_interval(Duration::from_secs(30)))
 }

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod balance;
 pub mod calendar;
 pub mod cli;
 pub mod config;
