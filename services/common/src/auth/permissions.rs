@@ -37,6 +37,8 @@ pub enum Scope {
     OwnCenter,
     /// Records whose submitter is the caller.
     OwnRecords,
+    /// The centers named in the caller's grant ([`Principal::centers`]).
+    GrantedCenters,
 }
 
 /// What an out-of-scope record answers.
@@ -52,6 +54,7 @@ use Scope::*;
 const ALL: Option<Scope> = Some(AllCenters);
 const OWN: Option<Scope> = Some(OwnCenter);
 const MINE: Option<Scope> = Some(OwnRecords);
+const GRANTED: Option<Scope> = Some(GrantedCenters);
 const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
@@ -77,7 +80,14 @@ pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
     (EmergencyResponder,[NO,     NO,               NO]),
     (DistrictAdmin,     [ALL,    ALL,              ALL]),
     (Resident,          [MINE,   MINE,             NO]),
-    (Partner,           [MINE,   MINE,             NO]),
+    // A partner agency works for the residents of the centers its agreement
+    // names: it refers applications there and follows up on any of them
+    // (a resident may have applied at the counter and asked the agency to
+    // follow up), so its scope is its granted centers, not only what it
+    // submitted. Which centers is data too: the partner registry, signed
+    // into the partner's token by the edge. Review cases stay closed: the
+    // edge answers only the masked status fields it needs.
+    (Partner,           [GRANTED, GRANTED,         NO]),
     (Service,           [NO,     ALL,              ALL]),
 ];
 
@@ -105,6 +115,10 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/bianmin.review.v1.ReviewService/GetReviewCase",
         Action::ReadReviewCase,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/PartnerGetApplication",
+        Action::ReadApplication,
     ),
 ];
 
@@ -171,6 +185,7 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
         AllCenters => true,
         OwnCenter => principal.center_id.as_deref() == Some(target.center_id),
         OwnRecords => target.owner == Some(principal.subject.as_str()),
+        GrantedCenters => principal.centers.iter().any(|c| c == target.center_id),
     };
     match (inside, outside) {
         (true, _) => Decision::Allow,
@@ -204,6 +219,7 @@ mod tests {
             subject: format!("{}-{}", center.to_lowercase(), role.as_str()),
             role,
             center_id: Some(center.into()),
+            centers: Vec::new(),
         }
     }
 
@@ -273,35 +289,51 @@ mod tests {
     }
 
     #[test]
-    fn admins_see_everything_partners_their_own() {
+    fn admins_see_everything_partners_their_granted_centers() {
         let admin = Principal {
             subject: "admin".into(),
             role: DistrictAdmin,
             center_id: None,
+            centers: Vec::new(),
         };
         assert_eq!(
             decide(&admin, Action::ReadApplication, at("C09")),
             Decision::Allow
         );
         let partner = Principal {
-            subject: "partner".into(),
+            subject: "partner:civil-affairs".into(),
             role: Partner,
             center_id: None,
+            centers: vec!["C01".into()],
         };
+        // Any record of a granted center, whoever submitted it.
         assert_eq!(
             decide(&partner, Action::ReadApplication, at("C01")),
-            Decision::Hidden
-        );
-        let own = Target {
-            center_id: "C01",
-            owner: Some("partner"),
-        };
-        assert_eq!(
-            decide(&partner, Action::ReadApplication, own),
             Decision::Allow
         );
         assert_eq!(
-            decide(&partner, Action::ReadReviewCase, own),
+            decide(&partner, Action::ReadApplication, at("C02")),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(&partner, Action::SubmitApplication, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&partner, Action::SubmitApplication, at("C02")),
+            Decision::Denied
+        );
+        assert_eq!(
+            decide(&partner, Action::ReadReviewCase, at("C01")),
+            Decision::Denied
+        );
+        // No grant, no centers: a partner token without one touches nothing.
+        let bare = Principal {
+            centers: Vec::new(),
+            ..partner
+        };
+        assert_eq!(
+            decide(&bare, Action::SubmitApplication, at("C01")),
             Decision::Denied
         );
     }
