@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bianmin/intake/v1/intake.proto",
         "bianmin/review/v1/review.proto",
         "bianmin/events/v1/events.proto",
+        "bianmin/partner/v1/partner.proto",
     ];
     println!("cargo:rerun-if-changed=bianmin");
     let fds = protox::compile(files, ["."])?;

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod openapi;
+pub mod partner;
 pub mod routes;
 pub mod trace;
 
@@ -51,11 +52,18 @@ pub struct Settings {
     pub rate_per_principal: limits::Rate,
     /// Login attempts per minute per client address (also the burst).
     pub logins_per_minute: u32,
+    /// The partner gRPC edge; `Ok(None)` when off, `Err` when its settings
+    /// are incomplete (reported at start).
+    pub partner: Result<Option<partner::Settings>, String>,
 }
 
 impl Settings {
     pub fn read(env: &mut Env) -> Self {
+        let signing_key_file = env.optional("AUTH_SIGNING_KEY_FILE").map(PathBuf::from);
+        let partner =
+            partner::Settings::read(env, signing_key_file.as_ref()).map_err(|e| e.to_string());
         Self {
+            partner,
             http_addr: env.string("HTTP_ADDR", &format!("127.0.0.1:{DEFAULT_HTTP_PORT}")),
             intake_url: env.string("INTAKE_GRPC_URL", "http://127.0.0.1:50061"),
             review_url: env.string("REVIEW_GRPC_URL", "http://127.0.0.1:50062"),
@@ -66,7 +74,7 @@ impl Settings {
             request_timeout: Duration::from_millis(env.parse("REQUEST_TIMEOUT_MS", 30_000)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             auth: AuthSettings::read(env),
-            signing_key_file: env.optional("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
+            signing_key_file,
             users_file: env.path("AUTH_USERS_FILE", "deploy/seed/users.json"),
             token_ttl: env.seconds("AUTH_TOKEN_TTL_SECONDS", 900),
             rate_per_ip: limits::Rate {
@@ -180,6 +188,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let partner_settings = settings.partner.clone().map_err(anyhow::Error::msg)?;
     let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
     let intake_channel = bianmin_common::grpc::channel(&settings.intake_url, settings.balance)?;
     let review_channel = bianmin_common::grpc::channel(&settings.review_url, settings.balance)?;
@@ -217,6 +226,32 @@ pub async fn run(
         idp,
         limits,
     };
+    // The partner edge shares the intake client (and so the service-to-
+    // service TLS settings) and the shutdown signal.
+    let edge = match &partner_settings {
+        Some(p) => {
+            let edge = partner::Edge::load(
+                p,
+                &settings.auth,
+                state.intake.clone(),
+                settings.grpc_timeout,
+            )?;
+            let listener = TcpListener::bind(&p.addr).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on PARTNER_GRPC_ADDR={}: {e}", p.addr)
+            })?;
+            let stop = shutdown.clone();
+            Some(tokio::spawn(async move {
+                let served = edge.serve(listener, stop.clone()).await;
+                if let Err(e) = &served {
+                    // Not half a gateway: without its edge, stop altogether.
+                    tracing::error!(error = %e, "partner edge failed; stopping the gateway");
+                    stop.cancel();
+                }
+                served
+            }))
+        }
+        None => None,
+    };
     let app = router(state, settings.max_body_bytes, settings.request_timeout)
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tracing::info!(addr = %listener.local_addr()?, "gateway listening");
@@ -234,5 +269,8 @@ pub async fn run(
             tokio::time::sleep(drain).await;
         })
         .await?;
+    if let Some(edge) = edge {
+        edge.await??;
+    }
     Ok(())
 }

@@ -70,7 +70,11 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = bianmin_common::telemetry::init("gateway")?;
     let mut env = Env::from_process();
     let settings = bianmin_gateway::Settings::read(&mut env);
+    let mtls = bianmin_common::mtls::Settings::read(&mut env);
     env.finish()?;
+    // Service mTLS before any channel is made: the gateway is a client of
+    // every service.
+    bianmin_common::mtls::install(mtls?.as_ref())?;
     let listener = tokio::net::TcpListener::bind(&settings.http_addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http_addr))?;

@@ -14,6 +14,14 @@ pub mod review {
     }
 }
 
+/// The partner agencies' API (mutual TLS edge), versioned apart from the
+/// internal packages.
+pub mod partner {
+    pub mod v1 {
+        tonic::include_proto!("bianmin.partner.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("bianmin.events.v1");

@@ -207,6 +207,16 @@ impl Cluster {
         options: Options,
         gateway_env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::start_with_all(options, gateway_env, &[]).await
+    }
+
+    /// [`Cluster::start_with`], plus settings for every process (e.g.
+    /// service-to-service TLS).
+    pub async fn start_with_all(
+        options: Options,
+        gateway_env: &[(&str, &str)],
+        every_env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("bianmin-e2e-").tempdir()?;
         let nats = Nats::start(dir.path()).await?;
         let spans = if options.otlp {
@@ -253,6 +263,11 @@ impl Cluster {
                 format!("{gateway_url}/.well-known/jwks.json"),
             ),
         ];
+        common.extend(
+            every_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         if let Some(r) = &spans {
             common.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), r.endpoint()));
             common.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "grpc".into()));

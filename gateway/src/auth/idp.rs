@@ -33,6 +33,9 @@ pub struct Account {
     pub role: String,
     #[serde(default)]
     pub center_id: Option<String>,
+    /// Centers a partner account may touch (role `partner` only).
+    #[serde(default)]
+    pub centers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +121,7 @@ impl DevIdp {
             iat: Some(now),
             role: account.role.clone(),
             center_id: account.center_id.clone(),
+            centers: account.centers.clone(),
         }
     }
 

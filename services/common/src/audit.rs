@@ -190,13 +190,30 @@ pub async fn enforce(
     reads: Reads,
     not_found: impl FnOnce() -> tonic::Status,
 ) -> Result<(), tonic::Status> {
+    enforce_with_detail(
+        pool, principal, action, record_id, target, reads, "", not_found,
+    )
+    .await
+}
+
+/// [`enforce`], with `detail` written into the entries (a partner's
+/// purpose).
+#[allow(clippy::too_many_arguments)]
+pub async fn enforce_with_detail(
+    pool: &PgPool,
+    principal: &Principal,
+    action: Action,
+    record_id: &str,
+    target: crate::auth::permissions::Target<'_>,
+    reads: Reads,
+    detail: &str,
+    not_found: impl FnOnce() -> tonic::Status,
+) -> Result<(), tonic::Status> {
     let decision = crate::auth::permissions::decide(principal, action, target);
     if decision != Decision::Allow || reads == Reads::Sensitive {
-        record(
-            pool,
-            Entry::decision(principal, action, record_id, decision),
-        )
-        .await;
+        let mut entry = Entry::decision(principal, action, record_id, decision);
+        entry.detail = detail.to_string();
+        record(pool, entry).await;
     }
     crate::auth::permissions::status(decision, not_found)
 }

@@ -136,9 +136,11 @@ where
     let _telemetry = crate::telemetry::init(name)?;
     let mut env = crate::config::Env::from_process();
     let settings = read(&mut env);
+    let mtls = crate::mtls::Settings::read(&mut env);
     env.finish()?;
     match cli.command.unwrap_or(ServiceCommand::Serve) {
         ServiceCommand::Serve => {
+            crate::mtls::install(mtls?.as_ref())?;
             let verifier = crate::auth::token::Verifier::from_settings(&service(&settings).auth)?;
             crate::auth::layer::install(std::sync::Arc::new(verifier));
             let addr = service(&settings).grpc_addr.clone();

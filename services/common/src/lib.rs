@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod error;
 pub mod grpc;
 pub mod inbox;
+pub mod mtls;
 pub mod nats;
 pub mod outbox;
 pub mod pii;

@@ -214,9 +214,34 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
 }
 
+/// `张三` -> `张*`, `欧阳娜娜` -> `欧***`: the family name stays, so a
+/// partner can tell it is the person it referred, and nothing more.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let rest = chars.count();
+            if rest == 0 {
+                "*".into()
+            } else {
+                format!("{first}{}", "*".repeat(rest))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_only_their_first_character() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("李"), "*");
+        assert_eq!(mask_name(""), "");
+    }
 
     fn keys() -> PiiKeys {
         PiiKeys::parse(&PiiKeys::generate_file("k1")).unwrap()

@@ -52,6 +52,15 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::SubmitApplicationResponse>, Status> {
         let state = self.state.get()?;
         let caller = auth::principal(&request)?;
+        let center_record = format!("center:{}", request.get_ref().center_id.trim());
+        let purpose = crate::partner::purpose(
+            state,
+            &caller,
+            Action::SubmitApplication,
+            &center_record,
+            &request,
+        )
+        .await?;
         let r = request.into_inner();
         // Refuse before validating: a caller who may not submit here learns
         // nothing from our validation messages.
@@ -61,13 +70,20 @@ impl IntakeService for IntakeApi {
         };
         let record = format!("center:{}", target.center_id);
         // Submitting is never hidden (the centers are public), only denied.
-        audit::enforce(
+        // Every partner exchange is audited, allowed ones too.
+        let reads = if caller.role == auth::Role::Partner {
+            Reads::Sensitive
+        } else {
+            Reads::RefusalsOnly
+        };
+        audit::enforce_with_detail(
             &state.pool,
             &caller,
             Action::SubmitApplication,
             &record,
             target,
-            Reads::RefusalsOnly,
+            reads,
+            &purpose,
             || Status::not_found("中心不存在 (center not found)"),
         )
         .await?;
@@ -94,6 +110,14 @@ impl IntakeService for IntakeApi {
                     submitted.id
                 ))
             })?;
+        crate::partner::record_submitted(
+            state,
+            &caller,
+            &application,
+            submitted.replayed,
+            &purpose,
+        )
+        .await;
         tracing::info!(application_id = %submitted.id, replayed = submitted.replayed, "application submitted");
         Ok(Response::new(pb::SubmitApplicationResponse {
             application: Some(application),
@@ -140,6 +164,13 @@ impl IntakeService for IntakeApi {
             .await?
             .ok_or_else(not_found)?;
         Ok(Response::new(application))
+    }
+
+    async fn partner_get_application(
+        &self,
+        request: Request<pb::PartnerGetApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        crate::partner::get_application(self.state.get()?, request).await
     }
 
     async fn list_centers(

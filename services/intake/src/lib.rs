@@ -4,6 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
+pub mod partner;
 pub mod store;
 
 use bianmin_common::config::{Env, ServiceSettings};

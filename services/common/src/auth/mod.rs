@@ -12,6 +12,7 @@
 
 pub mod layer;
 pub mod permissions;
+pub mod purpose;
 pub mod token;
 
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,10 @@ pub struct Principal {
     pub role: Role,
     /// The center a staff member belongs to; `None` for district-wide roles.
     pub center_id: Option<String>,
+    /// The centers a partner agency's grant covers (its registry entry,
+    /// signed into its token by the partner edge); empty for everyone else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub centers: Vec<String>,
 }
 
 impl Principal {
@@ -153,6 +158,7 @@ mod tests {
             subject: "c01-specialist".into(),
             role: Role::Specialist,
             center_id: Some("C01".into()),
+            centers: Vec::new(),
         };
         assert!(staff.sees_center("C01"));
         assert!(!staff.sees_center("C02"));
@@ -160,6 +166,7 @@ mod tests {
             subject: "admin".into(),
             role: Role::DistrictAdmin,
             center_id: None,
+            centers: Vec::new(),
         };
         assert!(admin.sees_center("C02"));
     }
@@ -187,6 +194,7 @@ mod tests {
             subject: "c01-supervisor".into(),
             role: Role::Supervisor,
             center_id: Some("C01".into()),
+            centers: Vec::new(),
         };
         let mut request = tonic::Request::new(());
         request.extensions_mut().insert(p.clone());

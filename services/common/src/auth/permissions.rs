@@ -47,6 +47,8 @@ pub enum Scope {
     OwnCenter,
     /// Records whose submitter is the caller.
     OwnRecords,
+    /// The centers named in the caller's grant ([`Principal::centers`]).
+    GrantedCenters,
 }
 
 /// What an out-of-scope record answers.
@@ -62,6 +64,7 @@ use Scope::*;
 const ALL: Option<Scope> = Some(AllCenters);
 const OWN: Option<Scope> = Some(OwnCenter);
 const MINE: Option<Scope> = Some(OwnRecords);
+const GRANTED: Option<Scope> = Some(GrantedCenters);
 const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
@@ -81,18 +84,25 @@ pub const PUBLIC: &[Action] = &[Action::ReadCatalog];
 /// action. A role not listed may do none of them.
 #[rustfmt::skip]
 pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
-    //                   submit  read application  read review case  act on case  measures
-    (Supervisor,        [OWN,    OWN,              OWN,              OWN,         OWN]),
-    (Specialist,        [OWN,    OWN,              OWN,              OWN,         OWN]),
-    (QualityInspector,  [NO,     OWN,              OWN,              NO,          OWN]),
-    (TechSupport,       [NO,     NO,               NO,               NO,          NO]),
-    (EmergencyResponder,[NO,     NO,               NO,               NO,          NO]),
+    //                   submit   read application  read review case  act on case  measures
+    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN]),
+    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN]),
+    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN]),
+    (TechSupport,       [NO,      NO,               NO,               NO,          NO]),
+    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO]),
     // District administrators oversee every center; the steps of a case
     // belong to the center's own staff.
-    (DistrictAdmin,     [ALL,    ALL,              ALL,              NO,          ALL]),
-    (Resident,          [MINE,   MINE,             NO,               NO,          NO]),
-    (Partner,           [MINE,   MINE,             NO,               NO,          NO]),
-    (Service,           [NO,     ALL,              ALL,              NO,          ALL]),
+    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL]),
+    (Resident,          [MINE,    MINE,             NO,               NO,          NO]),
+    // A partner agency works for the residents of the centers its agreement
+    // names: it refers applications there and follows up on any of them
+    // (a resident may have applied at the counter and asked the agency to
+    // follow up), so its scope is its granted centers, not only what it
+    // submitted. Which centers is data too: the partner registry, signed
+    // into the partner's token by the edge. Review cases stay closed: the
+    // edge answers only the masked status fields it needs.
+    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO]),
+    (Service,           [NO,      ALL,              ALL,              NO,          ALL]),
 ];
 
 /// gRPC methods and the action each performs. The server layer uses it to
@@ -131,6 +141,10 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/bianmin.review.v1.ReviewService/GetReviewMeasures",
         Action::ReadReviewMeasures,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/PartnerGetApplication",
+        Action::ReadApplication,
     ),
 ];
 
@@ -197,6 +211,7 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
         AllCenters => true,
         OwnCenter => principal.center_id.as_deref() == Some(target.center_id),
         OwnRecords => target.owner == Some(principal.subject.as_str()),
+        GrantedCenters => principal.centers.iter().any(|c| c == target.center_id),
     };
     match (inside, outside) {
         (true, _) => Decision::Allow,
@@ -223,7 +238,9 @@ pub fn listing(principal: &Principal, action: Action, asked: &str) -> Listing {
     match grant(principal.role, action) {
         Some(AllCenters) => Listing::Centers((!asked.is_empty()).then(|| asked.to_string())),
         Some(OwnCenter) => Listing::Centers(Some(principal.center_id.clone().unwrap_or_default())),
-        Some(OwnRecords) | None => Listing::Denied,
+        // Listings cover one center or every center; scopes by record owner
+        // or by granted centers have none.
+        Some(OwnRecords) | Some(GrantedCenters) | None => Listing::Denied,
     }
 }
 
@@ -255,6 +272,7 @@ mod tests {
             subject: format!("{}-{}", center.to_lowercase(), role.as_str()),
             role,
             center_id: Some(center.into()),
+            centers: Vec::new(),
         }
     }
 
@@ -374,35 +392,51 @@ mod tests {
     }
 
     #[test]
-    fn admins_see_everything_partners_their_own() {
+    fn admins_see_everything_partners_their_granted_centers() {
         let admin = Principal {
             subject: "admin".into(),
             role: DistrictAdmin,
             center_id: None,
+            centers: Vec::new(),
         };
         assert_eq!(
             decide(&admin, Action::ReadApplication, at("C09")),
             Decision::Allow
         );
         let partner = Principal {
-            subject: "partner".into(),
+            subject: "partner:civil-affairs".into(),
             role: Partner,
             center_id: None,
+            centers: vec!["C01".into()],
         };
+        // Any record of a granted center, whoever submitted it.
         assert_eq!(
             decide(&partner, Action::ReadApplication, at("C01")),
-            Decision::Hidden
-        );
-        let own = Target {
-            center_id: "C01",
-            owner: Some("partner"),
-        };
-        assert_eq!(
-            decide(&partner, Action::ReadApplication, own),
             Decision::Allow
         );
         assert_eq!(
-            decide(&partner, Action::ReadReviewCase, own),
+            decide(&partner, Action::ReadApplication, at("C02")),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(&partner, Action::SubmitApplication, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&partner, Action::SubmitApplication, at("C02")),
+            Decision::Denied
+        );
+        assert_eq!(
+            decide(&partner, Action::ReadReviewCase, at("C01")),
+            Decision::Denied
+        );
+        // No grant, no centers: a partner token without one touches nothing.
+        let bare = Principal {
+            centers: Vec::new(),
+            ..partner
+        };
+        assert_eq!(
+            decide(&bare, Action::SubmitApplication, at("C01")),
             Decision::Denied
         );
     }

@@ -59,6 +59,9 @@ pub struct Claims {
     /// The staff member's center; absent for district-wide roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub center_id: Option<String>,
+    /// A partner's granted centers (tokens minted by the partner edge).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub centers: Vec<String>,
 }
 
 /// Token settings, the same for the gateway and every service.
@@ -144,6 +147,7 @@ pub fn principal_of(claims: &Claims) -> Result<Principal, TokenError> {
         subject: claims.sub.clone(),
         role,
         center_id,
+        centers: claims.centers.clone(),
     };
     if principal.is_center_staff() && principal.center_id.is_none() {
         return Err(TokenError::NoCenter);
@@ -429,6 +433,7 @@ mod tests {
             iat: Some(now),
             role: role.into(),
             center_id: center.map(str::to_string),
+            centers: Vec::new(),
         }
     }
 
@@ -454,7 +459,8 @@ mod tests {
             Principal {
                 subject: "c01-specialist".into(),
                 role: Role::Specialist,
-                center_id: Some("C01".into())
+                center_id: Some("C01".into()),
+                centers: Vec::new(),
             }
         );
     }

@@ -6,7 +6,7 @@ use bianmin_common::error::FieldViolation;
 use chrono::NaiveDate;
 
 /// Channels an application can arrive through.
-pub const CHANNELS: [(&str, &str); 8] = [
+pub const CHANNELS: [(&str, &str); 9] = [
     ("web", "网站"),
     ("wechat", "微信公众号"),
     ("app", "移动应用"),
@@ -15,6 +15,8 @@ pub const CHANNELS: [(&str, &str); 8] = [
     ("phone", "电话"),
     ("home_visit", "上门服务"),
     ("egov", "政务服务平台"),
+    // A partner agency referring a resident (the partner edge sets it).
+    ("partner_referral", "合作机构转介"),
 ];
 
 pub fn channel_label(code: &str) -> &'static str {

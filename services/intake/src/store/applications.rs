@@ -239,6 +239,21 @@ pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, Stri
     Ok(row.map(|r| (r.get("center_id"), r.get("submitted_by"))))
 }
 
+/// [`owner`] by application number, with the id: partners know the
+/// number printed on the resident's receipt, not the internal id.
+pub async fn owner_by_no(
+    pool: &PgPool,
+    application_no: &str,
+) -> sqlx::Result<Option<(Uuid, String, String)>> {
+    let row = sqlx::query(
+        "SELECT id, center_id, submitted_by FROM applications WHERE application_no = $1",
+    )
+    .bind(application_no)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.get("id"), r.get("center_id"), r.get("submitted_by"))))
+}
+
 /// One application with its timeline; PII masked.
 #[tracing::instrument(name = "db.get_application", skip_all)]
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {

@@ -1,0 +1,155 @@
+//! Partner agencies' calls, as intake sees them: every exchange is audited
+//! with the purpose the partner stated (allowed or refused), and a partner
+//! reads an application by the number on the resident's receipt.
+//!
+//! The partner's identity and grant come from its token (minted by the
+//! partner edge after it checked the partner's client certificate and the
+//! partner registry); intake applies the permission table to it like to
+//! anyone else, so a partner can never see more than the table allows even
+//! if the edge were wrong.
+
+use crate::api::State;
+use crate::store::applications;
+use bianmin_common::audit::{self, Entry, Reads};
+use bianmin_common::auth::permissions::{Action, Decision, Target};
+use bianmin_common::auth::{self, Principal, Role};
+use bianmin_common::error::ApiError;
+use bianmin_proto::intake::v1 as pb;
+use tonic::{Request, Response, Status};
+
+/// The purpose of a partner's call (`""` for anyone else). A partner that
+/// states none is refused INVALID_ARGUMENT, and the refusal is audited.
+pub async fn purpose<T>(
+    state: &State,
+    caller: &Principal,
+    action: Action,
+    record: &str,
+    request: &Request<T>,
+) -> Result<String, Status> {
+    if caller.role != Role::Partner {
+        return Ok(String::new());
+    }
+    if let Some(purpose) = auth::purpose::of(request) {
+        return Ok(purpose);
+    }
+    let mut entry = Entry::decision(caller, action, record, Decision::Denied);
+    entry.outcome = "invalid".into();
+    entry.detail = "未说明用途 (no purpose stated)".into();
+    audit::record(&state.pool, entry).await;
+    Err(ApiError::invalid(
+        "purpose",
+        "purpose_required",
+        format!(
+            "请说明查询或转介的用途，不超过 {} 个字 (purpose is required, at most {} characters)",
+            auth::purpose::MAX_CHARS,
+            auth::purpose::MAX_CHARS
+        ),
+    )
+    .into())
+}
+
+/// What the table decided is audited by `enforce`; this adds what came of
+/// an allowed partner submission (the application, or a replay of it).
+pub async fn record_submitted(
+    state: &State,
+    caller: &Principal,
+    application: &pb::Application,
+    replayed: bool,
+    purpose: &str,
+) {
+    if caller.role != Role::Partner {
+        return;
+    }
+    let mut entry = Entry::decision(
+        caller,
+        Action::SubmitApplication,
+        &format!("application:{}", application.id),
+        Decision::Allow,
+    );
+    entry.outcome = if replayed { "replayed" } else { "submitted" }.into();
+    entry.detail = purpose.to_string();
+    audit::record(&state.pool, entry).await;
+}
+
+/// Application numbers as intake writes them: `C01-20261123-000042`.
+fn application_no(raw: &str) -> Result<&str, ApiError> {
+    let no = raw.trim();
+    if no.is_empty() || no.len() > 64 || !no.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(ApiError::invalid(
+            "application_no",
+            "application_no_format",
+            "申请编号格式不正确，应如 C01-20261123-000042 (application_no must look like C01-20261123-000042)",
+        ));
+    }
+    Ok(no)
+}
+
+/// `PartnerGetApplication`: partners only; every call audited.
+pub async fn get_application(
+    state: &State,
+    request: Request<pb::PartnerGetApplicationRequest>,
+) -> Result<Response<pb::Application>, Status> {
+    let caller = auth::principal(&request)?;
+    let raw_no = request.get_ref().application_no.clone();
+    let record = format!("application_no:{}", raw_no.trim());
+    if caller.role != Role::Partner {
+        audit::record(
+            &state.pool,
+            Entry::decision(&caller, Action::ReadApplication, &record, Decision::Denied),
+        )
+        .await;
+        return Err(Status::permission_denied(
+            "此接口仅供合作机构使用 (this method is for partner agencies)",
+        ));
+    }
+    let purpose = purpose(state, &caller, Action::ReadApplication, &record, &request).await?;
+    let no = application_no(&raw_no)?;
+    let not_found = || ApiError::NotFound(format!("申请 {no} 不存在 (application not found)"));
+    let Some((id, center_id, submitted_by)) = applications::owner_by_no(&state.pool, no)
+        .await
+        .map_err(ApiError::from)?
+    else {
+        // A miss is an exchange too; to the partner it reads like a hidden one.
+        let mut entry =
+            Entry::decision(&caller, Action::ReadApplication, &record, Decision::Hidden);
+        entry.outcome = "missing".into();
+        entry.detail = purpose;
+        audit::record(&state.pool, entry).await;
+        return Err(not_found().into());
+    };
+    audit::enforce_with_detail(
+        &state.pool,
+        &caller,
+        Action::ReadApplication,
+        &format!("application:{id}"),
+        Target {
+            center_id: &center_id,
+            owner: Some(&submitted_by),
+        },
+        Reads::Sensitive,
+        &purpose,
+        || not_found().into(),
+    )
+    .await?;
+    let application = applications::get(&state.pool, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Response::new(application))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_numbers_are_checked_before_any_lookup() {
+        assert_eq!(
+            application_no(" C01-20261123-000042 ").unwrap(),
+            "C01-20261123-000042"
+        );
+        for bad in ["", "   ", "C01'; DROP TABLE applications; --", "编号"] {
+            assert!(application_no(bad).is_err(), "{bad:?}");
+        }
+    }
+}
