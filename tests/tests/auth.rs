@@ -298,6 +298,7 @@ fn claims(cluster: &Cluster, role: &str, center: Option<&str>) -> Claims {
         iat: Some(now),
         role: role.into(),
         center_id: center.map(str::to_string),
+        centers: Vec::new(),
     }
 }
 
