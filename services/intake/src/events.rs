@@ -25,6 +25,7 @@ type Change = (
     Option<&'static str>,
     Option<String>,
     Option<timeline::Entry>,
+    Option<(Vec<String>, String, u32)>,
 );
 
 fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
@@ -36,17 +37,30 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 &e.reason,
                 e.remaining_working_days,
             );
-            (e.header, Some("awaiting_supplement"), None, Some(entry))
+            let supplement = (e.missing_items, e.reason, e.remaining_working_days);
+            (
+                e.header,
+                Some("awaiting_supplement"),
+                None,
+                Some(entry),
+                Some(supplement),
+            )
         }
         subjects::REVIEW_RESUMED => {
             let e = ev::ReviewResumed::decode(p)?;
             let entry = timeline::resumed(&e.due_date);
-            (e.header, Some("in_review"), Some(e.due_date), Some(entry))
+            (
+                e.header,
+                Some("in_review"),
+                Some(e.due_date),
+                Some(entry),
+                None,
+            )
         }
         subjects::DEADLINE_EXTENDED => {
             let e = ev::DeadlineExtended::decode(p)?;
             let entry = timeline::extended(&e.reason, &e.due_date);
-            (e.header, None, Some(e.due_date), Some(entry))
+            (e.header, None, Some(e.due_date), Some(entry), None)
         }
         subjects::REVIEW_STAGE_CHANGED => {
             let e = ev::ReviewStageChanged::decode(p)?;
@@ -56,7 +70,7 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|h| h.stage.as_str())
                 .unwrap_or_default();
             let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
-            (e.header, None, Some(e.due_date), entry)
+            (e.header, None, Some(e.due_date), entry, None)
         }
         subjects::REVIEW_DECIDED => {
             let e = ev::ReviewDecided::decode(p)?;
@@ -66,12 +80,18 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 "rejected"
             };
             let entry = timeline::decided(&e.outcome, &e.reasons);
-            (e.header, Some(status), Some(String::new()), Some(entry))
+            (
+                e.header,
+                Some(status),
+                Some(String::new()),
+                Some(entry),
+                None,
+            )
         }
         subjects::SERVICE_PLANNED => {
             let e = ev::ServicePlanned::decode(p)?;
             let entry = timeline::planned(&e.content, &e.schedule);
-            (e.header, Some("in_service"), None, Some(entry))
+            (e.header, Some("in_service"), None, Some(entry), None)
         }
         subjects::TASK_COMPLETED => {
             let e = ev::TaskCompleted::decode(p)?;
@@ -81,7 +101,7 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|l| l.result.as_str())
                 .unwrap_or_default();
             let entry = timeline::task_completed(&e.task_title, result);
-            (e.header, None, None, Some(entry))
+            (e.header, None, None, Some(entry), None)
         }
         subjects::CASE_CLOSED => {
             let e = ev::CaseClosed::decode(p)?;
@@ -90,13 +110,14 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 Some("closed"),
                 Some(String::new()),
                 Some(timeline::closed()),
+                None,
             )
         }
         subjects::DEADLINE_BREACHED => {
             let e = ev::DeadlineBreached::decode(p)?;
             // The resident sees a missed review limit, not staff's feedback clock.
             let entry = (e.clock != "feedback").then(|| timeline::overdue(&e.due));
-            (e.header, None, None, entry)
+            (e.header, None, None, entry, None)
         }
         // Warnings are for staff; anything newer is not the resident's concern yet.
         _ => return Ok(None),
@@ -112,7 +133,8 @@ impl Handler for OnReviewEvent {
             }
             return Ok(());
         }
-        let Some((header, status, due, entry)) = change(event.subject, event.payload)? else {
+        let Some((header, status, due, entry, supplement)) = change(event.subject, event.payload)?
+        else {
             return Ok(());
         };
         let h = header.unwrap_or_default();
@@ -123,6 +145,7 @@ impl Handler for OnReviewEvent {
             status,
             due_date: due.as_deref(),
             entry,
+            supplement,
         };
         if !applications::review_progress(tx, event.id, progress).await? {
             return Err(unknown(&h.case_id));

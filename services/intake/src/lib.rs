@@ -92,9 +92,13 @@ pub async fn run(
         events::OnReviewEvent,
         shutdown.clone(),
     ));
+    let calendar = Arc::new(bianmin_common::calendar::WorkingCalendar::load_dir(
+        &settings.service.calendar_dir,
+    )?);
     state.set(api::State {
         pool: infra.pool.clone(),
         keys,
+        calendar,
     });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "intake ready");

@@ -1,6 +1,9 @@
 //! Intake's rules: pure, no I/O.
 
+pub mod answers;
 pub mod id_number;
 pub mod phone;
+pub mod progress;
+pub mod purpose;
 pub mod submission;
 pub mod timeline;

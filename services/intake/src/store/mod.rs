@@ -2,3 +2,5 @@
 
 pub mod applications;
 pub mod catalog;
+pub mod personal;
+pub mod public;
