@@ -260,19 +260,20 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
         return Ok(None);
     };
     let timeline = timeline_of(pool, id).await?;
-    let review = match (
-        r.get::<Option<Uuid>, _>("review_case_id"),
-        r.get::<Option<NaiveDate>, _>("review_due_date"),
-    ) {
-        (Some(case_id), Some(due)) => Some(pb::ReviewInfo {
+    // Once review opened the case it stays visible; the due date is empty
+    // when no limit runs (decided, closed, withdrawn).
+    let review = r
+        .get::<Option<Uuid>, _>("review_case_id")
+        .map(|case_id| pb::ReviewInfo {
             case_id: case_id.to_string(),
             stage: r
                 .get::<Option<String>, _>("review_stage")
                 .unwrap_or_default(),
-            due_date: due.to_string(),
-        }),
-        _ => None,
-    };
+            due_date: r
+                .get::<Option<NaiveDate>, _>("review_due_date")
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        });
     Ok(Some(pb::Application {
         id: r.get::<Uuid, _>("id").to_string(),
         application_no: r.get("application_no"),
