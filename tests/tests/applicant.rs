@@ -420,6 +420,50 @@ async fn the_supplement_round_from_the_residents_side_withdrawal_and_the_public_
             .any(|e| e["kind"] == "withdrawn")
     );
 
+    // ---- Notifications: one per change the resident should know about,
+    // sent through the configured sender (the log by default), addressed
+    // to the masked phone.
+    let intake = sqlx::PgPool::connect(&cluster.database_url("intake"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sent = loop {
+        let rows = sqlx::query(
+            "SELECT template, recipient, channel, params::text AS params, sent_at IS NOT NULL AS sent
+             FROM notifications WHERE dedupe_key LIKE $1 ORDER BY id",
+        )
+        .bind(format!("application:{id}:%"))
+        .fetch_all(&intake)
+        .await
+        .unwrap();
+        let all_sent = rows.iter().all(|r| r.get::<bool, _>("sent"));
+        if rows.len() >= 4 && all_sent {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "notifications: {}", rows.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let templates: Vec<String> = sent.iter().map(|r| r.get("template")).collect();
+    assert_eq!(
+        templates,
+        [
+            "application_submitted",
+            "application_accepted",
+            "supplement_requested",
+            "application_withdrawn"
+        ],
+        "exactly one each, in order"
+    );
+    for r in &sent {
+        assert_eq!(r.get::<String, _>("recipient"), "139****8765");
+        assert_eq!(r.get::<String, _>("channel"), "sms");
+    }
+    assert!(
+        sent[2]
+            .get::<String, _>("params")
+            .contains("户口簿复印件、收入证明")
+    );
+
     // Staff withdraw for the applicant with a reason; a case of another
     // center is not theirs.
     let plain_id = plain["id"].as_str().unwrap();
@@ -604,7 +648,13 @@ async fn full_views_are_logged_lookups_are_scoped_and_no_plaintext_is_stored() {
             );
         }
     }
-    for table in ["applications", "timeline_entries", "outbox", "audit_log"] {
+    for table in [
+        "applications",
+        "timeline_entries",
+        "outbox",
+        "audit_log",
+        "notifications",
+    ] {
         assert!(
             tables.contains(table),
             "{table} was not searched: {tables:?}"

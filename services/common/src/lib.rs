@@ -13,6 +13,7 @@ pub mod error;
 pub mod grpc;
 pub mod inbox;
 pub mod nats;
+pub mod notify;
 pub mod outbox;
 pub mod pii;
 pub mod propagation;

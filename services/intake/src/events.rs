@@ -2,8 +2,9 @@
 //! consumer dispatching by subject, so the resident's timeline follows the
 //! case in the order review decided it.
 
-use crate::domain::timeline;
+use crate::domain::{notices, timeline};
 use crate::store::applications::{self, Progress};
+use crate::store::notices as notices_store;
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
 use bianmin_proto::{events::v1 as ev, subjects};
 use prost::Message as _;
@@ -126,16 +127,39 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
 
 impl Handler for OnReviewEvent {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
+        let application_id = self.apply(tx, event).await?;
+        // The resident hears of the changes that concern them, once per
+        // event (the inbox and the notice's dedupe key both see to that).
+        let Some(id) = application_id.and_then(|a| uuid::Uuid::parse_str(&a).ok()) else {
+            return Ok(());
+        };
+        let number = notices_store::application_no(tx, id)
+            .await?
+            .unwrap_or_default();
+        if let Some(notice) = notices::for_review_event(event.subject, event.payload, &number)? {
+            notices_store::to_applicant(tx, id, notice, &event.id.to_string()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl OnReviewEvent {
+    /// Applies the event to the application; returns the application's id.
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &Event<'_>,
+    ) -> Result<Option<String>, HandleError> {
         if event.subject == subjects::REVIEW_CASE_OPENED {
             let opened = ev::ReviewCaseOpened::decode(event.payload)?;
             if !applications::review_opened(tx, event.id, &opened).await? {
                 return Err(unknown(&opened.case_id));
             }
-            return Ok(());
+            return Ok(Some(opened.application_id));
         }
         let Some((header, status, due, entry, supplement)) = change(event.subject, event.payload)?
         else {
-            return Ok(());
+            return Ok(None);
         };
         let h = header.unwrap_or_default();
         let progress = Progress {
@@ -150,7 +174,7 @@ impl Handler for OnReviewEvent {
         if !applications::review_progress(tx, event.id, progress).await? {
             return Err(unknown(&h.case_id));
         }
-        Ok(())
+        Ok(Some(h.application_id))
     }
 }
 

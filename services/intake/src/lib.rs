@@ -27,6 +27,9 @@ pub struct Settings {
     pub seed_file: Option<PathBuf>,
     pub pii_keys_file: Option<String>,
     pub pii_keys: Option<String>,
+    /// Where notifications go: `log` (default) or `webhook`.
+    pub notify_sender: Option<String>,
+    pub notify_webhook_url: Option<String>,
 }
 
 impl Settings {
@@ -36,6 +39,8 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
+            notify_sender: env.optional("NOTIFY_SENDER"),
+            notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
         }
     }
 }
@@ -50,6 +55,10 @@ pub async fn run(
         settings.pii_keys_file.as_deref(),
         settings.pii_keys.as_deref(),
     )?);
+    let sender = bianmin_common::notify::sender_from_settings(
+        settings.notify_sender.as_deref(),
+        settings.notify_webhook_url.as_deref(),
+    )?;
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
     let routes = tonic::service::Routes::new(health_service).add_service(IntakeServiceServer::new(
@@ -90,6 +99,13 @@ pub async fn run(
             max_batch: settings.service.inbox_max_batch,
         },
         events::OnReviewEvent,
+        shutdown.clone(),
+    ));
+    tasks.spawn(bianmin_common::notify::run(
+        infra.pool.clone(),
+        sender,
+        Some(keys.clone()),
+        std::time::Duration::from_millis(500),
         shutdown.clone(),
     ));
     let calendar = Arc::new(bianmin_common::calendar::WorkingCalendar::load_dir(

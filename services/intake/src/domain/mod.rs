@@ -2,6 +2,7 @@
 
 pub mod answers;
 pub mod id_number;
+pub mod notices;
 pub mod phone;
 pub mod progress;
 pub mod purpose;

@@ -1,6 +1,6 @@
 //! Applications and their timelines.
 
-use crate::domain::{answers, submission, timeline};
+use crate::domain::{answers, notices, submission, timeline};
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
 use bianmin_common::error::{ApiError, FieldViolation};
@@ -180,6 +180,7 @@ pub async fn submit(
 
     let entry = timeline::submitted(submission::channel_label(&v.channel), &center_name);
     add_entry(&mut tx, id, &entry, now, None).await?;
+    super::notices::to_applicant(&mut tx, id, notices::submitted(&application_no), "once").await?;
 
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationSubmitted {
@@ -536,6 +537,10 @@ pub async fn withdraw(
     let now = Utc::now();
     let entry = timeline::withdrawn(reason, answers::on_behalf(by.role));
     add_entry(&mut tx, id, &entry, now, None).await?;
+    let number = super::notices::application_no(&mut tx, id)
+        .await?
+        .unwrap_or_default();
+    super::notices::to_applicant(&mut tx, id, notices::withdrawn(&number), "once").await?;
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationWithdrawn {
         event_id: event_id.to_string(),
