@@ -112,7 +112,68 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/no-such-endpoint",
         [404, 404, 404, 404, 404, 404],
     ),
+    // Personal data in full: the center's supervisors and admins only.
+    (
+        "GET",
+        "/api/v1/applications/{own}/applicant?purpose=verify-identity",
+        [401, 200, 200, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{other}/applicant?purpose=verify-identity",
+        [401, 200, 404, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/by-id-number",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    // Answering a supplement request: allowed callers learn none is awaited.
+    (
+        "POST",
+        "/api/v1/applications/{own}/supplement",
+        [401, 409, 409, 409, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{partners}/supplement",
+        [401, 409, 409, 409, 404, 409],
+    ),
+    // The first allowed caller withdraws it; the next is told it is done.
+    (
+        "POST",
+        "/api/v1/applications/{other}/withdraw",
+        [401, 200, 404, 404, 409, 404],
+    ),
+    // Public, without a token; a wrong phone answers like a missing number.
+    (
+        "GET",
+        "/api/v1/public/applications/{own_no}?phone_last4=5678",
+        [200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/public/applications/{own_no}?phone_last4=0000",
+        [404, 404, 404, 404, 404, 404],
+    ),
 ];
+
+/// The body each POST of the matrix sends.
+fn body_for(path: &str, center: Option<&str>, n: u32) -> Value {
+    if let Some(center) = center {
+        return application(center, n);
+    }
+    if path.ends_with("/by-id-number") {
+        return json!({"id_number": id_number("110105", NaiveDate::from_ymd_opt(1950, 3, 1).unwrap(), 1)});
+    }
+    if path.ends_with("/supplement") {
+        return json!({"supplied_items": ["户口簿"]});
+    }
+    if path.ends_with("/withdraw") {
+        return json!({"reason": "申请人来电撤回"});
+    }
+    json!({"username": "admin", "password": "wrong"})
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
@@ -128,6 +189,17 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     let other = create(&clients["admin"], &cluster, "C02", 2).await;
     let partners = create(&clients["partner"], &cluster, "C01", 3).await;
     let missing = uuid::Uuid::new_v4().to_string();
+    let own_no = clients["admin"]
+        .get(format!("{}/api/v1/applications/{own}", cluster.gateway))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["application_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // ---- The matrix.
     let mut failures = Vec::new();
@@ -142,19 +214,14 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 .replace("{own}", &own)
                 .replace("{other}", &other)
                 .replace("{partners}", &partners)
-                .replace("{missing}", &missing);
+                .replace("{missing}", &missing)
+                .replace("{own_no}", &own_no);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
-            let response = match (*method, center) {
-                ("POST", Some(center)) => http
+            let response = match *method {
+                "POST" => http
                     .post(&url)
-                    .json(&application(center, n))
-                    .send()
-                    .await
-                    .unwrap(),
-                ("POST", None) => http
-                    .post(&url)
-                    .json(&json!({"username": "admin", "password": "wrong"}))
+                    .json(&body_for(&path, center, n))
                     .send()
                     .await
                     .unwrap(),
