@@ -663,16 +663,135 @@ async fn full_views_are_logged_lookups_are_scoped_and_no_plaintext_is_stored() {
     cluster.stop().await;
 }
 
+/// A webhook receiver: answers the first call 503 (so the sender must
+/// retry), then 200, keeping every body it got.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let bodies = got.clone();
+    tokio::spawn(async move {
+        let mut calls = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then as many bytes as content-length says.
+            let body = loop {
+                let n = socket.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break Some(buf[end + 4..end + 4 + length].to_vec());
+                    }
+                }
+            };
+            calls += 1;
+            let status = if calls == 1 {
+                "503 Service Unavailable"
+            } else {
+                "200 OK"
+            };
+            if calls > 1
+                && let Some(body) = body
+            {
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            }
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, got)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_public_page_is_rate_limited_per_address() {
-    let cluster = Cluster::start_with(
+async fn the_public_page_is_rate_limited_per_address_and_notifications_reach_a_webhook() {
+    let mut cluster = Cluster::start_with(
         Options { otlp: false },
         &[("RATE_LIMIT_PUBLIC_PER_MINUTE", "3")],
     )
     .await
     .expect("cluster starts");
+    // Notifications through a webhook: configuration only.
+    let (url, got) = webhook().await;
+    cluster.terminate("intake").await;
+    cluster.set_env("intake", "NOTIFY_SENDER", "webhook");
+    cluster.set_env("intake", "NOTIFY_WEBHOOK_URL", &url);
+    cluster.restart("intake").unwrap();
+    cluster.wait_ready(Duration::from_secs(30)).await.unwrap();
     let admin = cluster.client_as("admin").await;
     let app = submit(&cluster, &admin, application("C01", &id_of(9), false)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|b| b["template"] == "application_submitted")
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook call\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivered["channel"], "sms");
+    assert_eq!(delivered["recipient"], "139****8765");
+    assert_eq!(delivered["address"], PHONE, "the provider gets the number");
+    assert_eq!(delivered["params"]["application_no"], app["application_no"]);
+    let intake = sqlx::PgPool::connect(&cluster.database_url("intake"))
+        .await
+        .unwrap();
+    let (attempts, sent): (i32, bool) = sqlx::query_as(
+        "SELECT attempts, sent_at IS NOT NULL FROM notifications WHERE template = 'application_submitted' AND params->>'application_no' = $1",
+    )
+    .bind(app["application_no"].as_str().unwrap())
+    .fetch_one(&intake)
+    .await
+    .unwrap();
+    assert!(
+        sent && attempts >= 2,
+        "the refused first call is retried: {attempts}"
+    );
+    // The same fact twice is one notification.
+    let again = bianmin_common::notify::Notification {
+        recipient: bianmin_common::notify::Recipient::Named("supervisor@C01".into()),
+        channel: bianmin_common::notify::Channel::Sms,
+        template: "application_submitted".into(),
+        params: Default::default(),
+        dedupe_key: format!(
+            "application:{}:application_submitted:once",
+            app["id"].as_str().unwrap()
+        ),
+    };
+    let mut tx = intake.begin().await.unwrap();
+    assert!(
+        !bianmin_common::notify::record(&mut tx, &again)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
     let number = app["application_no"].as_str().unwrap();
     for _ in 0..3 {
         assert_eq!(public(&cluster, number, &PHONE[7..]).await.0, 200);

@@ -410,6 +410,36 @@ async fn direct_grpc(cluster: &Cluster, own: &str) {
         intake.submit_application(submit).await.unwrap_err().code(),
         tonic::Code::Unauthenticated
     );
+    // The applicant-facing RPCs need a token too, except the public page.
+    let full = intake_pb::PiiGetApplicantRequest {
+        id: own.to_string(),
+        purpose: "verify".into(),
+    };
+    assert_eq!(
+        intake.pii_get_applicant(full).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    let supplement = intake_pb::SupplementApplicationRequest {
+        id: own.to_string(),
+        ..Default::default()
+    };
+    assert_eq!(
+        intake
+            .supplement_application(supplement)
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
+    let public = intake_pb::PublicGetProgressRequest {
+        application_no: "C01-20000101-000000".into(),
+        phone_last4: "5678".into(),
+    };
+    assert_eq!(
+        intake.public_get_progress(public).await.unwrap_err().code(),
+        tonic::Code::NotFound,
+        "the public page answers without a token"
+    );
     // The old unverified headers are just headers now.
     let mut request = tonic::Request::new(intake_pb::GetApplicationRequest {
         id: own.to_string(),

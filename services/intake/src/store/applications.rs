@@ -22,17 +22,22 @@ pub struct Submitted {
 /// Keyed hash of the normalised request, to tell a retry (same body) from
 /// a reused key (different body) without keeping the body in clear.
 fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         v.center_id,
         v.service_type,
         v.channel,
         v.name,
         v.id_number,
         v.phone,
-        v.reason,
-        v.urgent,
-        v.urgent_reason
+        v.reason
     ]);
+    // Only urgent requests carry the flag, so a plain request hashes as it
+    // did before urgency existed (a retry across an upgrade still replays).
+    if v.urgent
+        && let Some(fields) = canonical.as_array_mut()
+    {
+        fields.extend([serde_json::json!(true), serde_json::json!(v.urgent_reason)]);
+    }
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
 
