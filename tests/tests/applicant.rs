@@ -484,6 +484,24 @@ async fn the_supplement_round_from_the_residents_side_withdrawal_and_the_public_
     .await;
     assert_eq!(status, 200, "{body}");
 
+    // Withdrawn at once, before review has opened the case: it stays
+    // withdrawn, and review ends the case as soon as it has one.
+    let hasty = submit(&cluster, &resident, application("C01", &id_of(3), false)).await;
+    let hasty_id = hasty["id"].as_str().unwrap();
+    let (status, body) = post(
+        &cluster,
+        &resident,
+        &format!("/api/v1/applications/{hasty_id}/withdraw"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let ended = until(&cluster, &resident, hasty_id, "the case withdrawn", |a| {
+        a["review"]["stage"] == "withdrawn"
+    })
+    .await;
+    assert_eq!(ended["status"], "withdrawn", "{ended}");
+
     cluster.stop().await;
 }
 

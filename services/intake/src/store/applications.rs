@@ -335,7 +335,11 @@ pub async fn review_opened(
         return Ok(false);
     };
     let updated = sqlx::query(
-        "UPDATE applications SET status = 'in_review', review_case_id = $2, review_stage = $3, review_due_date = $4
+        // Withdrawn before review opened the case: it stays withdrawn (the
+        // withdrawal ends the case as soon as review takes it).
+        "UPDATE applications SET status = CASE WHEN status = 'withdrawn' THEN status ELSE 'in_review' END,
+            review_case_id = $2, review_stage = $3,
+            review_due_date = CASE WHEN status = 'withdrawn' THEN NULL ELSE $4 END
          WHERE id = $1",
     )
     .bind(application_id)

@@ -24,7 +24,7 @@ pub async fn to_applicant(
     fact: &str,
 ) -> sqlx::Result<()> {
     let Some(r) = sqlx::query(
-        "SELECT channel, phone_sealed, phone_key_id, phone_masked FROM applications WHERE id = $1",
+        "SELECT channel, status, phone_sealed, phone_key_id, phone_masked FROM applications WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -33,6 +33,11 @@ pub async fn to_applicant(
         return Ok(());
     };
     let (template, params) = notice;
+    // After withdrawing, the applicant hears nothing more of the case (a
+    // decision review took first has changed the status already).
+    if r.get::<String, _>("status") == "withdrawn" && template != "application_withdrawn" {
+        return Ok(());
+    }
     let channel = if r.get::<String, _>("channel") == "wechat" {
         Channel::Wechat
     } else {
