@@ -55,6 +55,9 @@ pub struct Settings {
     /// The partner gRPC edge; `Ok(None)` when off, `Err` when its settings
     /// are incomplete (reported at start).
     pub partner: Result<Option<partner::Settings>, String>,
+    /// Public progress look-ups per minute per client address (also the
+    /// burst): each is a guess at a number and a phone.
+    pub public_lookups_per_minute: u32,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
                 burst: env.parse("RATE_LIMIT_PER_PRINCIPAL_BURST", 60),
             },
             logins_per_minute: env.parse("RATE_LIMIT_LOGINS_PER_MINUTE", 20),
+            public_lookups_per_minute: env.parse("RATE_LIMIT_PUBLIC_PER_MINUTE", 30),
         }
     }
 }
@@ -128,6 +132,22 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
     let protected = Router::new()
         .route("/api/v1/applications", post(routes::applications::submit))
         .route("/api/v1/applications/{id}", get(routes::applications::get))
+        .route(
+            "/api/v1/applications/{id}/applicant",
+            get(routes::applications::applicant_in_full),
+        )
+        .route(
+            "/api/v1/applications/by-id-number",
+            post(routes::applications::by_id_number),
+        )
+        .route(
+            "/api/v1/applications/{id}/supplement",
+            post(routes::applications::supplement),
+        )
+        .route(
+            "/api/v1/applications/{id}/withdraw",
+            post(routes::applications::withdraw),
+        )
         .route("/api/v1/reviews", get(routes::reviews::list))
         .route("/api/v1/reviews/measures", get(routes::reviews::measures))
         .route("/api/v1/reviews/{id}", get(routes::reviews::get))
@@ -145,6 +165,12 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
                 state.limits.clone(),
                 limits::login,
             )),
+        )
+        .route(
+            "/api/v1/public/applications/{application_no}",
+            get(routes::applications::public_progress).route_layer(
+                axum::middleware::from_fn_with_state(state.limits.clone(), limits::public),
+            ),
         )
         .route("/.well-known/jwks.json", get(auth::idp::jwks))
         .route("/api/v1/centers", get(routes::catalog::centers))
@@ -213,6 +239,7 @@ pub async fn run(
         settings.rate_per_ip,
         settings.rate_per_principal,
         settings.logins_per_minute,
+        settings.public_lookups_per_minute,
     );
     tokio::spawn(limits.clone().prune(shutdown.clone()));
     let state = AppState {

@@ -2,8 +2,9 @@
 //! else, so password guessing and floods are slowed first) and one per
 //! authenticated principal (so one account cannot starve the others, even
 //! from many addresses), plus a much tighter per-IP bucket for login, where
-//! every attempt is a password guess. Over the limit answers 429 with
-//! `Retry-After`.
+//! every attempt is a password guess, and one for the public progress
+//! look-up, where every attempt is a guess at a number and a phone. Over
+//! the limit answers 429 with `Retry-After`.
 
 use crate::error::HttpError;
 use axum::extract::{ConnectInfo, Request, State};
@@ -37,6 +38,7 @@ pub struct Limits {
     per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     per_principal: Arc<DefaultKeyedRateLimiter<String>>,
     login: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    public: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
 
 fn too_many(wait: Duration) -> Response {
@@ -55,13 +57,19 @@ fn too_many(wait: Duration) -> Response {
 }
 
 impl Limits {
-    /// `logins_per_minute` is also the burst.
-    pub fn new(per_ip: Rate, per_principal: Rate, logins_per_minute: u32) -> Self {
-        let logins = NonZeroU32::new(logins_per_minute).unwrap_or(NonZeroU32::MIN);
+    /// `logins_per_minute` and `public_per_minute` are also the bursts.
+    pub fn new(
+        per_ip: Rate,
+        per_principal: Rate,
+        logins_per_minute: u32,
+        public_per_minute: u32,
+    ) -> Self {
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             per_ip: Arc::new(RateLimiter::keyed(per_ip.quota())),
             per_principal: Arc::new(RateLimiter::keyed(per_principal.quota())),
-            login: Arc::new(RateLimiter::keyed(Quota::per_minute(logins))),
+            login: Arc::new(RateLimiter::keyed(per_minute(logins_per_minute))),
+            public: Arc::new(RateLimiter::keyed(per_minute(public_per_minute))),
         }
     }
 
@@ -96,6 +104,7 @@ impl Limits {
                     self.per_ip.retain_recent();
                     self.per_principal.retain_recent();
                     self.login.retain_recent();
+                    self.public.retain_recent();
                 }
                 _ = shutdown.cancelled() => return,
             }
@@ -113,6 +122,12 @@ pub async fn per_ip(State(limits): State<Limits>, request: Request, next: Next) 
 /// Middleware for the login route: the login bucket of the client address.
 pub async fn login(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     guard(&limits.login, request, next).await
+}
+
+/// Middleware for the public progress look-up: every try is a guess at an
+/// application number and phone digits, so its bucket is tight.
+pub async fn public(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    guard(&limits.public, request, next).await
 }
 
 async fn guard(
@@ -144,6 +159,7 @@ mod tests {
                 burst: 2,
             },
             2,
+            1,
         );
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         assert!((0..3).all(|_| Limits::check_ip(&limits.per_ip, ip).is_ok()));
@@ -165,5 +181,7 @@ mod tests {
             Limits::check_ip(&limits.login, ip).is_err(),
             "the login bucket is its own, and tight"
         );
+        assert!(Limits::check_ip(&limits.public, ip).is_ok());
+        assert!(Limits::check_ip(&limits.public, ip).is_err());
     }
 }

@@ -9,6 +9,11 @@ use utoipa::OpenApi;
     paths(
         routes::applications::submit,
         routes::applications::get,
+        routes::applications::applicant_in_full,
+        routes::applications::by_id_number,
+        routes::applications::supplement,
+        routes::applications::withdraw,
+        routes::applications::public_progress,
         routes::catalog::centers,
         routes::catalog::services,
         routes::reviews::list,

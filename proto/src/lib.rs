@@ -38,6 +38,11 @@ pub mod subjects {
     pub const INTAKE_STREAM: &str = "BIANMIN_INTAKE";
     pub const INTAKE_SUBJECTS: &str = "bianmin.intake.>";
     pub const APPLICATION_SUBMITTED: &str = "bianmin.intake.application.submitted";
+    /// What the applicant did after submitting: answered a supplement
+    /// request, withdrew.
+    pub const APPLICANT_SUBJECTS: &str = "bianmin.intake.applicant.>";
+    pub const APPLICATION_SUPPLEMENTED: &str = "bianmin.intake.applicant.supplemented";
+    pub const APPLICATION_WITHDRAWN: &str = "bianmin.intake.applicant.withdrawn";
 
     /// Stream of everything review publishes.
     pub const REVIEW_STREAM: &str = "BIANMIN_REVIEW";
@@ -63,6 +68,8 @@ pub mod subjects {
     /// Intake's one consumer of everything review publishes (filter
     /// `REVIEW_SUBJECTS`), dispatching by subject.
     pub const INTAKE_ON_REVIEW_EVENTS: &str = "intake-review-events";
+    /// Review's consumer of `APPLICANT_SUBJECTS`.
+    pub const REVIEW_ON_APPLICANT_EVENTS: &str = "review-applicant-events";
 }
 
 /// Message headers every event carries besides the W3C trace context.

@@ -173,7 +173,71 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/no-such-endpoint",
         [404, 404, 404, 404, 404, 404],
     ),
+    // Personal data in full: the center's supervisors and admins only.
+    (
+        "GET",
+        "/api/v1/applications/{own}/applicant?purpose=verify-identity",
+        [401, 200, 200, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{other}/applicant?purpose=verify-identity",
+        [401, 200, 404, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/by-id-number",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    // Answering a supplement request: allowed callers learn none is awaited.
+    (
+        "POST",
+        "/api/v1/applications/{own}/supplement",
+        [401, 409, 409, 409, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{partners}/supplement",
+        [401, 409, 409, 409, 404, 409],
+    ),
+    // The first allowed caller withdraws it; the next is told it is done.
+    (
+        "POST",
+        "/api/v1/applications/{other}/withdraw",
+        [401, 200, 404, 404, 409, 404],
+    ),
+    // Public, without a token; a wrong phone answers like a missing number.
+    (
+        "GET",
+        "/api/v1/public/applications/{own_no}?phone_last4=5678",
+        [200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/public/applications/{own_no}?phone_last4=0000",
+        [404, 404, 404, 404, 404, 404],
+    ),
 ];
+
+/// The body each POST of the matrix sends.
+fn body_for(path: &str, center: Option<&str>, n: u32) -> Value {
+    if let Some(center) = center {
+        return application(center, n);
+    }
+    if path.ends_with("/by-id-number") {
+        return json!({"id_number": id_number("110105", NaiveDate::from_ymd_opt(1950, 3, 1).unwrap(), 1)});
+    }
+    if path.ends_with("/supplement") {
+        return json!({"supplied_items": ["户口簿"]});
+    }
+    if path.starts_with("/api/v1/reviews/") {
+        return json!({"results": "服务已完成"});
+    }
+    if path.ends_with("/withdraw") {
+        return json!({"reason": "申请人来电撤回"});
+    }
+    json!({"username": "admin", "password": "wrong"})
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
@@ -191,6 +255,17 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     let missing = uuid::Uuid::new_v4().to_string();
     let own_case = case_of(&cluster, &clients["admin"], &own).await;
     let other_case = case_of(&cluster, &clients["admin"], &other).await;
+    let own_no = clients["admin"]
+        .get(format!("{}/api/v1/applications/{own}", cluster.gateway))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["application_no"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // ---- The matrix.
     let mut failures = Vec::new();
@@ -207,25 +282,14 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 .replace("{partners}", &partners)
                 .replace("{own_case}", &own_case)
                 .replace("{other_case}", &other_case)
-                .replace("{missing}", &missing);
+                .replace("{missing}", &missing)
+                .replace("{own_no}", &own_no);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
-            let response = match (*method, center) {
-                ("POST", Some(center)) => http
+            let response = match *method {
+                "POST" => http
                     .post(&url)
-                    .json(&application(center, n))
-                    .send()
-                    .await
-                    .unwrap(),
-                ("POST", None) if path.starts_with("/api/v1/reviews/") => http
-                    .post(&url)
-                    .json(&json!({"results": "服务已完成"}))
-                    .send()
-                    .await
-                    .unwrap(),
-                ("POST", None) => http
-                    .post(&url)
-                    .json(&json!({"username": "admin", "password": "wrong"}))
+                    .json(&body_for(&path, center, n))
                     .send()
                     .await
                     .unwrap(),
@@ -414,6 +478,36 @@ async fn direct_grpc(cluster: &Cluster, own: &str) {
     assert_eq!(
         intake.submit_application(submit).await.unwrap_err().code(),
         tonic::Code::Unauthenticated
+    );
+    // The applicant-facing RPCs need a token too, except the public page.
+    let full = intake_pb::PiiGetApplicantRequest {
+        id: own.to_string(),
+        purpose: "verify".into(),
+    };
+    assert_eq!(
+        intake.pii_get_applicant(full).await.unwrap_err().code(),
+        tonic::Code::Unauthenticated
+    );
+    let supplement = intake_pb::SupplementApplicationRequest {
+        id: own.to_string(),
+        ..Default::default()
+    };
+    assert_eq!(
+        intake
+            .supplement_application(supplement)
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::Unauthenticated
+    );
+    let public = intake_pb::PublicGetProgressRequest {
+        application_no: "C01-20000101-000000".into(),
+        phone_last4: "5678".into(),
+    };
+    assert_eq!(
+        intake.public_get_progress(public).await.unwrap_err().code(),
+        tonic::Code::NotFound,
+        "the public page answers without a token"
     );
     // The old unverified headers are just headers now.
     let mut request = tonic::Request::new(intake_pb::GetApplicationRequest {
@@ -614,7 +708,7 @@ fn audit_verify(cluster: &Cluster, service: &str) -> std::process::Output {
         .expect("the service binary runs")
 }
 
-/// Denials and sensitive reads are in the chain; the chain verifies; a
+/// Denials are in the chain, masked reads are not; the chain verifies; a
 /// tampered row is caught.
 async fn audit_chain(cluster: &Cluster) {
     let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&cluster.database_url("intake"))
@@ -638,7 +732,8 @@ async fn audit_chain(cluster: &Cluster) {
         has("c01-specialist", "submit_application", "denied"),
         "{outcomes:?}"
     );
-    assert!(has("admin", "read_application", "allowed"), "{outcomes:?}");
+    // Masked reads are no access to personal data: no row for them.
+    assert!(!has("admin", "read_application", "allowed"), "{outcomes:?}");
 
     let ok = audit_verify(cluster, "intake");
     assert!(

@@ -174,7 +174,8 @@ pub async fn record(pool: &PgPool, entry: Entry) {
 pub enum Reads {
     /// Refusals only.
     RefusalsOnly,
-    /// Allowed calls too: reads of personal data.
+    /// Allowed calls too: reads of personal data in full (masked views
+    /// need no row; DOMAIN.md asks for an access log of sensitive reads).
     Sensitive,
 }
 
@@ -259,6 +260,21 @@ pub async fn enforce_listing(
             Err(crate::auth::permissions::denied())
         }
     }
+}
+
+/// Records an allowed full view of personal data, with why (`purpose`).
+/// Unlike [`record`] this fails when the row cannot be written: no full
+/// view goes unlogged.
+pub async fn record_access(
+    pool: &PgPool,
+    principal: &Principal,
+    action: Action,
+    record_id: &str,
+    purpose: &str,
+) -> sqlx::Result<()> {
+    let mut entry = Entry::decision(principal, action, record_id, Decision::Allow);
+    entry.detail = purpose.to_string();
+    append(pool, &entry).await
 }
 
 /// Reads the whole chain and checks it.

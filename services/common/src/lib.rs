@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod inbox;
 pub mod mtls;
 pub mod nats;
+pub mod notify;
 pub mod outbox;
 pub mod pii;
 pub mod propagation;

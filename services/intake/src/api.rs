@@ -1,13 +1,13 @@
 //! The gRPC surface of intake.
 
-use crate::domain::submission;
-use crate::store::{applications, catalog};
+use crate::domain::{answers, id_number, progress, purpose, submission};
+use crate::store::{applications, catalog, personal, public};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{
-    self,
-    permissions::{Action, Target},
+    self, Principal,
+    permissions::{self, Action, Scope, Target},
 };
-use bianmin_common::calendar;
+use bianmin_common::calendar::{self, WorkingCalendar};
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
 use bianmin_common::pii::PiiKeys;
@@ -21,11 +21,62 @@ use uuid::Uuid;
 pub struct State {
     pub pool: PgPool,
     pub keys: Arc<PiiKeys>,
+    pub calendar: Arc<WorkingCalendar>,
 }
 
 #[derive(Clone)]
 pub struct IntakeApi {
     pub state: Ready<State>,
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ApiError::invalid(
+            "id",
+            "uuid_format",
+            "申请编号格式不正确 (id must be a UUID)",
+        )
+    })
+}
+
+fn application_not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"))
+}
+
+/// Applies the permission table to `action` on application `id`: a record
+/// the caller may not see answers exactly like a missing one. Refusals are
+/// audited; allowed calls are left to the caller.
+async fn authorize(
+    state: &State,
+    caller: &Principal,
+    action: Action,
+    id: Uuid,
+) -> Result<(), Status> {
+    let (center_id, submitted_by) = applications::owner(&state.pool, id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| application_not_found(id))?;
+    let target = Target {
+        center_id: &center_id,
+        owner: Some(&submitted_by),
+    };
+    audit::enforce(
+        &state.pool,
+        caller,
+        action,
+        &format!("application:{id}"),
+        target,
+        Reads::RefusalsOnly,
+        || application_not_found(id).into(),
+    )
+    .await
+}
+
+/// The application as it is now, after a change committed.
+async fn reread(state: &State, id: Uuid) -> Result<pb::Application, ApiError> {
+    applications::get(&state.pool, id).await?.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("application {id} vanished after commit"))
+    })
 }
 
 /// Idempotency keys: printable ASCII, at most 200 characters.
@@ -96,6 +147,8 @@ impl IntakeService for IntakeApi {
             id_number: &applicant.id_number,
             phone: &applicant.phone,
             reason: &r.reason,
+            urgent: r.urgent,
+            urgent_reason: &r.urgent_reason,
         };
         let today = calendar::local_date(chrono::Utc::now());
         let valid = submission::validate(&draft, today).map_err(ApiError::Invalid)?;
@@ -131,38 +184,15 @@ impl IntakeService for IntakeApi {
     ) -> Result<Response<pb::Application>, Status> {
         let state = self.state.get()?;
         let caller = auth::principal(&request)?;
-        let raw = request.into_inner().id;
-        let id = Uuid::parse_str(raw.trim()).map_err(|_| {
-            ApiError::invalid(
-                "id",
-                "uuid_format",
-                "申请编号格式不正确 (id must be a UUID)",
-            )
-        })?;
-        let not_found = || ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"));
-        let (center_id, submitted_by) = applications::owner(&state.pool, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
-        let target = Target {
-            center_id: &center_id,
-            owner: Some(&submitted_by),
-        };
-        // Applications hold personal data: every read is audited.
-        let record = format!("application:{id}");
-        audit::enforce(
-            &state.pool,
-            &caller,
-            Action::ReadApplication,
-            &record,
-            target,
-            Reads::Sensitive,
-            || not_found().into(),
-        )
-        .await?;
+        let id = parse_id(&request.into_inner().id)?;
+        // This view is masked, so an allowed read is no access to personal
+        // data and writes no audit row (the chain's single append lock would
+        // otherwise serialize every read); refusals are still recorded. Full
+        // views of the ID and phone number are audited where they happen.
+        authorize(state, &caller, Action::ReadApplication, id).await?;
         let application = applications::get(&state.pool, id)
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or_else(|| application_not_found(id))?;
         Ok(Response::new(application))
     }
 
@@ -195,5 +225,133 @@ impl IntakeService for IntakeApi {
         Ok(Response::new(pb::ListServiceTypesResponse {
             service_types,
         }))
+    }
+
+    async fn pii_get_applicant(
+        &self,
+        request: Request<pb::PiiGetApplicantRequest>,
+    ) -> Result<Response<pb::PiiGetApplicantResponse>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let r = request.into_inner();
+        let id = parse_id(&r.id)?;
+        authorize(state, &caller, Action::ViewApplicantInFull, id).await?;
+        let purpose = purpose::validate(&r.purpose).map_err(|v| ApiError::Invalid(vec![v]))?;
+        // The access log row comes first: no full view goes unrecorded.
+        audit::record_access(
+            &state.pool,
+            &caller,
+            Action::ViewApplicantInFull,
+            &format!("application:{id}"),
+            &purpose,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        let full = personal::applicant_in_full(&state.pool, &state.keys, id)
+            .await?
+            .ok_or_else(|| application_not_found(id))?;
+        Ok(Response::new(full))
+    }
+
+    async fn pii_find_applications(
+        &self,
+        request: Request<pb::PiiFindApplicationsRequest>,
+    ) -> Result<Response<pb::PiiFindApplicationsResponse>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let raw = request.into_inner().id_number;
+        // The caller's own center is the record: staff look within it.
+        let own_center = caller.center_id.clone().unwrap_or_default();
+        let target = Target {
+            center_id: &own_center,
+            owner: None,
+        };
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::FindApplicantHistory,
+            "applicant:lookup",
+            target,
+            Reads::RefusalsOnly,
+            || Status::not_found("未找到 (not found)"),
+        )
+        .await?;
+        let today = calendar::local_date(chrono::Utc::now());
+        let number = id_number::validate(&raw, today)
+            .map_err(|e| ApiError::invalid("id_number", e.rule(), e.message()))?;
+        let hash = state.keys.lookup_hash("id_number", &number);
+        let center = match permissions::grant(caller.role, Action::FindApplicantHistory) {
+            Some(Scope::AllCenters) => None,
+            _ => Some(own_center.as_str()),
+        };
+        // A look-up by ID number is a read of someone's history: logged,
+        // naming the resident by a pseudonym (the keyed hash), never the number.
+        let pseudonym: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let applications = personal::applications_by_id_number(&state.pool, &hash, center)
+            .await
+            .map_err(ApiError::from)?;
+        audit::record_access(
+            &state.pool,
+            &caller,
+            Action::FindApplicantHistory,
+            &format!("applicant:{pseudonym}"),
+            &format!("{} 件 (hits)", applications.len()),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(Response::new(pb::PiiFindApplicationsResponse {
+            applications,
+        }))
+    }
+
+    async fn supplement_application(
+        &self,
+        request: Request<pb::SupplementApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let r = request.into_inner();
+        let id = parse_id(&r.id)?;
+        authorize(state, &caller, Action::SupplementApplication, id).await?;
+        let answer = answers::supplement(&r.supplied_items, &r.note).map_err(ApiError::Invalid)?;
+        applications::supplement(&state.pool, id, &answer, &caller).await?;
+        Ok(Response::new(reread(state, id).await?))
+    }
+
+    async fn withdraw_application(
+        &self,
+        request: Request<pb::WithdrawApplicationRequest>,
+    ) -> Result<Response<pb::Application>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let r = request.into_inner();
+        let id = parse_id(&r.id)?;
+        authorize(state, &caller, Action::WithdrawApplication, id).await?;
+        let reason = answers::withdrawal_reason(&r.reason, answers::on_behalf(caller.role))
+            .map_err(|v| ApiError::Invalid(vec![v]))?;
+        applications::withdraw(&state.pool, id, &reason, &caller).await?;
+        Ok(Response::new(reread(state, id).await?))
+    }
+
+    async fn public_get_progress(
+        &self,
+        request: Request<pb::PublicGetProgressRequest>,
+    ) -> Result<Response<pb::PublicProgress>, Status> {
+        let state = self.state.get()?;
+        let r = request.into_inner();
+        let (number, last4) =
+            progress::lookup(&r.application_no, &r.phone_last4).map_err(ApiError::Invalid)?;
+        let today = calendar::local_date(chrono::Utc::now());
+        let found = public::progress(
+            &state.pool,
+            &state.keys,
+            &state.calendar,
+            &number,
+            &last4,
+            today,
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound(progress::NOT_FOUND.into()))?;
+        Ok(Response::new(found))
     }
 }

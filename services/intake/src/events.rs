@@ -2,8 +2,9 @@
 //! consumer dispatching by subject, so the resident's timeline follows the
 //! case in the order review decided it.
 
-use crate::domain::timeline;
+use crate::domain::{notices, timeline};
 use crate::store::applications::{self, Progress};
+use crate::store::notices as notices_store;
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
 use bianmin_proto::{events::v1 as ev, subjects};
 use prost::Message as _;
@@ -25,6 +26,7 @@ type Change = (
     Option<&'static str>,
     Option<String>,
     Option<timeline::Entry>,
+    Option<(Vec<String>, String, u32)>,
 );
 
 fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
@@ -36,17 +38,30 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 &e.reason,
                 e.remaining_working_days,
             );
-            (e.header, Some("awaiting_supplement"), None, Some(entry))
+            let supplement = (e.missing_items, e.reason, e.remaining_working_days);
+            (
+                e.header,
+                Some("awaiting_supplement"),
+                None,
+                Some(entry),
+                Some(supplement),
+            )
         }
         subjects::REVIEW_RESUMED => {
             let e = ev::ReviewResumed::decode(p)?;
             let entry = timeline::resumed(&e.due_date);
-            (e.header, Some("in_review"), Some(e.due_date), Some(entry))
+            (
+                e.header,
+                Some("in_review"),
+                Some(e.due_date),
+                Some(entry),
+                None,
+            )
         }
         subjects::DEADLINE_EXTENDED => {
             let e = ev::DeadlineExtended::decode(p)?;
             let entry = timeline::extended(&e.reason, &e.due_date);
-            (e.header, None, Some(e.due_date), Some(entry))
+            (e.header, None, Some(e.due_date), Some(entry), None)
         }
         subjects::REVIEW_STAGE_CHANGED => {
             let e = ev::ReviewStageChanged::decode(p)?;
@@ -56,7 +71,7 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|h| h.stage.as_str())
                 .unwrap_or_default();
             let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
-            (e.header, None, Some(e.due_date), entry)
+            (e.header, None, Some(e.due_date), entry, None)
         }
         subjects::REVIEW_DECIDED => {
             let e = ev::ReviewDecided::decode(p)?;
@@ -66,12 +81,18 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 "rejected"
             };
             let entry = timeline::decided(&e.outcome, &e.reasons);
-            (e.header, Some(status), Some(String::new()), Some(entry))
+            (
+                e.header,
+                Some(status),
+                Some(String::new()),
+                Some(entry),
+                None,
+            )
         }
         subjects::SERVICE_PLANNED => {
             let e = ev::ServicePlanned::decode(p)?;
             let entry = timeline::planned(&e.content, &e.schedule);
-            (e.header, Some("in_service"), None, Some(entry))
+            (e.header, Some("in_service"), None, Some(entry), None)
         }
         subjects::TASK_COMPLETED => {
             let e = ev::TaskCompleted::decode(p)?;
@@ -81,7 +102,7 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|l| l.result.as_str())
                 .unwrap_or_default();
             let entry = timeline::task_completed(&e.task_title, result);
-            (e.header, None, None, Some(entry))
+            (e.header, None, None, Some(entry), None)
         }
         subjects::CASE_CLOSED => {
             let e = ev::CaseClosed::decode(p)?;
@@ -90,13 +111,14 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 Some("closed"),
                 Some(String::new()),
                 Some(timeline::closed()),
+                None,
             )
         }
         subjects::DEADLINE_BREACHED => {
             let e = ev::DeadlineBreached::decode(p)?;
             // The resident sees a missed review limit, not staff's feedback clock.
             let entry = (e.clock != "feedback").then(|| timeline::overdue(&e.due));
-            (e.header, None, None, entry)
+            (e.header, None, None, entry, None)
         }
         // Warnings are for staff; anything newer is not the resident's concern yet.
         _ => return Ok(None),
@@ -105,15 +127,39 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
 
 impl Handler for OnReviewEvent {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
+        let application_id = self.apply(tx, event).await?;
+        // The resident hears of the changes that concern them, once per
+        // event (the inbox and the notice's dedupe key both see to that).
+        let Some(id) = application_id.and_then(|a| uuid::Uuid::parse_str(&a).ok()) else {
+            return Ok(());
+        };
+        let number = notices_store::application_no(tx, id)
+            .await?
+            .unwrap_or_default();
+        if let Some(notice) = notices::for_review_event(event.subject, event.payload, &number)? {
+            notices_store::to_applicant(tx, id, notice, &event.id.to_string()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl OnReviewEvent {
+    /// Applies the event to the application; returns the application's id.
+    async fn apply(
+        &self,
+        tx: &mut PgConnection,
+        event: &Event<'_>,
+    ) -> Result<Option<String>, HandleError> {
         if event.subject == subjects::REVIEW_CASE_OPENED {
             let opened = ev::ReviewCaseOpened::decode(event.payload)?;
             if !applications::review_opened(tx, event.id, &opened).await? {
                 return Err(unknown(&opened.case_id));
             }
-            return Ok(());
+            return Ok(Some(opened.application_id));
         }
-        let Some((header, status, due, entry)) = change(event.subject, event.payload)? else {
-            return Ok(());
+        let Some((header, status, due, entry, supplement)) = change(event.subject, event.payload)?
+        else {
+            return Ok(None);
         };
         let h = header.unwrap_or_default();
         let progress = Progress {
@@ -123,11 +169,12 @@ impl Handler for OnReviewEvent {
             status,
             due_date: due.as_deref(),
             entry,
+            supplement,
         };
         if !applications::review_progress(tx, event.id, progress).await? {
             return Err(unknown(&h.case_id));
         }
-        Ok(())
+        Ok(Some(h.application_id))
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Settings {
     pub seed_file: Option<PathBuf>,
     pub pii_keys_file: Option<String>,
     pub pii_keys: Option<String>,
+    /// Where notifications go: `log` (default) or `webhook`.
+    pub notify_sender: Option<String>,
+    pub notify_webhook_url: Option<String>,
 }
 
 impl Settings {
@@ -37,6 +40,8 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
+            notify_sender: env.optional("NOTIFY_SENDER"),
+            notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
         }
     }
 }
@@ -51,6 +56,10 @@ pub async fn run(
         settings.pii_keys_file.as_deref(),
         settings.pii_keys.as_deref(),
     )?);
+    let sender = bianmin_common::notify::sender_from_settings(
+        settings.notify_sender.as_deref(),
+        settings.notify_webhook_url.as_deref(),
+    )?;
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
     let routes = tonic::service::Routes::new(health_service).add_service(IntakeServiceServer::new(
@@ -93,9 +102,20 @@ pub async fn run(
         events::OnReviewEvent,
         shutdown.clone(),
     ));
+    tasks.spawn(bianmin_common::notify::run(
+        infra.pool.clone(),
+        sender,
+        Some(keys.clone()),
+        std::time::Duration::from_millis(500),
+        shutdown.clone(),
+    ));
+    let calendar = Arc::new(bianmin_common::calendar::WorkingCalendar::load_dir(
+        &settings.service.calendar_dir,
+    )?);
     state.set(api::State {
         pool: infra.pool.clone(),
         keys,
+        calendar,
     });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "intake ready");

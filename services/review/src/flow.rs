@@ -86,25 +86,55 @@ pub async fn act(
             replayed: true,
         });
     }
-    let now = d.now();
     let actor = Actor {
         subject: principal.subject.clone(),
         role: principal.role,
     };
-    let emit = lifecycle::apply(&mut stored.case, &actor, command, now, &d.calendar)?;
-    cases::save(&mut tx, &stored, now).await?;
-    timers::rearm(
-        &mut tx,
-        case_id,
-        &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
-    )
-    .await?;
-    outbox::enqueue(&mut tx, publish::acted(&stored, &emit, now)).await?;
+    apply(&mut tx, d, &mut stored, &actor, command).await?;
     tx.commit().await?;
     Ok(Acted {
         stored,
         replayed: false,
     })
+}
+
+/// Lets the domain decide, saves the case, re-arms its timers and writes
+/// its event, inside the caller's transaction with the case locked.
+async fn apply(
+    tx: &mut PgConnection,
+    d: &Deadlines,
+    stored: &mut cases::Stored,
+    actor: &Actor,
+    command: Command,
+) -> Result<(), ActError> {
+    let now = d.now();
+    let emit = lifecycle::apply(&mut stored.case, actor, command, now, &d.calendar)?;
+    cases::save(tx, stored, now).await?;
+    timers::rearm(
+        tx,
+        stored.id,
+        &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
+    )
+    .await?;
+    outbox::enqueue(tx, publish::acted(stored, &emit, now)).await?;
+    Ok(())
+}
+
+/// Applies what the applicant did (relayed by intake as an event) to the
+/// case of `application_id`, the way a staff action is applied, inside the
+/// inbox's transaction. `NotFound` when review has no case for it yet.
+pub async fn act_for_applicant(
+    tx: &mut PgConnection,
+    d: &Deadlines,
+    application_id: Uuid,
+    actor: &Actor,
+    command: Command,
+) -> Result<cases::Stored, ActError> {
+    let mut stored = cases::lock_application(tx, application_id)
+        .await?
+        .ok_or(ActError::NotFound)?;
+    apply(tx, d, &mut stored, actor, command).await?;
+    Ok(stored)
 }
 
 /// Fires due timers one transaction each until none is due; returns how

@@ -93,6 +93,19 @@ pub async fn run(
         },
         shutdown.clone(),
     ));
+    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::APPLICANT_EVENTS).await?;
+    tasks.spawn(bianmin_common::inbox::run(
+        infra.pool.clone(),
+        infra.jetstream.clone(),
+        events::APPLICANT_EVENTS,
+        bianmin_common::inbox::Tuning {
+            max_batch: settings.service.inbox_max_batch,
+        },
+        events::OnApplicantEvent {
+            deadlines: deadlines.clone(),
+        },
+        shutdown.clone(),
+    ));
     // Every replica runs the timer loop; SKIP LOCKED shares the work.
     let replica = format!("{}:{}", hostname(), std::process::id());
     tasks.spawn(flow::run_timers(

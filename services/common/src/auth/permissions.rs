@@ -25,6 +25,16 @@ pub enum Action {
     ActOnReviewCase,
     /// On-time rates and overdue counts (the supervision figures).
     ReadReviewMeasures,
+    /// The applicant's ID and phone number in full (access-logged).
+    ViewApplicantInFull,
+    /// A resident's applications found by ID number.
+    FindApplicantHistory,
+    /// Answering a supplement request (补正) for the applicant.
+    SupplementApplication,
+    /// Withdrawing an application for the applicant.
+    WithdrawApplication,
+    /// Progress by application number and phone digits: public.
+    ReadPublicProgress,
 }
 
 impl Action {
@@ -36,6 +46,11 @@ impl Action {
             Action::ReadReviewCase => "read_review_case",
             Action::ActOnReviewCase => "act_on_review_case",
             Action::ReadReviewMeasures => "read_review_measures",
+            Action::ViewApplicantInFull => "view_applicant_in_full",
+            Action::FindApplicantHistory => "find_applicant_history",
+            Action::SupplementApplication => "supplement_application",
+            Action::WithdrawApplication => "withdraw_application",
+            Action::ReadPublicProgress => "read_public_progress",
         }
     }
 }
@@ -78,7 +93,7 @@ pub const COLUMNS: [(Action, Outside); 5] = [
 ];
 
 /// Actions anyone may perform, without a token.
-pub const PUBLIC: &[Action] = &[Action::ReadCatalog];
+pub const PUBLIC: &[Action] = &[Action::ReadCatalog, Action::ReadPublicProgress];
 
 /// THE permission table: one row per role, one column per [`COLUMNS`]
 /// action. A role not listed may do none of them.
@@ -103,6 +118,36 @@ pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
     // edge answers only the masked status fields it needs.
     (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO]),
     (Service,           [NO,      ALL,              ALL,              NO,          ALL]),
+];
+
+/// The applicant's personal data and the applicant's own answers: a
+/// second table beside [`TABLE`], read the same way, so each stays narrow.
+pub const APPLICANT_COLUMNS: [(Action, Outside); 4] = [
+    (Action::ViewApplicantInFull, Outside::Hidden),
+    (Action::FindApplicantHistory, Outside::Denied),
+    (Action::SupplementApplication, Outside::Hidden),
+    (Action::WithdrawApplication, Outside::Hidden),
+];
+
+/// Full views: a supervisor of the center (who approves and must verify
+/// identity against documents, and answers for the center's data) and the
+/// district admin; specialists work from the masked view and the look-up.
+/// Look-ups by ID number: the center's reviewing staff (has this resident
+/// applied before?), the admin district-wide. Supplements and withdrawal:
+/// the applicant (resident or partner agency that submitted) and the
+/// center's reviewing staff on their behalf (paper brought to the window).
+#[rustfmt::skip]
+pub const APPLICANT_TABLE: &[(Role, [Option<Scope>; 4])] = &[
+    //                   full view  look-up  supplement  withdraw
+    (Supervisor,        [OWN,       OWN,     OWN,        OWN]),
+    (Specialist,        [NO,        OWN,     OWN,        OWN]),
+    (QualityInspector,  [NO,        NO,      NO,         NO]),
+    (TechSupport,       [NO,        NO,      NO,         NO]),
+    (EmergencyResponder,[NO,        NO,      NO,         NO]),
+    (DistrictAdmin,     [ALL,       ALL,     ALL,        ALL]),
+    (Resident,          [NO,        NO,      MINE,       MINE]),
+    (Partner,           [NO,        NO,      MINE,       MINE]),
+    (Service,           [NO,        NO,      NO,         NO]),
 ];
 
 /// gRPC methods and the action each performs. The server layer uses it to
@@ -146,6 +191,26 @@ pub const METHODS: &[(&str, Action)] = &[
         "/bianmin.intake.v1.IntakeService/PartnerGetApplication",
         Action::ReadApplication,
     ),
+    (
+        "/bianmin.intake.v1.IntakeService/PiiGetApplicant",
+        Action::ViewApplicantInFull,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/PiiFindApplications",
+        Action::FindApplicantHistory,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/SupplementApplication",
+        Action::SupplementApplication,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/WithdrawApplication",
+        Action::WithdrawApplication,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/PublicGetProgress",
+        Action::ReadPublicProgress,
+    ),
 ];
 
 /// Infrastructure every caller (probes, `grpcurl`) may use without a token.
@@ -166,19 +231,33 @@ pub fn is_open_method(path: &str) -> bool {
 }
 
 fn column(action: Action) -> Option<(usize, Outside)> {
-    COLUMNS
-        .iter()
-        .position(|(a, _)| *a == action)
-        .map(|i| (i, COLUMNS[i].1))
+    let find = |columns: &[(Action, Outside)]| {
+        columns
+            .iter()
+            .position(|(a, _)| *a == action)
+            .map(|i| (i, columns[i].1))
+    };
+    find(&COLUMNS).or_else(|| find(&APPLICANT_COLUMNS))
 }
 
 /// The scope `role` holds for `action`, if any.
 pub fn grant(role: Role, action: Action) -> Option<Scope> {
+    fn row<const N: usize>(
+        table: &[(Role, [Option<Scope>; N])],
+        role: Role,
+        i: usize,
+    ) -> Option<Scope> {
+        table
+            .iter()
+            .find(|(r, _)| *r == role)
+            .and_then(|(_, row)| row[i])
+    }
     let (i, _) = column(action)?;
-    TABLE
-        .iter()
-        .find(|(r, _)| *r == role)
-        .and_then(|(_, row)| row[i])
+    if COLUMNS.iter().any(|(a, _)| *a == action) {
+        row(TABLE, role, i)
+    } else {
+        row(APPLICANT_TABLE, role, i)
+    }
 }
 
 /// The record an action touches.
@@ -339,6 +418,43 @@ mod tests {
             ),
             Decision::Denied
         );
+    }
+
+    #[test]
+    fn full_views_for_supervisors_of_the_center_and_admins_only() {
+        let own = at("C01");
+        assert_eq!(
+            decide(&staff(Supervisor, "C01"), Action::ViewApplicantInFull, own),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&staff(Supervisor, "C02"), Action::ViewApplicantInFull, own),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(&staff(Specialist, "C01"), Action::ViewApplicantInFull, own),
+            Decision::Denied
+        );
+        assert_eq!(
+            decide(&staff(Specialist, "C01"), Action::FindApplicantHistory, own),
+            Decision::Allow
+        );
+        let resident = Principal {
+            subject: "someone".into(),
+            role: Resident,
+            center_id: None,
+        };
+        assert_eq!(
+            decide(&resident, Action::SupplementApplication, own),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&resident, Action::ViewApplicantInFull, own),
+            Decision::Denied
+        );
+        assert!(is_open_method(
+            "/bianmin.intake.v1.IntakeService/PublicGetProgress"
+        ));
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Intake's rules: pure, no I/O.
 
+pub mod answers;
 pub mod id_number;
+pub mod notices;
 pub mod phone;
+pub mod progress;
+pub mod purpose;
 pub mod submission;
 pub mod timeline;

@@ -29,6 +29,7 @@ pub fn channel_label(code: &str) -> &'static str {
 
 pub const MAX_NAME_CHARS: usize = 50;
 pub const MAX_REASON_CHARS: usize = 1000;
+pub const MAX_URGENT_REASON_CHARS: usize = 200;
 
 /// Raw input, as it arrives.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,8 @@ pub struct Draft<'a> {
     pub id_number: &'a str,
     pub phone: &'a str,
     pub reason: &'a str,
+    pub urgent: bool,
+    pub urgent_reason: &'a str,
 }
 
 /// Input that passed every rule, normalised.
@@ -52,6 +55,9 @@ pub struct Valid {
     pub id_number: String,
     pub phone: String,
     pub reason: String,
+    pub urgent: bool,
+    /// Empty unless urgent.
+    pub urgent_reason: String,
 }
 
 fn required(violations: &mut Vec<FieldViolation>, field: &str, value: &str, label: &str) -> bool {
@@ -138,6 +144,26 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
         ));
     }
 
+    // Urgent cases jump the queue, so the record must say why.
+    let urgent_reason = draft.urgent_reason.trim();
+    if draft.urgent {
+        if urgent_reason.is_empty() {
+            v.push(FieldViolation::new(
+                "urgent_reason",
+                "required",
+                "紧急件须写明紧急原因 (urgent_reason is required when urgent)",
+            ));
+        } else if urgent_reason.chars().count() > MAX_URGENT_REASON_CHARS
+            || has_control_chars(urgent_reason)
+        {
+            v.push(FieldViolation::new(
+                "urgent_reason",
+                "urgent_reason_format",
+                format!("紧急原因不超过 {MAX_URGENT_REASON_CHARS} 个字 (at most {MAX_URGENT_REASON_CHARS} characters)"),
+            ));
+        }
+    }
+
     if !v.is_empty() {
         return Err(v);
     }
@@ -149,6 +175,12 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
         id_number: id,
         phone: tel,
         reason: reason.to_string(),
+        urgent: draft.urgent,
+        urgent_reason: if draft.urgent {
+            urgent_reason.to_string()
+        } else {
+            String::new()
+        },
     })
 }
 
@@ -169,7 +201,29 @@ mod tests {
             id_number: "11010519491231002X",
             phone: "13812345678",
             reason: "独居老人，申请居家养老服务补贴",
+            urgent: false,
+            urgent_reason: "",
         }
+    }
+
+    #[test]
+    fn an_urgent_case_needs_its_reason() {
+        let d = Draft {
+            urgent: true,
+            ..good()
+        };
+        assert_eq!(validate(&d, today()).unwrap_err()[0].field, "urgent_reason");
+        let d = Draft {
+            urgent: true,
+            urgent_reason: "照料人突发疾病住院",
+            ..good()
+        };
+        assert!(validate(&d, today()).unwrap().urgent);
+        let d = Draft {
+            urgent_reason: "ignored",
+            ..good()
+        };
+        assert_eq!(validate(&d, today()).unwrap().urgent_reason, "");
     }
 
     #[test]

@@ -52,6 +52,43 @@ pub fn supplement_requested(items: &[String], reason: &str, remaining: u32) -> E
     }
 }
 
+/// The applicant's answer to a supplement request; review resumes next.
+pub fn supplement_submitted(items: &[String], note: &str, by_staff: bool) -> Entry {
+    let who = if by_staff {
+        "工作人员代为提交"
+    } else {
+        "申请人提交"
+    };
+    let note = if note.is_empty() {
+        String::new()
+    } else {
+        format!("；说明：{note}")
+    };
+    Entry {
+        kind: "supplement_submitted",
+        title: "已提交补正材料，等待恢复办理 (supplement submitted; review resumes)".into(),
+        detail: format!("{who}：{}{note}", items.join("、")),
+    }
+}
+
+pub fn withdrawn(reason: &str, by_staff: bool) -> Entry {
+    let who = if by_staff {
+        "工作人员代申请人撤回"
+    } else {
+        "申请人撤回"
+    };
+    let reason = if reason.is_empty() {
+        String::new()
+    } else {
+        format!("；原因：{reason}")
+    };
+    Entry {
+        kind: "withdrawn",
+        title: "申请已撤回 (application withdrawn)".into(),
+        detail: format!("{who}{reason}"),
+    }
+}
+
 pub fn resumed(due: &str) -> Entry {
     Entry {
         kind: "resumed",

@@ -1,6 +1,7 @@
 //! Applications and their timelines.
 
-use crate::domain::{submission, timeline};
+use crate::domain::{answers, notices, submission, timeline};
+use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::outbox::{self, OutboxEvent};
@@ -21,7 +22,7 @@ pub struct Submitted {
 /// Keyed hash of the normalised request, to tell a retry (same body) from
 /// a reused key (different body) without keeping the body in clear.
 fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         v.center_id,
         v.service_type,
         v.channel,
@@ -30,6 +31,13 @@ fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
         v.phone,
         v.reason
     ]);
+    // Only urgent requests carry the flag, so a plain request hashes as it
+    // did before urgency existed (a retry across an upgrade still replays).
+    if v.urgent
+        && let Some(fields) = canonical.as_array_mut()
+    {
+        fields.extend([serde_json::json!(true), serde_json::json!(v.urgent_reason)]);
+    }
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
 
@@ -136,8 +144,8 @@ pub async fn submit(
         "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
             id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
             phone_sealed, phone_key_id, phone_hash, phone_masked,
-            reason, status, idempotency_key, request_hash, submitted_at, submitted_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19)
+            reason, status, idempotency_key, request_hash, submitted_at, submitted_by, urgent, urgent_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19, $20, $21)
          ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
     )
     .bind(id)
@@ -159,6 +167,8 @@ pub async fn submit(
     .bind(&hash)
     .bind(now)
     .bind(submitter)
+    .bind(v.urgent)
+    .bind(&v.urgent_reason)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -175,6 +185,7 @@ pub async fn submit(
 
     let entry = timeline::submitted(submission::channel_label(&v.channel), &center_name);
     add_entry(&mut tx, id, &entry, now, None).await?;
+    super::notices::to_applicant(&mut tx, id, notices::submitted(&application_no), "once").await?;
 
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationSubmitted {
@@ -188,7 +199,7 @@ pub async fn submit(
         preliminary_review_days: service_type.preliminary_review_days,
         extended_review_days: service_type.extended_review_days,
         decision_days: service_type.decision_days,
-        urgent: false,
+        urgent: v.urgent,
     };
     outbox::enqueue(
         &mut tx,
@@ -259,7 +270,8 @@ pub async fn owner_by_no(
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
     let Some(r) = sqlx::query(
         "SELECT id, application_no, center_id, service_type, channel, applicant_name, id_number_masked,
-                phone_masked, reason, status, submitted_at, review_case_id, review_stage, review_due_date
+                phone_masked, reason, status, submitted_at, review_case_id, review_stage, review_due_date,
+                urgent, urgent_reason, missing_items, supplement_reason
          FROM applications WHERE id = $1",
     )
     .bind(id)
@@ -268,23 +280,21 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
     else {
         return Ok(None);
     };
-    let entries = sqlx::query("SELECT kind, title, detail, at FROM timeline_entries WHERE application_id = $1 ORDER BY at, id")
-        .bind(id)
-        .fetch_all(pool)
-        .await?;
-    let review = match (
-        r.get::<Option<Uuid>, _>("review_case_id"),
-        r.get::<Option<NaiveDate>, _>("review_due_date"),
-    ) {
-        (Some(case_id), Some(due)) => Some(pb::ReviewInfo {
+    let timeline = timeline_of(pool, id).await?;
+    // Once review opened the case it stays visible; the due date is empty
+    // when no limit runs (decided, closed, withdrawn).
+    let review = r
+        .get::<Option<Uuid>, _>("review_case_id")
+        .map(|case_id| pb::ReviewInfo {
             case_id: case_id.to_string(),
             stage: r
                 .get::<Option<String>, _>("review_stage")
                 .unwrap_or_default(),
-            due_date: due.to_string(),
-        }),
-        _ => None,
-    };
+            due_date: r
+                .get::<Option<NaiveDate>, _>("review_due_date")
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        });
     Ok(Some(pb::Application {
         id: r.get::<Uuid, _>("id").to_string(),
         application_no: r.get("application_no"),
@@ -299,17 +309,30 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
         }),
         reason: r.get("reason"),
         submitted_at: r.get::<DateTime<Utc>, _>("submitted_at").to_rfc3339(),
-        timeline: entries
-            .into_iter()
-            .map(|e| pb::TimelineEntry {
-                kind: e.get("kind"),
-                title: e.get("title"),
-                detail: e.get("detail"),
-                at: e.get::<DateTime<Utc>, _>("at").to_rfc3339(),
-            })
-            .collect(),
+        timeline,
         review,
+        urgent: r.get("urgent"),
+        missing_items: r.get("missing_items"),
+        supplement_reason: r.get("supplement_reason"),
+        urgent_reason: r.get("urgent_reason"),
     }))
+}
+
+/// An application's timeline, oldest first.
+pub async fn timeline_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<pb::TimelineEntry>> {
+    let entries = sqlx::query("SELECT kind, title, detail, at FROM timeline_entries WHERE application_id = $1 ORDER BY at, id")
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+    Ok(entries
+        .into_iter()
+        .map(|e| pb::TimelineEntry {
+            kind: e.get("kind"),
+            title: e.get("title"),
+            detail: e.get("detail"),
+            at: e.get::<DateTime<Utc>, _>("at").to_rfc3339(),
+        })
+        .collect())
 }
 
 /// Records that review opened the case; false when the application is
@@ -327,7 +350,11 @@ pub async fn review_opened(
         return Ok(false);
     };
     let updated = sqlx::query(
-        "UPDATE applications SET status = 'in_review', review_case_id = $2, review_stage = $3, review_due_date = $4
+        // Withdrawn before review opened the case: it stays withdrawn (the
+        // withdrawal ends the case as soon as review takes it).
+        "UPDATE applications SET status = CASE WHEN status = 'withdrawn' THEN status ELSE 'in_review' END,
+            review_case_id = $2, review_stage = $3,
+            review_due_date = CASE WHEN status = 'withdrawn' THEN NULL ELSE $4 END
          WHERE id = $1",
     )
     .bind(application_id)
@@ -359,6 +386,9 @@ pub struct Progress<'a> {
     /// Some(date or "") sets the due date ("" clears it); None leaves it.
     pub due_date: Option<&'a str>,
     pub entry: Option<timeline::Entry>,
+    /// A supplement request: the missing items, why, and the working days
+    /// left when the clock runs again.
+    pub supplement: Option<(Vec<String>, String, u32)>,
 }
 
 /// Applies a review event to the application and its timeline; false when
@@ -372,9 +402,26 @@ pub async fn review_progress(
         return Ok(false);
     };
     let due = p.due_date.map(|d| d.parse::<NaiveDate>().ok());
+    let (missing, why, remaining) = match &p.supplement {
+        Some((items, why, remaining)) => {
+            (Some(items.clone()), why.as_str(), Some(*remaining as i32))
+        }
+        None => (None, "", None),
+    };
+    // A withdrawn application stays withdrawn: events review wrote before
+    // it took the withdrawal change nothing but the stage, except a
+    // decision, which came first and stands (review refuses the withdrawal).
+    // A request for supplements replaces the list; the case moving on
+    // (any other status) clears it.
     let updated = sqlx::query(
-        "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage), status = COALESCE($3, status),
-            review_due_date = CASE WHEN $4 THEN $5 ELSE review_due_date END
+        "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage),
+            status = CASE WHEN status = 'withdrawn' AND $3 IS DISTINCT FROM 'approved' AND $3 IS DISTINCT FROM 'rejected'
+                          THEN status ELSE COALESCE($3, status) END,
+            review_due_date = CASE WHEN $4 THEN $5 ELSE review_due_date END,
+            missing_items = CASE WHEN $6::text[] IS NOT NULL THEN $6 WHEN $3 IS NOT NULL THEN '{}' ELSE missing_items END,
+            supplement_reason = CASE WHEN $6::text[] IS NOT NULL THEN $7 WHEN $3 IS NOT NULL THEN '' ELSE supplement_reason END,
+            supplement_remaining_days = CASE WHEN $6::text[] IS NOT NULL THEN $8 WHEN $3 IS NOT NULL THEN NULL ELSE supplement_remaining_days END,
+            supplement_answer = CASE WHEN $6::text[] IS NOT NULL THEN NULL ELSE supplement_answer END
          WHERE id = $1",
     )
     .bind(application_id)
@@ -382,6 +429,9 @@ pub async fn review_progress(
     .bind(p.status)
     .bind(due.is_some())
     .bind(due.flatten())
+    .bind(missing)
+    .bind(why)
+    .bind(remaining)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -394,4 +444,147 @@ pub async fn review_progress(
         add_entry(tx, application_id, entry, at, Some(event_id)).await?;
     }
     Ok(true)
+}
+
+/// The application's state, locked until the transaction ends.
+struct Locked {
+    status: String,
+    center_id: String,
+    missing_items: Vec<String>,
+    answer: Option<serde_json::Value>,
+}
+
+async fn lock(tx: &mut PgConnection, id: Uuid) -> Result<Locked, ApiError> {
+    let r = sqlx::query(
+        "SELECT status, center_id, missing_items, supplement_answer FROM applications WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("申请 {id} 不存在 (application not found)")))?;
+    Ok(Locked {
+        status: r.get("status"),
+        center_id: r.get("center_id"),
+        missing_items: r.get("missing_items"),
+        answer: r.get("supplement_answer"),
+    })
+}
+
+/// Records the applicant's answer to a supplement request and announces it
+/// (`ApplicationSupplemented`) in one transaction. A retry of the same
+/// answer changes nothing; any answer while no request is open is refused.
+#[tracing::instrument(name = "db.supplement", skip_all)]
+pub async fn supplement(
+    pool: &PgPool,
+    id: Uuid,
+    answer: &answers::Supplement,
+    by: &Principal,
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    let app = lock(&mut tx, id).await?;
+    let given = serde_json::to_value(answer).map_err(|e| ApiError::Internal(e.into()))?;
+    if app.status == "supplement_received" && app.answer.as_ref() == Some(&given) {
+        return Ok(());
+    }
+    if app.status != "awaiting_supplement" {
+        return Err(ApiError::FailedPrecondition(format!(
+            "申请当前状态为 {}，没有待补正的请求 (no supplement is awaited; status is {})",
+            app.status, app.status
+        )));
+    }
+    answers::covers(answer, &app.missing_items).map_err(ApiError::Invalid)?;
+    sqlx::query(
+        "UPDATE applications SET status = 'supplement_received', supplement_answer = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&given)
+    .execute(&mut *tx)
+    .await?;
+    let now = Utc::now();
+    let entry =
+        timeline::supplement_submitted(&answer.items, &answer.note, answers::on_behalf(by.role));
+    add_entry(&mut tx, id, &entry, now, None).await?;
+    let event_id = Uuid::now_v7();
+    let event = ev::ApplicationSupplemented {
+        event_id: event_id.to_string(),
+        occurred_at: now.to_rfc3339(),
+        application_id: id.to_string(),
+        center_id: app.center_id,
+        supplied_items: answer.items.clone(),
+        note: answer.note.clone(),
+        supplied_by: by.subject.clone(),
+        supplied_by_role: by.role.as_str().to_string(),
+    };
+    outbox::enqueue(
+        &mut tx,
+        OutboxEvent::new(
+            event_id,
+            subjects::APPLICATION_SUPPLEMENTED,
+            "ApplicationSupplemented",
+            &event,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Withdraws the application and announces it (`ApplicationWithdrawn`),
+/// unless review has decided it already, or it was withdrawn before.
+#[tracing::instrument(name = "db.withdraw", skip_all)]
+pub async fn withdraw(
+    pool: &PgPool,
+    id: Uuid,
+    reason: &str,
+    by: &Principal,
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    let app = lock(&mut tx, id).await?;
+    if app.status == "withdrawn" {
+        return Err(ApiError::FailedPrecondition(
+            "该申请已撤回 (the application is already withdrawn)".into(),
+        ));
+    }
+    if !answers::WITHDRAWABLE.contains(&app.status.as_str()) {
+        return Err(ApiError::FailedPrecondition(format!(
+            "申请已作出决定（{}），不能撤回 (decided applications cannot be withdrawn; status is {})",
+            app.status, app.status
+        )));
+    }
+    sqlx::query(
+        "UPDATE applications SET status = 'withdrawn', review_due_date = NULL, missing_items = '{}',
+            supplement_reason = '', supplement_remaining_days = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let now = Utc::now();
+    let entry = timeline::withdrawn(reason, answers::on_behalf(by.role));
+    add_entry(&mut tx, id, &entry, now, None).await?;
+    let number = super::notices::application_no(&mut tx, id)
+        .await?
+        .unwrap_or_default();
+    super::notices::to_applicant(&mut tx, id, notices::withdrawn(&number), "once").await?;
+    let event_id = Uuid::now_v7();
+    let event = ev::ApplicationWithdrawn {
+        event_id: event_id.to_string(),
+        occurred_at: now.to_rfc3339(),
+        application_id: id.to_string(),
+        center_id: app.center_id,
+        reason: reason.to_string(),
+        withdrawn_by: by.subject.clone(),
+        withdrawn_by_role: by.role.as_str().to_string(),
+    };
+    outbox::enqueue(
+        &mut tx,
+        OutboxEvent::new(
+            event_id,
+            subjects::APPLICATION_WITHDRAWN,
+            "ApplicationWithdrawn",
+            &event,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

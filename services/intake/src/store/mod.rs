@@ -2,3 +2,6 @@
 
 pub mod applications;
 pub mod catalog;
+pub mod notices;
+pub mod personal;
+pub mod public;

@@ -25,10 +25,12 @@ pub enum Stage {
     AcceptanceCheck,
     /// 结案
     Closed,
+    /// The applicant withdrew before a decision; the case ends here.
+    Withdrawn,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::PreliminaryReview,
         Stage::SupplementRequested,
         Stage::DetailedAssessment,
@@ -37,6 +39,7 @@ impl Stage {
         Stage::Execution,
         Stage::AcceptanceCheck,
         Stage::Closed,
+        Stage::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +52,7 @@ impl Stage {
             Stage::Execution => "execution",
             Stage::AcceptanceCheck => "acceptance_check",
             Stage::Closed => "closed",
+            Stage::Withdrawn => "withdrawn",
         }
     }
 
@@ -67,6 +71,7 @@ impl Stage {
             Stage::Execution => "服务执行",
             Stage::AcceptanceCheck => "验收",
             Stage::Closed => "已结案",
+            Stage::Withdrawn => "已撤回",
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   ▼  │ ▼                                                 ▼        ▼
 //! supplement_requested                                    decided ─plan─► execution ─complete_task (all)─► acceptance_check
 //! decided (rejected) ─close─► closed ◄─close (after a passed check)─ acceptance_check ─failed─► execution
+//! any stage before decided ─withdraw (the applicant, relayed by intake)─► withdrawn
 //! ```
 
 use super::case::*;
@@ -88,6 +89,12 @@ pub enum Command {
         assignee: String,
         reason: String,
     },
+    /// The applicant withdrew (relayed by intake's `ApplicationWithdrawn`).
+    Withdraw {
+        reason: String,
+        /// Who withdrew, for the history.
+        by: String,
+    },
 }
 
 impl Command {
@@ -107,6 +114,7 @@ impl Command {
             Command::CheckAcceptance { .. } => "check_acceptance",
             Command::Close { .. } => "close",
             Command::Assign { .. } => "assign",
+            Command::Withdraw { .. } => "withdraw",
         }
     }
 }
@@ -232,6 +240,20 @@ fn stage_in(case: &Case, allowed: &[Stage], action: &str) -> Result<(), Refusal>
 
 const REVIEWERS: &[Role] = &[Role::Specialist, Role::Supervisor];
 const SUPERVISORS: &[Role] = &[Role::Supervisor];
+/// A platform service relaying what the applicant did (intake's events);
+/// no staff member answers for the applicant through review.
+const APPLICANT_RELAY: &[Role] = &[Role::Service];
+/// The staff `resume` (a supplement brought on paper) and the applicant's
+/// own answer (relayed) take the same path.
+const RESUMERS: &[Role] = &[Role::Specialist, Role::Supervisor, Role::Service];
+/// Stages a withdrawal ends: every one before the decision. A decided case
+/// is a record of the decision; the resident appeals it instead.
+pub const WITHDRAWABLE: &[Stage] = &[
+    Stage::PreliminaryReview,
+    Stage::SupplementRequested,
+    Stage::DetailedAssessment,
+    Stage::JointReview,
+];
 
 fn clean_list(field: &str, items: &[String]) -> Result<Vec<String>, Refusal> {
     let mut seen = HashSet::new();
@@ -401,7 +423,7 @@ fn step(
             reason,
         } => {
             stage_in(case, &[Stage::SupplementRequested], name)?;
-            role_in(actor, REVIEWERS, name)?;
+            role_in(actor, RESUMERS, name)?;
             let received = clean_list("received_items", received_items)?;
             let round =
                 case.supplements.last().cloned().ok_or_else(|| {
@@ -836,8 +858,22 @@ fn step(
             case.stage = Stage::Closed;
             Ok((Emit::Closed, String::new(), "结案 (closed)".into()))
         }
+        Command::Withdraw { reason, by } => {
+            stage_in(case, WITHDRAWABLE, name)?;
+            role_in(actor, APPLICANT_RELAY, name)?;
+            // The clock stops without counting as met or missed: there is
+            // nothing left to decide.
+            case.clock = None;
+            case.overdue = false;
+            case.stage = Stage::Withdrawn;
+            Ok((
+                Emit::StageChanged,
+                reason.clone(),
+                format!("申请人撤回申请（{by}）(withdrawn by the applicant)"),
+            ))
+        }
         Command::Assign { assignee, reason } => {
-            if case.stage == Stage::Closed {
+            if matches!(case.stage, Stage::Closed | Stage::Withdrawn) {
                 return Err(Refusal::Illegal("已结案 (case is closed)".into()));
             }
             role_in(actor, SUPERVISORS, name)?;

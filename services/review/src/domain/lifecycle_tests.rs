@@ -737,3 +737,86 @@ proptest! {
         }
     }
 }
+
+fn relay() -> Actor {
+    Actor {
+        subject: "intake:resident-1".into(),
+        role: Role::Service,
+    }
+}
+
+fn withdraw() -> Command {
+    Command::Withdraw {
+        reason: "已获得其他渠道救助".into(),
+        by: "resident-1".into(),
+    }
+}
+
+#[test]
+fn the_applicants_answer_resumes_like_staff_and_a_withdrawal_ends_the_case() {
+    let mut case = opened();
+    run(
+        &mut case,
+        &specialist(),
+        Command::RequestSupplement {
+            missing_items: vec!["户口簿".into()],
+            reason: "材料不全".into(),
+        },
+        "2026-11-25T02:00:00Z",
+    )
+    .unwrap();
+    // Relayed by intake: the same resume, on the extended limit.
+    let emit = run(
+        &mut case,
+        &relay(),
+        Command::Resume {
+            received_items: vec!["户口簿".into()],
+            reason: "申请人补正".into(),
+        },
+        "2026-11-26T02:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(emit, Emit::Resumed);
+    assert_eq!(case.stage, Stage::PreliminaryReview);
+    assert_eq!(case.clock.as_ref().unwrap().limit, 10);
+    assert_eq!(case.history.last().unwrap().actor, "intake:resident-1");
+
+    // Only the relay withdraws; staff cannot end a case that way.
+    assert!(matches!(
+        run(&mut case, &specialist(), withdraw(), "2026-11-26T03:00:00Z"),
+        Err(Refusal::Forbidden(_))
+    ));
+    run(&mut case, &relay(), withdraw(), "2026-11-26T03:00:00Z").unwrap();
+    assert_eq!(case.stage, Stage::Withdrawn);
+    assert!(case.clock.is_none() && !case.overdue);
+    assert!(matches!(
+        run(&mut case, &relay(), withdraw(), "2026-11-26T04:00:00Z"),
+        Err(Refusal::Illegal(_))
+    ));
+    assert!(matches!(
+        run(&mut case, &supervisor(), accept(), "2026-11-26T04:00:00Z"),
+        Err(Refusal::Illegal(_))
+    ));
+}
+
+#[test]
+fn a_decided_case_cannot_be_withdrawn() {
+    let mut case = opened();
+    run(&mut case, &specialist(), accept(), "2026-11-24T02:00:00Z").unwrap();
+    run(
+        &mut case,
+        &supervisor(),
+        Command::Decide {
+            outcome: Outcome::Approved,
+            reason_codes: vec![],
+            reason_text: String::new(),
+        },
+        "2026-11-25T02:00:00Z",
+    )
+    .unwrap();
+    assert_eq!(case.stage, Stage::Decided);
+    assert!(matches!(
+        run(&mut case, &relay(), withdraw(), "2026-11-25T03:00:00Z"),
+        Err(Refusal::Illegal(_))
+    ));
+}

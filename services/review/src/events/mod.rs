@@ -3,4 +3,6 @@
 pub mod consume;
 pub mod publish;
 
-pub use consume::{APPLICATION_SUBMITTED, OnApplicationSubmitted};
+pub use consume::{
+    APPLICANT_EVENTS, APPLICATION_SUBMITTED, OnApplicantEvent, OnApplicationSubmitted,
+};

@@ -118,6 +118,19 @@ pub async fn lock(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Stored
     row.as_ref().map(from_row).transpose()
 }
 
+/// Like [`lock`], by the application the case reviews.
+pub async fn lock_application(
+    tx: &mut PgConnection,
+    application_id: Uuid,
+) -> sqlx::Result<Option<Stored>> {
+    let sql = format!("SELECT {COLUMNS} FROM review_cases WHERE application_id = $1 FOR UPDATE");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(application_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// Writes the case back with the columns the queue and measures read.
 pub async fn save(tx: &mut PgConnection, stored: &Stored, now: DateTime<Utc>) -> sqlx::Result<()> {
     let case = &stored.case;
@@ -193,7 +206,7 @@ pub async fn queue(
     f: &QueueFilter,
 ) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
     let filters = "($1::text IS NULL OR center_id = $1) AND ($2::text IS NULL OR service_type = $2)
-                   AND ($3::text IS NULL OR assignee = $3) AND stage <> 'closed'";
+                   AND ($3::text IS NULL OR assignee = $3) AND stage NOT IN ('closed', 'withdrawn')";
     let sql = format!(
         "SELECT id, application_id, application_no, center_id, service_type, stage, due_date, urgent, overdue, assignee, suspended
          FROM review_cases WHERE {filters} AND ($4::text IS NULL OR stage = $4)

@@ -1,0 +1,102 @@
+//! The public progress page: what a resident may see without logging in,
+//! given the application number and the last four digits of the phone.
+
+use bianmin_common::calendar::WorkingCalendar;
+use bianmin_common::error::FieldViolation;
+use chrono::NaiveDate;
+
+/// The one answer for a wrong number and a wrong phone alike, so the page
+/// cannot be used to find out which application numbers exist.
+pub const NOT_FOUND: &str =
+    "未找到该申请，请核对申请编号和手机号后四位 (no application matches this number and phone)";
+
+pub const MAX_NO_CHARS: usize = 40;
+
+/// Checks the shape of both inputs; normalises the number to upper case.
+pub fn lookup(
+    application_no: &str,
+    phone_last4: &str,
+) -> Result<(String, String), Vec<FieldViolation>> {
+    let mut v = Vec::new();
+    let no = application_no.trim().to_ascii_uppercase();
+    if no.is_empty() {
+        v.push(FieldViolation::new(
+            "application_no",
+            "required",
+            "请填写申请编号 (application_no is required)",
+        ));
+    } else if no.len() > MAX_NO_CHARS || !no.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        v.push(FieldViolation::new(
+            "application_no",
+            "application_no_format",
+            "申请编号格式不正确，例如 C01-20261124-000001 (e.g. C01-20261124-000001)",
+        ));
+    }
+    let last4 = phone_last4.trim();
+    if last4.len() != 4 || !last4.chars().all(|c| c.is_ascii_digit()) {
+        v.push(FieldViolation::new(
+            "phone_last4",
+            "phone_last4_format",
+            "请填写手机号后四位数字 (phone_last4 must be exactly 4 digits)",
+        ));
+    }
+    if v.is_empty() {
+        Ok((no, last4.to_string()))
+    } else {
+        Err(v)
+    }
+}
+
+/// `张秀兰` -> `张*兰`, `李四` -> `李*`: enough for the resident to
+/// recognise, too little for anyone else.
+pub fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// Working days from `today` to `due` (0 once due or past).
+pub fn working_days_left(calendar: &WorkingCalendar, today: NaiveDate, due: NaiveDate) -> u32 {
+    calendar.working_days_between(today, due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_inputs_are_checked_for_shape() {
+        assert_eq!(
+            lookup(" c01-20261124-000001 ", "5678").unwrap(),
+            ("C01-20261124-000001".into(), "5678".into())
+        );
+        let rules: Vec<_> = lookup("C01;drop", "56a8")
+            .unwrap_err()
+            .into_iter()
+            .map(|v| v.rule)
+            .collect();
+        assert_eq!(rules, ["application_no_format", "phone_last4_format"]);
+        assert_eq!(lookup("", "12345").unwrap_err().len(), 2);
+    }
+
+    #[test]
+    fn names_are_masked() {
+        assert_eq!(mask_name("张秀兰"), "张*兰");
+        assert_eq!(mask_name("李四"), "李*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧**娜");
+    }
+
+    #[test]
+    fn days_left_count_working_days_only() {
+        let cal = WorkingCalendar::default();
+        let fri = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let tue = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(working_days_left(&cal, fri, tue), 2);
+        assert_eq!(working_days_left(&cal, tue, fri), 0);
+    }
+}
