@@ -443,6 +443,7 @@ mod tests {
             subject: "someone".into(),
             role: Resident,
             center_id: None,
+            centers: Vec::new(),
         };
         assert_eq!(
             decide(&resident, Action::SupplementApplication, own),
@@ -468,6 +469,7 @@ mod tests {
             subject: "admin".into(),
             role: DistrictAdmin,
             center_id: None,
+            centers: Vec::new(),
         };
         assert_eq!(
             listing(&admin, Action::ReadReviewMeasures, ""),
