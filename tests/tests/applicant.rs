@@ -525,6 +525,22 @@ async fn full_views_are_logged_lookups_are_scoped_and_no_plaintext_is_stored() {
         format!("110105********{}", &number[14..])
     );
 
+    // The new endpoints are in the API document.
+    let (_, doc) =
+        send(Client::new().get(format!("{}/api/v1/openapi.json", cluster.gateway))).await;
+    for path in [
+        "/api/v1/applications/{id}/applicant",
+        "/api/v1/applications/by-id-number",
+        "/api/v1/applications/{id}/supplement",
+        "/api/v1/applications/{id}/withdraw",
+        "/api/v1/public/applications/{application_no}",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the API document"
+        );
+    }
+
     // ---- Full view: purpose required; supervisors of the center and admins.
     let full = |who: &Client, purpose: &str| {
         who.get(format!(
