@@ -17,7 +17,10 @@ fn application(center: &str, n: u32) -> Value {
     json!({
         "center_id": center,
         "service_type": "elderly-care-subsidy",
-        "channel": "window",
+        // Open to every caller (a resident at the terminal, or staff
+        // assisting one); the staff-only channels are tested in
+        // catalog_materials.rs.
+        "channel": "kiosk",
         "applicant": {"name": "李建国", "id_number": id_number("110105", NaiveDate::from_ymd_opt(1950, 3, 1).unwrap(), n), "phone": "13812345678"},
         "reason": "申请居家养老服务补贴"
     })

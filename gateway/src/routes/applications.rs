@@ -27,6 +27,10 @@ pub struct NewApplication {
     pub applicant: NewApplicant,
     #[schema(example = "独居老人，申请居家养老服务补贴")]
     pub reason: String,
+    /// Departments involved (一窗受理), codes from
+    /// `GET /api/v1/catalog/services` (`departments`).
+    #[schema(example = json!(["civil_affairs", "health"]))]
+    pub departments: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -58,6 +62,25 @@ pub struct Application {
     pub timeline: Vec<TimelineEntry>,
     /// Present once review has opened the case.
     pub review: Option<Review>,
+    pub departments: Vec<String>,
+    /// The staff member who received it (window, phone, home_visit, or a
+    /// staff-assisted kiosk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_by: Option<String>,
+    pub materials: Vec<crate::routes::materials::Material>,
+    /// The checklist it was submitted under, each item with whether an
+    /// upload satisfies it.
+    pub checklist: Vec<ChecklistStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChecklistStatus {
+    pub code: String,
+    pub name: String,
+    /// basic_info, needs_form or proof.
+    pub group: String,
+    pub required: bool,
+    pub satisfied: bool,
 }
 
 /// Masked: ID and phone numbers are never shown in full here.
@@ -120,6 +143,20 @@ impl From<pb::Application> for Application {
                 stage: r.stage,
                 due_date: r.due_date,
             }),
+            departments: a.departments,
+            received_by: Some(a.received_by).filter(|r| !r.is_empty()),
+            materials: a.materials.into_iter().map(Into::into).collect(),
+            checklist: a
+                .checklist
+                .into_iter()
+                .map(|c| ChecklistStatus {
+                    code: c.code,
+                    name: c.name,
+                    group: c.group,
+                    required: c.required,
+                    satisfied: c.satisfied,
+                })
+                .collect(),
         }
     }
 }
@@ -171,6 +208,7 @@ pub async fn submit(
         }),
         reason: body.reason,
         idempotency_key,
+        departments: body.departments,
     };
     let answer = state
         .intake

@@ -27,6 +27,11 @@ pub struct Settings {
     pub seed_file: Option<PathBuf>,
     pub pii_keys_file: Option<String>,
     pub pii_keys: Option<String>,
+    /// Where uploaded materials are kept.
+    pub materials: store::materials::Location,
+    /// Largest material accepted (MATERIAL_MAX_BYTES); the gateway reads the
+    /// same setting for its body limit on the upload route.
+    pub material_max_bytes: usize,
 }
 
 impl Settings {
@@ -36,6 +41,14 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
+            materials: match env.optional("MATERIALS_S3_BUCKET") {
+                Some(bucket) => store::materials::Location::S3 { bucket },
+                None => store::materials::Location::Directory(
+                    env.path("MATERIALS_DIR", "deploy/.data/materials"),
+                ),
+            },
+            material_max_bytes: env
+                .parse("MATERIAL_MAX_BYTES", domain::materials::DEFAULT_MAX_BYTES),
         }
     }
 }
@@ -50,13 +63,19 @@ pub async fn run(
         settings.pii_keys_file.as_deref(),
         settings.pii_keys.as_deref(),
     )?);
+    let materials = store::materials::open(&settings.materials)?;
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
-    let routes = tonic::service::Routes::new(health_service).add_service(IntakeServiceServer::new(
-        api::IntakeApi {
+    // An upload carries the whole file in one message: room for the
+    // largest material plus its envelope.
+    let max_message = settings.material_max_bytes.saturating_add(64 * 1024);
+    let routes = tonic::service::Routes::new(health_service).add_service(
+        IntakeServiceServer::new(api::IntakeApi {
             state: state.clone(),
-        },
-    ));
+        })
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message),
+    );
     let server = tokio::spawn(grpc::serve(
         listener,
         routes,
@@ -95,6 +114,8 @@ pub async fn run(
     state.set(api::State {
         pool: infra.pool.clone(),
         keys,
+        materials,
+        material_max_bytes: settings.material_max_bytes,
     });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "intake ready");

@@ -17,6 +17,10 @@ pub enum Action {
     SubmitApplication,
     ReadApplication,
     ReadReviewCase,
+    /// Create, change and retire service types; read their history.
+    ManageCatalog,
+    /// Add a file to an application's materials.
+    UploadMaterial,
 }
 
 impl Action {
@@ -26,6 +30,8 @@ impl Action {
             Action::SubmitApplication => "submit_application",
             Action::ReadApplication => "read_application",
             Action::ReadReviewCase => "read_review_case",
+            Action::ManageCatalog => "manage_catalog",
+            Action::UploadMaterial => "upload_material",
         }
     }
 }
@@ -56,10 +62,15 @@ const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
 /// record outside the caller's scope answers.
-pub const COLUMNS: [(Action, Outside); 3] = [
+pub const COLUMNS: [(Action, Outside); 5] = [
     (Action::SubmitApplication, Outside::Denied),
     (Action::ReadApplication, Outside::Hidden),
     (Action::ReadReviewCase, Outside::Hidden),
+    // The catalog is district-wide: only a scope of every center reaches it.
+    (Action::ManageCatalog, Outside::Denied),
+    // Uploading to another center's application answers as if it did not
+    // exist, like reading it.
+    (Action::UploadMaterial, Outside::Hidden),
 ];
 
 /// Actions anyone may perform, without a token.
@@ -68,17 +79,17 @@ pub const PUBLIC: &[Action] = &[Action::ReadCatalog];
 /// THE permission table: one row per role, one column per [`COLUMNS`]
 /// action. A role not listed may do none of them.
 #[rustfmt::skip]
-pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
-    //                   submit  read application  read review case
-    (Supervisor,        [OWN,    OWN,              OWN]),
-    (Specialist,        [OWN,    OWN,              OWN]),
-    (QualityInspector,  [NO,     OWN,              OWN]),
-    (TechSupport,       [NO,     NO,               NO]),
-    (EmergencyResponder,[NO,     NO,               NO]),
-    (DistrictAdmin,     [ALL,    ALL,              ALL]),
-    (Resident,          [MINE,   MINE,             NO]),
-    (Partner,           [MINE,   MINE,             NO]),
-    (Service,           [NO,     ALL,              ALL]),
+pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
+    //                   submit  read application  read review case  manage catalog  upload material
+    (Supervisor,        [OWN,    OWN,              OWN,              NO,             OWN]),
+    (Specialist,        [OWN,    OWN,              OWN,              NO,             OWN]),
+    (QualityInspector,  [NO,     OWN,              OWN,              NO,             NO]),
+    (TechSupport,       [NO,     NO,               NO,               NO,             NO]),
+    (EmergencyResponder,[NO,     NO,               NO,               NO,             NO]),
+    (DistrictAdmin,     [ALL,    ALL,              ALL,              ALL,            ALL]),
+    (Resident,          [MINE,   MINE,             NO,               NO,             MINE]),
+    (Partner,           [MINE,   MINE,             NO,               NO,             MINE]),
+    (Service,           [NO,     ALL,              ALL,              NO,             NO]),
 ];
 
 /// gRPC methods and the action each performs. The server layer uses it to
@@ -105,6 +116,31 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/bianmin.review.v1.ReviewService/GetReviewCase",
         Action::ReadReviewCase,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogCreateServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogUpdateServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogRetireServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogListServiceTypeHistory",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/MaterialsUpload",
+        Action::UploadMaterial,
+    ),
+    // Downloading a material is reading the application.
+    (
+        "/bianmin.intake.v1.IntakeService/MaterialsDownload",
+        Action::ReadApplication,
     ),
 ];
 
@@ -266,6 +302,50 @@ mod tests {
             decide(
                 &staff(TechSupport, "C01"),
                 Action::SubmitApplication,
+                at("C01")
+            ),
+            Decision::Denied
+        );
+    }
+
+    #[test]
+    fn only_district_admins_manage_the_catalog() {
+        let admin = Principal {
+            subject: "admin".into(),
+            role: DistrictAdmin,
+            center_id: None,
+        };
+        let district = Target {
+            center_id: "",
+            owner: None,
+        };
+        assert_eq!(
+            decide(&admin, Action::ManageCatalog, district),
+            Decision::Allow
+        );
+        for role in [Supervisor, Specialist, QualityInspector, TechSupport] {
+            assert_eq!(
+                decide(&staff(role, "C01"), Action::ManageCatalog, district),
+                Decision::Denied
+            );
+        }
+    }
+
+    #[test]
+    fn uploads_to_another_center_are_hidden() {
+        let s = staff(Specialist, "C01");
+        assert_eq!(
+            decide(&s, Action::UploadMaterial, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::UploadMaterial, at("C02")),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(
+                &staff(QualityInspector, "C01"),
+                Action::UploadMaterial,
                 at("C01")
             ),
             Decision::Denied

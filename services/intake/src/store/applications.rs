@@ -1,6 +1,6 @@
 //! Applications and their timelines.
 
-use crate::domain::{submission, timeline};
+use crate::domain::{materials, submission, timeline};
 use bianmin_common::calendar;
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::outbox::{self, OutboxEvent};
@@ -28,7 +28,8 @@ fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
         v.name,
         v.id_number,
         v.phone,
-        v.reason
+        v.reason,
+        v.departments
     ]);
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
@@ -92,14 +93,16 @@ pub async fn submit(
             format!("服务中心 {} 不存在 (no such center)", v.center_id),
         ));
     }
-    let service_type = super::catalog::find_service_type(&mut tx, &v.service_type).await?;
+    let service_type =
+        super::catalog::find_service_type(&mut tx, &v.service_type, super::catalog::Lock::Share)
+            .await?;
     match &service_type {
         None => violations.push(FieldViolation::new(
             "service_type",
             "service_type_unknown",
             format!("服务事项 {} 不存在 (no such service type)", v.service_type),
         )),
-        Some(t) if !t.active => violations.push(FieldViolation::new(
+        Some(t) if !t.active() => violations.push(FieldViolation::new(
             "service_type",
             "service_type_retired",
             format!(
@@ -109,11 +112,24 @@ pub async fn submit(
         )),
         Some(_) => {}
     }
+    for unknown in super::catalog::unknown_departments(&mut tx, &v.departments).await? {
+        let i = v
+            .departments
+            .iter()
+            .position(|d| *d == unknown)
+            .unwrap_or(0);
+        violations.push(FieldViolation::new(
+            format!("departments[{i}]"),
+            "department_unknown",
+            format!("部门 {unknown} 不在部门目录中 (unknown department; see GET /api/v1/catalog/services)"),
+        ));
+    }
     let (Some(center_name), Some(service_type), true) =
         (center_name, service_type, violations.is_empty())
     else {
         return Err(ApiError::Invalid(violations));
     };
+    let policy = &service_type.definition;
 
     let id = Uuid::now_v7();
     let now = Utc::now();
@@ -136,8 +152,10 @@ pub async fn submit(
         "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
             id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
             phone_sealed, phone_key_id, phone_hash, phone_masked,
-            reason, status, idempotency_key, request_hash, submitted_at, submitted_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19)
+            reason, status, idempotency_key, request_hash, submitted_at, submitted_by,
+            departments, received_by, preliminary_review_days, extended_review_days, decision_days, checklist)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19,
+            $20, $21, $22, $23, $24, $25)
          ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
     )
     .bind(id)
@@ -159,6 +177,12 @@ pub async fn submit(
     .bind(&hash)
     .bind(now)
     .bind(submitter)
+    .bind(&v.departments)
+    .bind(&v.received_by)
+    .bind(policy.preliminary_review_days as i32)
+    .bind(policy.extended_review_days as i32)
+    .bind(policy.decision_days as i32)
+    .bind(serde_json::to_value(&policy.materials).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -185,10 +209,11 @@ pub async fn submit(
         center_id: v.center_id.clone(),
         service_type: v.service_type.clone(),
         channel: v.channel.clone(),
-        preliminary_review_days: service_type.preliminary_review_days,
-        extended_review_days: service_type.extended_review_days,
-        decision_days: service_type.decision_days,
+        preliminary_review_days: policy.preliminary_review_days,
+        extended_review_days: policy.extended_review_days,
+        decision_days: policy.decision_days,
         urgent: false,
+        departments: v.departments.clone(),
     };
     outbox::enqueue(
         &mut tx,
@@ -243,9 +268,12 @@ pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, Stri
 #[tracing::instrument(name = "db.get_application", skip_all)]
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
     let Some(r) = sqlx::query(
-        "SELECT id, application_no, center_id, service_type, channel, applicant_name, id_number_masked,
-                phone_masked, reason, status, submitted_at, review_case_id, review_stage, review_due_date
-         FROM applications WHERE id = $1",
+        "SELECT a.id, a.application_no, a.center_id, a.service_type, a.channel, a.applicant_name, a.id_number_masked,
+                a.phone_masked, a.reason, a.status, a.submitted_at, a.review_case_id, a.review_stage, a.review_due_date,
+                a.departments, a.received_by,
+                -- Applications from before checklists were kept read today's.
+                COALESCE(a.checklist, s.materials) AS checklist
+         FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -270,6 +298,19 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
         }),
         _ => None,
     };
+    let materials = super::materials::list(pool, id).await?;
+    let uploaded: Vec<String> = materials.iter().map(|m| m.item_code.clone()).collect();
+    let checklist = super::catalog::checklist_from_json(r.get("checklist"));
+    let checklist = materials::satisfied(&checklist, &uploaded)
+        .into_iter()
+        .map(|(item, satisfied)| pb::MaterialsChecklistStatus {
+            code: item.code.clone(),
+            name: item.name.clone(),
+            group: item.group.clone(),
+            required: item.required,
+            satisfied,
+        })
+        .collect();
     Ok(Some(pb::Application {
         id: r.get::<Uuid, _>("id").to_string(),
         application_no: r.get("application_no"),
@@ -294,6 +335,12 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
             })
             .collect(),
         review,
+        departments: r.get("departments"),
+        received_by: r
+            .get::<Option<String>, _>("received_by")
+            .unwrap_or_default(),
+        materials,
+        checklist,
     }))
 }
 

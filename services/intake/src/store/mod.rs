@@ -2,3 +2,4 @@
 
 pub mod applications;
 pub mod catalog;
+pub mod materials;
