@@ -41,12 +41,9 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
-            materials: match env.optional("MATERIALS_S3_BUCKET") {
-                Some(bucket) => store::materials::Location::S3 { bucket },
-                None => store::materials::Location::Directory(
-                    env.path("MATERIALS_DIR", "deploy/.data/materials"),
-                ),
-            },
+            materials: store::materials::Location::Directory(
+                env.path("MATERIALS_DIR", "deploy/.data/materials"),
+            ),
             material_max_bytes: env
                 .parse("MATERIAL_MAX_BYTES", domain::materials::DEFAULT_MAX_BYTES),
         }

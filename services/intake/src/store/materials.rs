@@ -1,6 +1,7 @@
-//! Materials: the content in an object store (a local directory by default,
-//! S3-compatible storage by configuration), the facts (item, SHA-256, size,
-//! type, uploader, time) in PostgreSQL.
+//! Materials: the content in an object store (`object_store`; a local
+//! directory today), the facts (item, SHA-256, size, type, uploader, time)
+//! in PostgreSQL. The rest of the service sees only `dyn ObjectStore`, so
+//! an S3-compatible store is a new [`Location`] and a crate feature.
 //!
 //! Objects are content-addressed per application and item
 //! (`applications/<id>/<item>/<sha256>`), so the object is written first
@@ -18,16 +19,10 @@ use sqlx::{PgPool, Row};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Where materials are kept (MATERIALS_DIR, or S3 when
-/// MATERIALS_S3_BUCKET is set).
+/// Where materials are kept (MATERIALS_DIR).
 #[derive(Clone, Debug)]
 pub enum Location {
     Directory(std::path::PathBuf),
-    /// Bucket; endpoint, region and credentials from the standard `AWS_*`
-    /// variables (AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, …).
-    S3 {
-        bucket: String,
-    },
 }
 
 pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
@@ -37,11 +32,6 @@ pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
                 .map_err(|e| anyhow::anyhow!("MATERIALS_DIR {}: {e}", dir.display()))?;
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?)
         }
-        Location::S3 { bucket } => Arc::new(
-            object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()?,
-        ),
     })
 }
 
