@@ -115,7 +115,68 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/no-such-endpoint",
         [404, 404, 404, 404, 404, 404],
     ),
+    // Catalog administration: district administrators only.
+    (
+        "POST",
+        "/api/v1/catalog/services",
+        [401, 201, 403, 403, 403, 403],
+    ),
+    (
+        "PUT",
+        "/api/v1/catalog/services/matrix-type",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/catalog/services/matrix-type/history",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/catalog/services/matrix-type/retire",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    // Materials: uploading and downloading follow the application's scope.
+    (
+        "POST",
+        "/api/v1/applications/{own}/materials?item=id_card",
+        [401, 201, 201, 201, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{other}/materials?item=id_card",
+        [401, 201, 404, 404, 201, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{partners}/materials?item=id_card",
+        [401, 201, 201, 201, 404, 201],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{own}/materials/{material}",
+        [401, 200, 200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{own}/materials/{missing}",
+        [401, 404, 404, 404, 404, 404],
+    ),
 ];
+
+/// The service type the matrix creates, changes and retires.
+fn matrix_type() -> Value {
+    json!({
+        "code": "matrix-type", "name": "权限矩阵测试事项", "domain": "便民服务", "class": "辅助",
+        "preliminary_review_days": 5, "extended_review_days": 10, "decision_days": 10,
+        "materials": [{"code": "id_card", "name": "居民身份证复印件", "group": "basic_info"}]
+    })
+}
+
+/// A distinct small PDF per request, so every allowed upload is new (201).
+fn pdf(n: u32) -> Vec<u8> {
+    format!("%PDF-1.4\n% matrix {n}\n%%EOF\n").into_bytes()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
@@ -131,6 +192,19 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     let other = create(&clients["admin"], &cluster, "C02", 2).await;
     let partners = create(&clients["partner"], &cluster, "C01", 3).await;
     let missing = uuid::Uuid::new_v4().to_string();
+    let uploaded: Value = clients["admin"]
+        .post(format!(
+            "{}/api/v1/applications/{own}/materials?item=id_card",
+            cluster.gateway
+        ))
+        .body(pdf(0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let material = uploaded["id"].as_str().expect("a material").to_string();
 
     // ---- The matrix.
     let mut failures = Vec::new();
@@ -145,6 +219,7 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 .replace("{own}", &own)
                 .replace("{other}", &other)
                 .replace("{partners}", &partners)
+                .replace("{material}", &material)
                 .replace("{missing}", &missing);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
@@ -155,6 +230,17 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                     .send()
                     .await
                     .unwrap(),
+                ("POST", None) if path.contains("/materials") => {
+                    http.post(&url).body(pdf(n)).send().await.unwrap()
+                }
+                ("POST", None) if path.starts_with("/api/v1/catalog/services") => {
+                    http.post(&url).json(&matrix_type()).send().await.unwrap()
+                }
+                ("PUT", _) => {
+                    let mut changed = matrix_type();
+                    changed["decision_days"] = json!(15);
+                    http.put(&url).json(&changed).send().await.unwrap()
+                }
                 ("POST", None) => http
                     .post(&url)
                     .json(&json!({"username": "admin", "password": "wrong"}))
