@@ -685,6 +685,20 @@ async fn catalog_channels_and_materials() {
     assert_eq!(count(&pool, "materials").await, rows_before);
     assert_eq!(stored_files(&files), files_before);
 
+    // The upload route alone takes bodies far beyond MAX_BODY_BYTES (256 KiB).
+    let mut scan = pdf("户口簿扫描件");
+    scan.resize(3 * MIB, b' ');
+    let (status, m3, _) = send(spec.post(url("id_card")).body(scan.clone())).await;
+    assert_eq!(status, 201, "{m3}");
+    assert_eq!(m3["sha256"], hex_sha256(&scan));
+    let (status, _, _) = send(
+        spec.post(format!("{gw}/api/v1/applications"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 300 * 1024]),
+    )
+    .await;
+    assert_eq!(status, 413, "other routes keep their limit");
+
     // Downloading follows the application's scope.
     let download = format!(
         "{gw}/api/v1/applications/{a_id}/materials/{}",
@@ -747,7 +761,7 @@ async fn catalog_channels_and_materials() {
         .unwrap()
         .into_inner();
     assert_eq!(got.content.len(), big.len());
-    assert_eq!(count(&pool, "materials").await, rows_before + 1);
+    assert_eq!(count(&pool, "materials").await, rows_before + 2);
     let (_, a_now, _) = send(sup.get(format!("{gw}/api/v1/applications/{a_id}"))).await;
     assert!(satisfied(&a_now).iter().all(|(_, s)| *s), "{a_now}");
 

@@ -21,16 +21,22 @@ pub struct Submitted {
 /// Keyed hash of the normalised request, to tell a retry (same body) from
 /// a reused key (different body) without keeping the body in clear.
 fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
-    let canonical = serde_json::json!([
+    let mut canonical = serde_json::json!([
         v.center_id,
         v.service_type,
         v.channel,
         v.name,
         v.id_number,
         v.phone,
-        v.reason,
-        v.departments
+        v.reason
     ]);
+    // Only when named, so a retry of a request from before departments
+    // existed still matches its first answer.
+    if !v.departments.is_empty() {
+        if let Some(parts) = canonical.as_array_mut() {
+            parts.push(serde_json::json!(v.departments));
+        }
+    }
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
 
