@@ -79,7 +79,7 @@ pub fn satisfied<'a>(
 ) -> Vec<(&'a ChecklistItem, bool)> {
     checklist
         .iter()
-        .map(|item| (item, uploaded_items.iter().any(|u| *u == item.code)))
+        .map(|item| (item, uploaded_items.contains(&item.code)))
         .collect()
 }
 

@@ -32,10 +32,8 @@ fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
     ]);
     // Only when named, so a retry of a request from before departments
     // existed still matches its first answer.
-    if !v.departments.is_empty() {
-        if let Some(parts) = canonical.as_array_mut() {
-            parts.push(serde_json::json!(v.departments));
-        }
+    if let (false, Some(parts)) = (v.departments.is_empty(), canonical.as_array_mut()) {
+        parts.push(serde_json::json!(v.departments));
     }
     keys.lookup_hash("submit-request", &canonical.to_string())
 }

@@ -499,3 +499,48 @@ pub async fn history(pool: &PgPool, code: &str) -> Result<Vec<pb::CatalogHistory
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo district `make up` seeds: every type valid, the domains
+    /// covered, the utility types on the 2/3-day policy.
+    #[test]
+    fn the_seeded_catalog_is_valid_and_covers_the_domains() {
+        let seed: SeedFile =
+            serde_json::from_str(include_str!("../../../../deploy/seed/catalog.json")).unwrap();
+        assert!(seed.centers.len() >= 3);
+        assert!(seed.service_types.len() >= 12);
+        for t in &seed.service_types {
+            let valid = rules::validate(t).unwrap_or_else(|v| panic!("{}: {v:?}", t.code));
+            assert!(!valid.materials.is_empty(), "{} has no checklist", t.code);
+        }
+        let used = |d: &str| seed.service_types.iter().any(|t| t.domain == d);
+        let missing: Vec<_> = rules::DOMAINS.iter().filter(|d| !used(d)).collect();
+        assert!(missing.is_empty(), "domains without a type: {missing:?}");
+        for t in seed
+            .service_types
+            .iter()
+            .filter(|t| t.code.starts_with("utility-"))
+        {
+            assert_eq!(
+                (t.preliminary_review_days, t.extended_review_days),
+                (2, 3),
+                "{}",
+                t.code
+            );
+        }
+        // Codes the tests and the benchmark use.
+        for code in [
+            "elderly-care-subsidy",
+            "medical-aid",
+            "utility-water-connection",
+        ] {
+            assert!(seed.service_types.iter().any(|t| t.code == code), "{code}");
+        }
+        for d in &seed.departments {
+            assert!(rules::code_ok(&d.code, 40), "{}", d.code);
+        }
+    }
+}
