@@ -182,7 +182,12 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::CatalogCreateServiceTypeRequest>,
     ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
-        let (state, caller) = self.catalog_admin(&request, "create").await?;
+        let code = request
+            .get_ref()
+            .service_type
+            .as_ref()
+            .map(|t| t.code.clone());
+        let (state, caller) = self.catalog_admin(&request, code.as_deref()).await?;
         let definition = valid_definition(request.into_inner().service_type)?;
         let (t, replayed) = catalog::create(&state.pool, &definition, &caller).await?;
         tracing::info!(code = %t.code, replayed, "service type created");
@@ -196,7 +201,12 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::CatalogUpdateServiceTypeRequest>,
     ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
-        let (state, caller) = self.catalog_admin(&request, "update").await?;
+        let code = request
+            .get_ref()
+            .service_type
+            .as_ref()
+            .map(|t| t.code.clone());
+        let (state, caller) = self.catalog_admin(&request, code.as_deref()).await?;
         let definition = valid_definition(request.into_inner().service_type)?;
         let (t, replayed) = catalog::update(&state.pool, &definition, &caller).await?;
         tracing::info!(code = %t.code, version = t.version, replayed, "service type updated");
@@ -210,7 +220,8 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::CatalogRetireServiceTypeRequest>,
     ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
-        let (state, caller) = self.catalog_admin(&request, "retire").await?;
+        let code = request.get_ref().code.clone();
+        let (state, caller) = self.catalog_admin(&request, Some(&code)).await?;
         let r = request.into_inner();
         let code = r.code.trim();
         let reason = r.reason.trim();
@@ -239,8 +250,8 @@ impl IntakeService for IntakeApi {
         &self,
         request: Request<pb::CatalogListServiceTypeHistoryRequest>,
     ) -> Result<Response<pb::CatalogListServiceTypeHistoryResponse>, Status> {
-        let (state, _) = self.catalog_admin(&request, "history").await?;
-        let code = request.into_inner().code;
+        let code = request.get_ref().code.clone();
+        let (state, _) = self.catalog_admin(&request, Some(&code)).await?;
         let entries = catalog::history(&state.pool, code.trim()).await?;
         Ok(Response::new(pb::CatalogListServiceTypeHistoryResponse {
             entries,
@@ -391,7 +402,7 @@ impl IntakeApi {
     async fn catalog_admin<T>(
         &self,
         request: &Request<T>,
-        what: &str,
+        code: Option<&str>,
     ) -> Result<(&State, auth::Principal), Status> {
         let state = self.state.get()?;
         let caller = auth::principal(request)?;
@@ -399,7 +410,7 @@ impl IntakeApi {
             &state.pool,
             &caller,
             Action::ManageCatalog,
-            &format!("catalog:{what}"),
+            &format!("service_type:{}", code.unwrap_or_default().trim()),
             Target {
                 center_id: "",
                 owner: None,
