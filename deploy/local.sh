@@ -50,6 +50,7 @@ up() {
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
     SEED_FILE="${SEED_FILE:-$ROOT/deploy/seed/catalog.json}" \
     PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
+    MATERIALS_DIR="${MATERIALS_DIR:-$ROOT/deploy/.data/materials}" \
     AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
   start_one review \

@@ -28,6 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ".bianmin.review.v1",
             r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema))]"#,
         )
+        // Material files travel as `Bytes`: no copy between the transport,
+        // the handler and the object store.
+        .bytes(".bianmin.intake.v1.MaterialsUploadRequest.content")
+        .bytes(".bianmin.intake.v1.MaterialsDownloadResponse.content")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -37,6 +37,9 @@ pub struct Settings {
     /// Deadline of each backend call; passed on downstream.
     pub grpc_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Body limit of the material upload route only (MATERIAL_MAX_BYTES,
+    /// the same setting intake enforces; default 10 MiB).
+    pub material_max_bytes: usize,
     /// Longest time a REST request may take, end to end.
     pub request_timeout: Duration,
     pub shutdown_drain: Duration,
@@ -74,6 +77,7 @@ impl Settings {
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             grpc_timeout: Duration::from_millis(env.parse("GRPC_TIMEOUT_MS", 10_000)),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024),
+            material_max_bytes: env.parse("MATERIAL_MAX_BYTES", 10 * 1024 * 1024),
             request_timeout: Duration::from_millis(env.parse("REQUEST_TIMEOUT_MS", 30_000)),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             auth: AuthSettings::read(env),
@@ -108,6 +112,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     pub idp: auth::idp::SharedIdp,
     pub limits: limits::Limits,
+    pub material_max_bytes: usize,
 }
 
 impl AppState {
@@ -147,6 +152,30 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
         .route(
             "/api/v1/applications/{id}/withdraw",
             post(routes::applications::withdraw),
+        )
+        .route("/api/v1/catalog/services", post(routes::catalog::create))
+        .route(
+            "/api/v1/catalog/services/{code}",
+            axum::routing::put(routes::catalog::update),
+        )
+        .route(
+            "/api/v1/catalog/services/{code}/retire",
+            post(routes::catalog::retire),
+        )
+        .route(
+            "/api/v1/catalog/services/{code}/history",
+            get(routes::catalog::history),
+        )
+        .route(
+            "/api/v1/applications/{id}/materials",
+            // The one route whose body may be a whole file.
+            post(routes::materials::upload).route_layer(axum::extract::DefaultBodyLimit::max(
+                state.material_max_bytes,
+            )),
+        )
+        .route(
+            "/api/v1/applications/{id}/materials/{material_id}",
+            get(routes::materials::download),
         )
         .route("/api/v1/reviews", get(routes::reviews::list))
         .route("/api/v1/reviews/measures", get(routes::reviews::measures))
@@ -242,8 +271,12 @@ pub async fn run(
         settings.public_lookups_per_minute,
     );
     tokio::spawn(limits.clone().prune(shutdown.clone()));
+    // A material download carries the whole file in one message.
+    let max_message = settings.material_max_bytes.saturating_add(64 * 1024);
     let state = AppState {
-        intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext),
+        intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext)
+            .max_decoding_message_size(max_message)
+            .max_encoding_message_size(max_message),
         review: ReviewServiceClient::with_interceptor(review_channel.clone(), ClientContext),
         intake_channel,
         review_channel,
@@ -252,6 +285,7 @@ pub async fn run(
         verifier: Arc::new(verifier),
         idp,
         limits,
+        material_max_bytes: settings.material_max_bytes,
     };
     // The partner edge shares the intake client (and so the service-to-
     // service TLS settings) and the shutdown signal.

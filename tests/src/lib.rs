@@ -292,6 +292,10 @@ impl Cluster {
                         root.join("deploy/seed/catalog.json").display().to_string(),
                     ),
                     ("PII_KEYS_FILE", keys.display().to_string()),
+                    (
+                        "MATERIALS_DIR",
+                        dir.path().join("materials").display().to_string(),
+                    ),
                 ]),
                 log: log("intake"),
                 child: None,

@@ -17,7 +17,10 @@ fn application(center: &str, n: u32) -> Value {
     json!({
         "center_id": center,
         "service_type": "elderly-care-subsidy",
-        "channel": "window",
+        // Open to every caller (a resident at the terminal, or staff
+        // assisting one); the staff-only channels are tested in
+        // catalog_materials.rs.
+        "channel": "kiosk",
         "applicant": {"name": "李建国", "id_number": id_number("110105", NaiveDate::from_ymd_opt(1950, 3, 1).unwrap(), n), "phone": "13812345678"},
         "reason": "申请居家养老服务补贴"
     })
@@ -173,6 +176,53 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/no-such-endpoint",
         [404, 404, 404, 404, 404, 404],
     ),
+    // Catalog administration: district administrators only.
+    (
+        "POST",
+        "/api/v1/catalog/services",
+        [401, 201, 403, 403, 403, 403],
+    ),
+    (
+        "PUT",
+        "/api/v1/catalog/services/matrix-type",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/catalog/services/matrix-type/history",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/catalog/services/matrix-type/retire",
+        [401, 200, 403, 403, 403, 403],
+    ),
+    // Materials: uploading and downloading follow the application's scope.
+    (
+        "POST",
+        "/api/v1/applications/{own}/materials?item=id_card",
+        [401, 201, 201, 201, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{other}/materials?item=id_card",
+        [401, 201, 404, 404, 201, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/applications/{partners}/materials?item=id_card",
+        [401, 201, 201, 201, 404, 201],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{own}/materials/{material}",
+        [401, 200, 200, 200, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/applications/{own}/materials/{missing}",
+        [401, 404, 404, 404, 404, 404],
+    ),
     // Personal data in full: the center's supervisors and admins only.
     (
         "GET",
@@ -219,6 +269,20 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
     ),
 ];
 
+/// The service type the matrix creates, changes and retires.
+fn matrix_type() -> Value {
+    json!({
+        "code": "matrix-type", "name": "权限矩阵测试事项", "domain": "便民服务", "class": "辅助",
+        "preliminary_review_days": 5, "extended_review_days": 10, "decision_days": 10,
+        "materials": [{"code": "id_card", "name": "居民身份证复印件", "group": "basic_info"}]
+    })
+}
+
+/// A distinct small PDF per request, so every allowed upload is new (201).
+fn pdf(n: u32) -> Vec<u8> {
+    format!("%PDF-1.4\n% matrix {n}\n%%EOF\n").into_bytes()
+}
+
 /// The body each POST of the matrix sends.
 fn body_for(path: &str, center: Option<&str>, n: u32) -> Value {
     if let Some(center) = center {
@@ -229,6 +293,9 @@ fn body_for(path: &str, center: Option<&str>, n: u32) -> Value {
     }
     if path.ends_with("/supplement") {
         return json!({"supplied_items": ["户口簿"]});
+    }
+    if path.starts_with("/api/v1/catalog/services") {
+        return matrix_type();
     }
     if path.starts_with("/api/v1/reviews/") {
         return json!({"results": "服务已完成"});
@@ -266,6 +333,19 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
         .as_str()
         .unwrap()
         .to_string();
+    let uploaded: Value = clients["admin"]
+        .post(format!(
+            "{}/api/v1/applications/{own}/materials?item=id_card",
+            cluster.gateway
+        ))
+        .body(pdf(0))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let material = uploaded["id"].as_str().expect("a material").to_string();
 
     // ---- The matrix.
     let mut failures = Vec::new();
@@ -283,16 +363,25 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 .replace("{own_case}", &own_case)
                 .replace("{other_case}", &other_case)
                 .replace("{missing}", &missing)
+                .replace("{material}", &material)
                 .replace("{own_no}", &own_no);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
             let response = match *method {
+                "POST" if path.contains("/materials") => {
+                    http.post(&url).body(pdf(n)).send().await.unwrap()
+                }
                 "POST" => http
                     .post(&url)
                     .json(&body_for(&path, center, n))
                     .send()
                     .await
                     .unwrap(),
+                "PUT" => {
+                    let mut changed = matrix_type();
+                    changed["decision_days"] = json!(15);
+                    http.put(&url).json(&changed).send().await.unwrap()
+                }
                 _ => http.get(&url).send().await.unwrap(),
             };
             if response.status().as_u16() != *want {

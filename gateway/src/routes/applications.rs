@@ -32,6 +32,10 @@ pub struct NewApplication {
     /// Required when `urgent`.
     #[schema(example = "照料人突发疾病住院")]
     pub urgent_reason: String,
+    /// Departments involved (一窗受理), codes from
+    /// `GET /api/v1/catalog/services` (`departments`).
+    #[schema(example = json!(["civil_affairs", "health"]))]
+    pub departments: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -68,6 +72,25 @@ pub struct Application {
     /// While `awaiting_supplement`: every item review asked for, and why.
     pub missing_items: Vec<String>,
     pub supplement_reason: String,
+    pub departments: Vec<String>,
+    /// The staff member who received it (window, phone, home_visit, or a
+    /// staff-assisted kiosk).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_by: Option<String>,
+    pub materials: Vec<crate::routes::materials::Material>,
+    /// The checklist it was submitted under, each item with whether an
+    /// upload satisfies it.
+    pub checklist: Vec<ChecklistStatus>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChecklistStatus {
+    pub code: String,
+    pub name: String,
+    /// basic_info, needs_form or proof.
+    pub group: String,
+    pub required: bool,
+    pub satisfied: bool,
 }
 
 /// Masked: ID and phone numbers are never shown in full here.
@@ -136,6 +159,20 @@ impl From<pb::Application> for Application {
             urgent_reason: a.urgent_reason,
             missing_items: a.missing_items,
             supplement_reason: a.supplement_reason,
+            departments: a.departments,
+            received_by: Some(a.received_by).filter(|r| !r.is_empty()),
+            materials: a.materials.into_iter().map(Into::into).collect(),
+            checklist: a
+                .checklist
+                .into_iter()
+                .map(|c| ChecklistStatus {
+                    code: c.code,
+                    name: c.name,
+                    group: c.group,
+                    required: c.required,
+                    satisfied: c.satisfied,
+                })
+                .collect(),
         }
     }
 }
@@ -189,6 +226,7 @@ pub async fn submit(
         idempotency_key,
         urgent: body.urgent,
         urgent_reason: body.urgent_reason,
+        departments: body.departments,
     };
     let answer = state
         .intake

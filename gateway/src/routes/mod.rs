@@ -4,4 +4,5 @@ pub mod applications;
 pub mod calendar;
 pub mod catalog;
 pub mod health;
+pub mod materials;
 pub mod reviews;

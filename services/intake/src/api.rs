@@ -1,7 +1,7 @@
 //! The gRPC surface of intake.
 
-use crate::domain::{answers, id_number, progress, purpose, submission};
-use crate::store::{applications, catalog, personal, public};
+use crate::domain::{self, answers, id_number, progress, purpose, submission};
+use crate::store::{applications, catalog, materials, personal, public};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{
     self, Principal,
@@ -22,6 +22,8 @@ pub struct State {
     pub pool: PgPool,
     pub keys: Arc<PiiKeys>,
     pub calendar: Arc<WorkingCalendar>,
+    pub materials: Arc<dyn object_store::ObjectStore>,
+    pub material_max_bytes: usize,
 }
 
 #[derive(Clone)]
@@ -139,7 +141,13 @@ impl IntakeService for IntakeApi {
         )
         .await?;
         let applicant = r.applicant.unwrap_or_default();
+        // Staff (center staff, district administrators) receive applications
+        // on the staff channels; residents and partners may not claim them.
+        let staff = (caller.is_center_staff() || caller.role == auth::Role::DistrictAdmin)
+            .then_some(caller.subject.as_str());
         let draft = submission::Draft {
+            departments: &r.departments,
+            staff,
             center_id: &r.center_id,
             service_type: &r.service_type,
             channel: &r.channel,
@@ -222,8 +230,211 @@ impl IntakeService for IntakeApi {
         let service_types = catalog::service_types(&state.pool)
             .await
             .map_err(ApiError::from)?;
+        let departments = catalog::departments(&state.pool)
+            .await
+            .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListServiceTypesResponse {
             service_types,
+            departments,
+        }))
+    }
+
+    async fn catalog_create_service_type(
+        &self,
+        request: Request<pb::CatalogCreateServiceTypeRequest>,
+    ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
+        let code = request
+            .get_ref()
+            .service_type
+            .as_ref()
+            .map(|t| t.code.clone());
+        let (state, caller) = self.catalog_admin(&request, code.as_deref()).await?;
+        let definition = valid_definition(request.into_inner().service_type)?;
+        let (t, replayed) = catalog::create(&state.pool, &definition, &caller).await?;
+        tracing::info!(code = %t.code, replayed, "service type created");
+        Ok(Response::new(pb::CatalogServiceTypeResponse {
+            service_type: Some(t),
+            replayed,
+        }))
+    }
+
+    async fn catalog_update_service_type(
+        &self,
+        request: Request<pb::CatalogUpdateServiceTypeRequest>,
+    ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
+        let code = request
+            .get_ref()
+            .service_type
+            .as_ref()
+            .map(|t| t.code.clone());
+        let (state, caller) = self.catalog_admin(&request, code.as_deref()).await?;
+        let definition = valid_definition(request.into_inner().service_type)?;
+        let (t, replayed) = catalog::update(&state.pool, &definition, &caller).await?;
+        tracing::info!(code = %t.code, version = t.version, replayed, "service type updated");
+        Ok(Response::new(pb::CatalogServiceTypeResponse {
+            service_type: Some(t),
+            replayed,
+        }))
+    }
+
+    async fn catalog_retire_service_type(
+        &self,
+        request: Request<pb::CatalogRetireServiceTypeRequest>,
+    ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
+        let code = request.get_ref().code.clone();
+        let (state, caller) = self.catalog_admin(&request, Some(&code)).await?;
+        let r = request.into_inner();
+        let code = r.code.trim();
+        let reason = r.reason.trim();
+        if code.is_empty() {
+            return Err(
+                ApiError::invalid("code", "required", "请填写事项编码 (code is required)").into(),
+            );
+        }
+        if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "reason",
+                "reason_format",
+                "停用原因不超过 200 个字且不含控制字符 (at most 200 characters)",
+            )
+            .into());
+        }
+        let (t, replayed) = catalog::retire(&state.pool, code, reason, &caller).await?;
+        tracing::info!(code = %t.code, replayed, "service type retired");
+        Ok(Response::new(pb::CatalogServiceTypeResponse {
+            service_type: Some(t),
+            replayed,
+        }))
+    }
+
+    async fn catalog_list_service_type_history(
+        &self,
+        request: Request<pb::CatalogListServiceTypeHistoryRequest>,
+    ) -> Result<Response<pb::CatalogListServiceTypeHistoryResponse>, Status> {
+        let code = request.get_ref().code.clone();
+        let (state, _) = self.catalog_admin(&request, Some(&code)).await?;
+        let entries = catalog::history(&state.pool, code.trim()).await?;
+        Ok(Response::new(pb::CatalogListServiceTypeHistoryResponse {
+            entries,
+        }))
+    }
+
+    async fn materials_upload(
+        &self,
+        request: Request<pb::MaterialsUploadRequest>,
+    ) -> Result<Response<pb::MaterialsUploadResponse>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let r = request.into_inner();
+        let id = application_id(&r.application_id)?;
+        let not_found = || ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"));
+        let target = materials::target(&state.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::UploadMaterial,
+            &format!("application:{id}"),
+            Target {
+                center_id: &target.center_id,
+                owner: Some(&target.submitted_by),
+            },
+            Reads::RefusalsOnly,
+            || not_found().into(),
+        )
+        .await?;
+        if CLOSED_STATUSES.contains(&target.status.as_str()) {
+            return Err(ApiError::FailedPrecondition(format!(
+                "申请已结束（{}），不再接收材料 (the application is {} and takes no more materials)",
+                target.status, target.status
+            ))
+            .into());
+        }
+        let item_code = r.item_code.trim();
+        let Some(item) = target.checklist.iter().find(|i| i.code == item_code) else {
+            let known: Vec<_> = target.checklist.iter().map(|i| i.code.as_str()).collect();
+            return Err(ApiError::invalid(
+                "item",
+                if item_code.is_empty() {
+                    "required"
+                } else {
+                    "material_item_unknown"
+                },
+                format!(
+                    "请指明材料清单中的一项 (item must be one of the checklist's codes: {})",
+                    known.join(", ")
+                ),
+            )
+            .into());
+        };
+        let content_type = domain::materials::check(&r.content, state.material_max_bytes)
+            .map_err(|v| ApiError::Invalid(vec![v]))?;
+        let file_name = domain::materials::display_name(&r.file_name);
+        let (material, replayed) = materials::save(
+            &state.pool,
+            state.materials.as_ref(),
+            materials::Upload {
+                application_id: id,
+                item_code: &item.code,
+                file_name: &file_name,
+                content_type,
+                content: r.content,
+                uploaded_by: &caller.subject,
+            },
+        )
+        .await?;
+        tracing::info!(application_id = %id, item = %item.code, sha256 = %material.sha256, replayed, "material stored");
+        Ok(Response::new(pb::MaterialsUploadResponse {
+            material: Some(material),
+            replayed,
+        }))
+    }
+
+    async fn materials_download(
+        &self,
+        request: Request<pb::MaterialsDownloadRequest>,
+    ) -> Result<Response<pb::MaterialsDownloadResponse>, Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(&request)?;
+        let r = request.into_inner();
+        let id = application_id(&r.application_id)?;
+        let material_id = Uuid::parse_str(r.material_id.trim()).map_err(|_| {
+            ApiError::invalid(
+                "material_id",
+                "uuid_format",
+                "材料编号格式不正确 (material_id must be a UUID)",
+            )
+        })?;
+        let not_found =
+            || ApiError::NotFound(format!("材料 {material_id} 不存在 (material not found)"));
+        let (center_id, submitted_by) = applications::owner(&state.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        // Materials are personal data: every read is audited, as the
+        // application's own.
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::ReadApplication,
+            &format!("material:{id}/{material_id}"),
+            Target {
+                center_id: &center_id,
+                owner: Some(&submitted_by),
+            },
+            Reads::Sensitive,
+            || not_found().into(),
+        )
+        .await?;
+        let (material, content) =
+            materials::load(&state.pool, state.materials.as_ref(), id, material_id)
+                .await?
+                .ok_or_else(not_found)?;
+        Ok(Response::new(pb::MaterialsDownloadResponse {
+            material: Some(material),
+            content,
         }))
     }
 
@@ -353,5 +564,50 @@ impl IntakeService for IntakeApi {
         .await?
         .ok_or_else(|| ApiError::NotFound(progress::NOT_FOUND.into()))?;
         Ok(Response::new(found))
+    }
+}
+
+/// Statuses after which an application takes no more materials.
+const CLOSED_STATUSES: [&str; 3] = ["closed", "rejected", "withdrawn"];
+
+fn application_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ApiError::invalid(
+            "application_id",
+            "uuid_format",
+            "申请编号格式不正确 (application_id must be a UUID)",
+        )
+    })
+}
+
+fn valid_definition(t: Option<pb::ServiceType>) -> Result<domain::catalog::Definition, ApiError> {
+    let definition = catalog::definition_from_pb(t.unwrap_or_default());
+    domain::catalog::validate(&definition).map_err(ApiError::Invalid)
+}
+
+impl IntakeApi {
+    /// The state and caller of a catalog administration call, or its
+    /// refusal (audited): only district administrators manage the catalog.
+    async fn catalog_admin<T>(
+        &self,
+        request: &Request<T>,
+        code: Option<&str>,
+    ) -> Result<(&State, auth::Principal), Status> {
+        let state = self.state.get()?;
+        let caller = auth::principal(request)?;
+        audit::enforce(
+            &state.pool,
+            &caller,
+            Action::ManageCatalog,
+            &format!("service_type:{}", code.unwrap_or_default().trim()),
+            Target {
+                center_id: "",
+                owner: None,
+            },
+            Reads::RefusalsOnly,
+            || Status::not_found("服务事项不存在 (service type not found)"),
+        )
+        .await?;
+        Ok((state, caller))
     }
 }

@@ -31,6 +31,11 @@ pub struct Settings {
     /// Where notifications go: `log` (default) or `webhook`.
     pub notify_sender: Option<String>,
     pub notify_webhook_url: Option<String>,
+    /// Where uploaded materials are kept.
+    pub materials: store::materials::Location,
+    /// Largest material accepted (MATERIAL_MAX_BYTES); the gateway reads the
+    /// same setting for its body limit on the upload route.
+    pub material_max_bytes: usize,
 }
 
 impl Settings {
@@ -42,6 +47,11 @@ impl Settings {
             pii_keys: env.optional("PII_KEYS"),
             notify_sender: env.optional("NOTIFY_SENDER"),
             notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
+            materials: store::materials::Location::Directory(
+                env.path("MATERIALS_DIR", "deploy/.data/materials"),
+            ),
+            material_max_bytes: env
+                .parse("MATERIAL_MAX_BYTES", domain::materials::DEFAULT_MAX_BYTES),
         }
     }
 }
@@ -60,13 +70,19 @@ pub async fn run(
         settings.notify_sender.as_deref(),
         settings.notify_webhook_url.as_deref(),
     )?;
+    let materials = store::materials::open(&settings.materials)?;
     let state = Ready::default();
     let (health, health_service) = grpc::health(&["bianmin.intake.v1.IntakeService"]).await;
-    let routes = tonic::service::Routes::new(health_service).add_service(IntakeServiceServer::new(
-        api::IntakeApi {
+    // An upload carries the whole file in one message: room for the
+    // largest material plus its envelope.
+    let max_message = settings.material_max_bytes.saturating_add(64 * 1024);
+    let routes = tonic::service::Routes::new(health_service).add_service(
+        IntakeServiceServer::new(api::IntakeApi {
             state: state.clone(),
-        },
-    ));
+        })
+        .max_decoding_message_size(max_message)
+        .max_encoding_message_size(max_message),
+    );
     let server = tokio::spawn(grpc::serve(
         listener,
         routes,
@@ -116,6 +132,8 @@ pub async fn run(
         pool: infra.pool.clone(),
         keys,
         calendar,
+        materials,
+        material_max_bytes: settings.material_max_bytes,
     });
     health.serving().await;
     tracing::info!(addr = %settings.service.grpc_addr, "intake ready");

@@ -35,6 +35,10 @@ pub enum Action {
     WithdrawApplication,
     /// Progress by application number and phone digits: public.
     ReadPublicProgress,
+    /// Create, change and retire service types; read their history.
+    ManageCatalog,
+    /// Add a file to an application's materials.
+    UploadMaterial,
 }
 
 impl Action {
@@ -51,6 +55,8 @@ impl Action {
             Action::SupplementApplication => "supplement_application",
             Action::WithdrawApplication => "withdraw_application",
             Action::ReadPublicProgress => "read_public_progress",
+            Action::ManageCatalog => "manage_catalog",
+            Action::UploadMaterial => "upload_material",
         }
     }
 }
@@ -84,12 +90,17 @@ const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
 /// record outside the caller's scope answers.
-pub const COLUMNS: [(Action, Outside); 5] = [
+pub const COLUMNS: [(Action, Outside); 7] = [
     (Action::SubmitApplication, Outside::Denied),
     (Action::ReadApplication, Outside::Hidden),
     (Action::ReadReviewCase, Outside::Hidden),
     (Action::ActOnReviewCase, Outside::Hidden),
     (Action::ReadReviewMeasures, Outside::Hidden),
+    // The catalog is district-wide: only a scope of every center reaches it.
+    (Action::ManageCatalog, Outside::Denied),
+    // Uploading to another center's application answers as if it did not
+    // exist, like reading it.
+    (Action::UploadMaterial, Outside::Hidden),
 ];
 
 /// Actions anyone may perform, without a token.
@@ -98,17 +109,17 @@ pub const PUBLIC: &[Action] = &[Action::ReadCatalog, Action::ReadPublicProgress]
 /// THE permission table: one row per role, one column per [`COLUMNS`]
 /// action. A role not listed may do none of them.
 #[rustfmt::skip]
-pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
-    //                   submit   read application  read review case  act on case  measures
-    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN]),
-    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN]),
-    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN]),
-    (TechSupport,       [NO,      NO,               NO,               NO,          NO]),
-    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO]),
-    // District administrators oversee every center; the steps of a case
-    // belong to the center's own staff.
-    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL]),
-    (Resident,          [MINE,    MINE,             NO,               NO,          NO]),
+pub const TABLE: &[(Role, [Option<Scope>; 7])] = &[
+    //                   submit   read application  read review case  act on case  measures  manage catalog  upload material
+    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN]),
+    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN]),
+    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN,      NO,             NO]),
+    (TechSupport,       [NO,      NO,               NO,               NO,          NO,       NO,             NO]),
+    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO,       NO,             NO]),
+    // District administrators oversee every center and keep the catalog;
+    // the steps of a case belong to the center's own staff.
+    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL,      ALL,            ALL]),
+    (Resident,          [MINE,    MINE,             NO,               NO,          NO,       NO,             MINE]),
     // A partner agency works for the residents of the centers its agreement
     // names: it refers applications there and follows up on any of them
     // (a resident may have applied at the counter and asked the agency to
@@ -116,8 +127,8 @@ pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
     // submitted. Which centers is data too: the partner registry, signed
     // into the partner's token by the edge. Review cases stay closed: the
     // edge answers only the masked status fields it needs.
-    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO]),
-    (Service,           [NO,      ALL,              ALL,              NO,          ALL]),
+    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO,       NO,             MINE]),
+    (Service,           [NO,      ALL,              ALL,              NO,          ALL,      NO,             NO]),
 ];
 
 /// The applicant's personal data and the applicant's own answers: a
@@ -210,6 +221,31 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/bianmin.intake.v1.IntakeService/PublicGetProgress",
         Action::ReadPublicProgress,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogCreateServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogUpdateServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogRetireServiceType",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/CatalogListServiceTypeHistory",
+        Action::ManageCatalog,
+    ),
+    (
+        "/bianmin.intake.v1.IntakeService/MaterialsUpload",
+        Action::UploadMaterial,
+    ),
+    // Downloading a material is reading the application.
+    (
+        "/bianmin.intake.v1.IntakeService/MaterialsDownload",
+        Action::ReadApplication,
     ),
 ];
 
@@ -414,6 +450,51 @@ mod tests {
             decide(
                 &staff(TechSupport, "C01"),
                 Action::SubmitApplication,
+                at("C01")
+            ),
+            Decision::Denied
+        );
+    }
+
+    #[test]
+    fn only_district_admins_manage_the_catalog() {
+        let admin = Principal {
+            subject: "admin".into(),
+            role: DistrictAdmin,
+            center_id: None,
+            centers: Vec::new(),
+        };
+        let district = Target {
+            center_id: "",
+            owner: None,
+        };
+        assert_eq!(
+            decide(&admin, Action::ManageCatalog, district),
+            Decision::Allow
+        );
+        for role in [Supervisor, Specialist, QualityInspector, TechSupport] {
+            assert_eq!(
+                decide(&staff(role, "C01"), Action::ManageCatalog, district),
+                Decision::Denied
+            );
+        }
+    }
+
+    #[test]
+    fn uploads_to_another_center_are_hidden() {
+        let s = staff(Specialist, "C01");
+        assert_eq!(
+            decide(&s, Action::UploadMaterial, at("C01")),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&s, Action::UploadMaterial, at("C02")),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(
+                &staff(QualityInspector, "C01"),
+                Action::UploadMaterial,
                 at("C01")
             ),
             Decision::Denied

@@ -1,7 +1,9 @@
 //! Intake's rules: pure, no I/O.
 
 pub mod answers;
+pub mod catalog;
 pub mod id_number;
+pub mod materials;
 pub mod notices;
 pub mod phone;
 pub mod progress;

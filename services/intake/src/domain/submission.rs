@@ -19,6 +19,17 @@ pub const CHANNELS: [(&str, &str); 9] = [
     ("partner_referral", "合作机构转介"),
 ];
 
+/// Channels where a staff member receives the application in person or on
+/// the line: the staff member is recorded as `received_by`, and only staff
+/// may name them. A kiosk (自助终端) is self-service, open to anyone; when
+/// staff submit through it (assisting a resident at the terminal) they are
+/// recorded as the receiver too.
+pub const STAFF_CHANNELS: [&str; 3] = ["window", "phone", "home_visit"];
+pub const STAFF_ASSISTED_CHANNELS: [&str; 1] = ["kiosk"];
+
+/// At most this many departments on one application.
+pub const MAX_DEPARTMENTS: usize = 8;
+
 pub fn channel_label(code: &str) -> &'static str {
     CHANNELS
         .iter()
@@ -43,6 +54,11 @@ pub struct Draft<'a> {
     pub reason: &'a str,
     pub urgent: bool,
     pub urgent_reason: &'a str,
+    pub departments: &'a [String],
+    /// The submitting staff member's subject when the caller is staff
+    /// (center staff or a district administrator); None for residents and
+    /// partners.
+    pub staff: Option<&'a str>,
 }
 
 /// Input that passed every rule, normalised.
@@ -58,6 +74,57 @@ pub struct Valid {
     pub urgent: bool,
     /// Empty unless urgent.
     pub urgent_reason: String,
+    /// Department codes, in the order given, without repeats. Whether they
+    /// exist is checked by the store.
+    pub departments: Vec<String>,
+    /// Who received it, on a staff channel.
+    pub received_by: Option<String>,
+}
+
+/// Who received an application on `channel`, or why the caller may not
+/// name that channel.
+pub fn receiver(channel: &str, staff: Option<&str>) -> Result<Option<String>, FieldViolation> {
+    let staff_channel = STAFF_CHANNELS.contains(&channel);
+    match staff {
+        Some(subject) if staff_channel || STAFF_ASSISTED_CHANNELS.contains(&channel) => {
+            Ok(Some(subject.to_string()))
+        }
+        Some(_) => Ok(None),
+        None if staff_channel => Err(FieldViolation::new(
+            "channel",
+            "channel_staff_only",
+            format!(
+                "{}渠道由工作人员受理，请选择网站、微信、移动应用、自助终端或政务服务平台 (channel {channel} is for staff; residents use web, wechat, app, kiosk or egov)",
+                channel_label(channel)
+            ),
+        )),
+        None => Ok(None),
+    }
+}
+
+fn departments(v: &mut Vec<FieldViolation>, raw: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if raw.len() > MAX_DEPARTMENTS {
+        v.push(FieldViolation::new(
+            "departments",
+            "too_many_departments",
+            format!("涉及部门不超过 {MAX_DEPARTMENTS} 个 (at most {MAX_DEPARTMENTS} departments)"),
+        ));
+        return out;
+    }
+    for (i, d) in raw.iter().enumerate() {
+        let d = d.trim();
+        if !super::catalog::code_ok(d, 40) {
+            v.push(FieldViolation::new(
+                format!("departments[{i}]"),
+                "department_format",
+                "部门编码须为小写字母、数字、- 或 _ (department codes are lower-case letters, digits, - or _)",
+            ));
+        } else if !out.iter().any(|o| o == d) {
+            out.push(d.to_string());
+        }
+    }
+    out
 }
 
 fn required(violations: &mut Vec<FieldViolation>, field: &str, value: &str, label: &str) -> bool {
@@ -97,6 +164,14 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
             ),
         ));
     }
+    let received_by = match receiver(draft.channel, draft.staff) {
+        Ok(r) => r,
+        Err(e) => {
+            v.push(e);
+            None
+        }
+    };
+    let departments = departments(&mut v, draft.departments);
 
     let name = draft.name.trim();
     if required(&mut v, "applicant.name", name, "申请人姓名") {
@@ -181,6 +256,8 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
         } else {
             String::new()
         },
+        departments,
+        received_by,
     })
 }
 
@@ -203,6 +280,8 @@ mod tests {
             reason: "独居老人，申请居家养老服务补贴",
             urgent: false,
             urgent_reason: "",
+            departments: &[],
+            staff: Some("c01-specialist"),
         }
     }
 
@@ -274,5 +353,55 @@ mod tests {
         };
         let errs = validate(&d, today()).unwrap_err();
         assert_eq!(errs[0].rule, "reason_format");
+    }
+
+    #[test]
+    fn staff_channels_record_the_receiver_and_residents_may_not_claim_them() {
+        let v = validate(&good(), today()).unwrap();
+        assert_eq!(v.received_by.as_deref(), Some("c01-specialist"));
+        let resident = Draft {
+            staff: None,
+            ..good()
+        };
+        let errs = validate(&resident, today()).unwrap_err();
+        assert_eq!(errs[0].rule, "channel_staff_only");
+        for (channel, staff, want) in [
+            ("kiosk", None, None),
+            ("kiosk", Some("c01-specialist"), Some("c01-specialist")),
+            ("web", Some("admin"), None),
+            ("home_visit", Some("c01-supervisor"), Some("c01-supervisor")),
+        ] {
+            assert_eq!(
+                receiver(channel, staff).unwrap().as_deref(),
+                want,
+                "{channel}"
+            );
+        }
+    }
+
+    #[test]
+    fn departments_are_deduplicated_and_checked_for_form() {
+        let deps = vec![
+            "civil_affairs".to_string(),
+            "health".into(),
+            "civil_affairs".into(),
+        ];
+        let d = Draft {
+            departments: &deps,
+            ..good()
+        };
+        assert_eq!(
+            validate(&d, today()).unwrap().departments,
+            ["civil_affairs", "health"]
+        );
+        let bad = vec!["民政".to_string()];
+        let d = Draft {
+            departments: &bad,
+            ..good()
+        };
+        assert_eq!(
+            validate(&d, today()).unwrap_err()[0].field,
+            "departments[0]"
+        );
     }
 }

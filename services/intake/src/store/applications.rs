@@ -1,6 +1,6 @@
 //! Applications and their timelines.
 
-use crate::domain::{answers, notices, submission, timeline};
+use crate::domain::{answers, materials, notices, submission, timeline};
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
 use bianmin_common::error::{ApiError, FieldViolation};
@@ -37,6 +37,11 @@ fn request_hash(keys: &PiiKeys, v: &submission::Valid) -> Vec<u8> {
         && let Some(fields) = canonical.as_array_mut()
     {
         fields.extend([serde_json::json!(true), serde_json::json!(v.urgent_reason)]);
+    }
+    // Only when named, so a retry of a request from before departments
+    // existed still matches its first answer.
+    if let (false, Some(parts)) = (v.departments.is_empty(), canonical.as_array_mut()) {
+        parts.push(serde_json::json!(v.departments));
     }
     keys.lookup_hash("submit-request", &canonical.to_string())
 }
@@ -100,14 +105,16 @@ pub async fn submit(
             format!("服务中心 {} 不存在 (no such center)", v.center_id),
         ));
     }
-    let service_type = super::catalog::find_service_type(&mut tx, &v.service_type).await?;
+    let service_type =
+        super::catalog::find_service_type(&mut tx, &v.service_type, super::catalog::Lock::Share)
+            .await?;
     match &service_type {
         None => violations.push(FieldViolation::new(
             "service_type",
             "service_type_unknown",
             format!("服务事项 {} 不存在 (no such service type)", v.service_type),
         )),
-        Some(t) if !t.active => violations.push(FieldViolation::new(
+        Some(t) if !t.active() => violations.push(FieldViolation::new(
             "service_type",
             "service_type_retired",
             format!(
@@ -117,11 +124,24 @@ pub async fn submit(
         )),
         Some(_) => {}
     }
+    for unknown in super::catalog::unknown_departments(&mut tx, &v.departments).await? {
+        let i = v
+            .departments
+            .iter()
+            .position(|d| *d == unknown)
+            .unwrap_or(0);
+        violations.push(FieldViolation::new(
+            format!("departments[{i}]"),
+            "department_unknown",
+            format!("部门 {unknown} 不在部门目录中 (unknown department; see GET /api/v1/catalog/services)"),
+        ));
+    }
     let (Some(center_name), Some(service_type), true) =
         (center_name, service_type, violations.is_empty())
     else {
         return Err(ApiError::Invalid(violations));
     };
+    let policy = &service_type.definition;
 
     let id = Uuid::now_v7();
     let now = Utc::now();
@@ -144,8 +164,10 @@ pub async fn submit(
         "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
             id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
             phone_sealed, phone_key_id, phone_hash, phone_masked,
-            reason, status, idempotency_key, request_hash, submitted_at, submitted_by, urgent, urgent_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19, $20, $21)
+            reason, status, idempotency_key, request_hash, submitted_at, submitted_by, urgent, urgent_reason,
+            departments, received_by, preliminary_review_days, extended_review_days, decision_days, checklist)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19,
+            $20, $21, $22, $23, $24, $25, $26, $27)
          ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
     )
     .bind(id)
@@ -169,6 +191,12 @@ pub async fn submit(
     .bind(submitter)
     .bind(v.urgent)
     .bind(&v.urgent_reason)
+    .bind(&v.departments)
+    .bind(&v.received_by)
+    .bind(policy.preliminary_review_days as i32)
+    .bind(policy.extended_review_days as i32)
+    .bind(policy.decision_days as i32)
+    .bind(serde_json::to_value(&policy.materials).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
@@ -196,10 +224,11 @@ pub async fn submit(
         center_id: v.center_id.clone(),
         service_type: v.service_type.clone(),
         channel: v.channel.clone(),
-        preliminary_review_days: service_type.preliminary_review_days,
-        extended_review_days: service_type.extended_review_days,
-        decision_days: service_type.decision_days,
+        preliminary_review_days: policy.preliminary_review_days,
+        extended_review_days: policy.extended_review_days,
+        decision_days: policy.decision_days,
         urgent: v.urgent,
+        departments: v.departments.clone(),
     };
     outbox::enqueue(
         &mut tx,
@@ -269,10 +298,13 @@ pub async fn owner_by_no(
 #[tracing::instrument(name = "db.get_application", skip_all)]
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
     let Some(r) = sqlx::query(
-        "SELECT id, application_no, center_id, service_type, channel, applicant_name, id_number_masked,
-                phone_masked, reason, status, submitted_at, review_case_id, review_stage, review_due_date,
-                urgent, urgent_reason, missing_items, supplement_reason
-         FROM applications WHERE id = $1",
+        "SELECT a.id, a.application_no, a.center_id, a.service_type, a.channel, a.applicant_name, a.id_number_masked,
+                a.phone_masked, a.reason, a.status, a.submitted_at, a.review_case_id, a.review_stage, a.review_due_date,
+                a.urgent, a.urgent_reason, a.missing_items, a.supplement_reason,
+                a.departments, a.received_by,
+                -- Applications from before checklists were kept read today's.
+                COALESCE(a.checklist, s.materials) AS checklist
+         FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -295,6 +327,19 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
         });
+    let materials = super::materials::list(pool, id).await?;
+    let uploaded: Vec<String> = materials.iter().map(|m| m.item_code.clone()).collect();
+    let checklist = super::catalog::checklist_from_json(r.get("checklist"));
+    let checklist = materials::satisfied(&checklist, &uploaded)
+        .into_iter()
+        .map(|(item, satisfied)| pb::MaterialsChecklistStatus {
+            code: item.code.clone(),
+            name: item.name.clone(),
+            group: item.group.clone(),
+            required: item.required,
+            satisfied,
+        })
+        .collect();
     Ok(Some(pb::Application {
         id: r.get::<Uuid, _>("id").to_string(),
         application_no: r.get("application_no"),
@@ -315,6 +360,12 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
         missing_items: r.get("missing_items"),
         supplement_reason: r.get("supplement_reason"),
         urgent_reason: r.get("urgent_reason"),
+        departments: r.get("departments"),
+        received_by: r
+            .get::<Option<String>, _>("received_by")
+            .unwrap_or_default(),
+        materials,
+        checklist,
     }))
 }
 

@@ -1,13 +1,21 @@
-//! Centers and service types, and the seed that fills them.
+//! Centers, departments and service types, the seed that fills them, and
+//! the administration of types (create, change, retire), each change kept
+//! in `service_type_history` in the same transaction.
 
+use crate::domain::catalog::{self as rules, ChecklistItem, Definition};
+use bianmin_common::auth::Principal;
+use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool, Row};
 
 #[derive(Debug, Deserialize)]
 pub struct SeedFile {
     pub centers: Vec<SeedCenter>,
-    pub service_types: Vec<SeedServiceType>,
+    #[serde(default)]
+    pub departments: Vec<SeedDepartment>,
+    pub service_types: Vec<Definition>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -20,19 +28,15 @@ pub struct SeedCenter {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SeedServiceType {
+pub struct SeedDepartment {
     pub code: String,
     pub name: String,
-    pub domain: String,
-    pub class: String,
-    pub preliminary_review_days: i32,
-    pub extended_review_days: i32,
-    pub decision_days: i32,
-    #[serde(default)]
-    pub sensitive: bool,
 }
 
-/// Upserts the seed in one transaction: all of it or none.
+/// Applies the seed in one transaction: all of it or none. Centers and
+/// departments are upserted; service types are only added when missing,
+/// because once seeded they belong to the district administrators, whose
+/// changes a restart must not undo.
 pub async fn apply_seed(pool: &PgPool, seed: &SeedFile) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     for c in &seed.centers {
@@ -47,24 +51,41 @@ pub async fn apply_seed(pool: &PgPool, seed: &SeedFile) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    for t in &seed.service_types {
+    for d in &seed.departments {
+        anyhow::ensure!(
+            rules::code_ok(&d.code, 40),
+            "seed department code {:?} is not a valid code",
+            d.code
+        );
         sqlx::query(
-            "INSERT INTO service_types (code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (code) DO UPDATE SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
-                 extended_review_days = $6, decision_days = $7, sensitive = $8",
+            "INSERT INTO departments (code, name) VALUES ($1, $2)
+             ON CONFLICT (code) DO UPDATE SET name = $2",
         )
-        .bind(&t.code)
-        .bind(&t.name)
-        .bind(&t.domain)
-        .bind(&t.class)
-        .bind(t.preliminary_review_days)
-        .bind(t.extended_review_days)
-        .bind(t.decision_days)
-        .bind(t.sensitive)
+        .bind(&d.code)
+        .bind(&d.name)
         .execute(&mut *tx)
-        .await
-        .map_err(|e| anyhow::anyhow!("seeding service type {}: {e}", t.code))?;
+        .await?;
+    }
+    let seeder = Principal {
+        subject: "seed".into(),
+        role: bianmin_common::auth::Role::Service,
+        center_id: None,
+        centers: Vec::new(),
+    };
+    for t in &seed.service_types {
+        let valid = rules::validate(t).map_err(|v| {
+            anyhow::anyhow!(
+                "seed service type {}: {}",
+                t.code,
+                v.iter()
+                    .map(|v| format!("{} {}", v.field, v.rule))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        if insert(&mut tx, &valid).await? || upgrade_pre_checklist(&mut tx, &valid).await? {
+            record(&mut tx, &valid, 1, "seeded", &seeder, "", None).await?;
+        }
     }
     tx.commit().await?;
     Ok(())
@@ -92,21 +113,132 @@ pub async fn center_name(tx: &mut PgConnection, id: &str) -> sqlx::Result<Option
         .await
 }
 
-fn service_type(r: sqlx::postgres::PgRow) -> pb::ServiceType {
-    pb::ServiceType {
-        code: r.get("code"),
-        name: r.get("name"),
-        domain: r.get("domain"),
-        class: r.get("class"),
-        preliminary_review_days: r.get::<i32, _>("preliminary_review_days") as u32,
-        extended_review_days: r.get::<i32, _>("extended_review_days") as u32,
-        decision_days: r.get::<i32, _>("decision_days") as u32,
-        sensitive: r.get("sensitive"),
-        active: r.get("active"),
+pub async fn departments(pool: &PgPool) -> sqlx::Result<Vec<pb::CatalogDepartment>> {
+    let rows = sqlx::query("SELECT code, name FROM departments ORDER BY code")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| pb::CatalogDepartment {
+            code: r.get("code"),
+            name: r.get("name"),
+        })
+        .collect())
+}
+
+/// The codes among `codes` that are not known departments.
+pub async fn unknown_departments(
+    tx: &mut PgConnection,
+    codes: &[String],
+) -> sqlx::Result<Vec<String>> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "SELECT c FROM unnest($1::text[]) AS c WHERE NOT EXISTS (SELECT 1 FROM departments d WHERE d.code = c)",
+    )
+    .bind(codes)
+    .fetch_all(tx)
+    .await
+}
+
+pub fn checklist_from_json(value: serde_json::Value) -> Vec<ChecklistItem> {
+    serde_json::from_value(value).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "stored checklist does not parse");
+        Vec::new()
+    })
+}
+
+pub fn item_to_pb(i: ChecklistItem) -> pb::CatalogChecklistItem {
+    pb::CatalogChecklistItem {
+        code: i.code,
+        name: i.name,
+        group: i.group,
+        required: i.required,
     }
 }
 
-const SERVICE_TYPE_COLUMNS: &str = "code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive, active";
+fn rfc3339(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+fn to_pb(d: Definition, version: i32, retired_at: Option<DateTime<Utc>>) -> pb::ServiceType {
+    pb::ServiceType {
+        code: d.code,
+        name: d.name,
+        domain: d.domain,
+        class: d.class,
+        preliminary_review_days: d.preliminary_review_days,
+        extended_review_days: d.extended_review_days,
+        decision_days: d.decision_days,
+        sensitive: d.sensitive,
+        active: retired_at.is_none(),
+        materials: d.materials.into_iter().map(item_to_pb).collect(),
+        retired_at: rfc3339(retired_at),
+        version: version as u32,
+    }
+}
+
+/// A definition from its gRPC form (what an administrator sends).
+pub fn definition_from_pb(t: pb::ServiceType) -> Definition {
+    Definition {
+        code: t.code,
+        name: t.name,
+        domain: t.domain,
+        class: t.class,
+        preliminary_review_days: t.preliminary_review_days,
+        extended_review_days: t.extended_review_days,
+        decision_days: t.decision_days,
+        sensitive: t.sensitive,
+        materials: t
+            .materials
+            .into_iter()
+            .map(|i| ChecklistItem {
+                code: i.code,
+                name: i.name,
+                group: i.group,
+                required: i.required,
+            })
+            .collect(),
+    }
+}
+
+/// A stored type: its definition and where it stands.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    pub definition: Definition,
+    pub version: i32,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl Stored {
+    pub fn active(&self) -> bool {
+        self.retired_at.is_none()
+    }
+    pub fn to_pb(&self) -> pb::ServiceType {
+        to_pb(self.definition.clone(), self.version, self.retired_at)
+    }
+}
+
+fn stored(r: sqlx::postgres::PgRow) -> Stored {
+    Stored {
+        definition: Definition {
+            code: r.get("code"),
+            name: r.get("name"),
+            domain: r.get("domain"),
+            class: r.get("class"),
+            preliminary_review_days: r.get::<i32, _>("preliminary_review_days") as u32,
+            extended_review_days: r.get::<i32, _>("extended_review_days") as u32,
+            decision_days: r.get::<i32, _>("decision_days") as u32,
+            sensitive: r.get("sensitive"),
+            materials: checklist_from_json(r.get("materials")),
+        },
+        version: r.get("version"),
+        retired_at: r.get("retired_at"),
+    }
+}
+
+const SERVICE_TYPE_COLUMNS: &str = "code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive, materials, version, retired_at";
 
 pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -114,18 +246,302 @@ pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> 
     )))
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(service_type).collect())
+    Ok(rows.into_iter().map(|r| stored(r).to_pb()).collect())
+}
+
+/// How a read of a type locks its row until the transaction ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    None,
+    /// A submission: a change or retirement waits until it commits, so an
+    /// application is never accepted under a type retired meanwhile.
+    Share,
+    /// A change: it and its history row cannot interleave with another.
+    Update,
 }
 
 pub async fn find_service_type(
     tx: &mut PgConnection,
     code: &str,
-) -> sqlx::Result<Option<pb::ServiceType>> {
+    lock: Lock,
+) -> sqlx::Result<Option<Stored>> {
+    let clause = match lock {
+        Lock::None => "",
+        Lock::Share => " FOR SHARE",
+        Lock::Update => " FOR UPDATE",
+    };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {SERVICE_TYPE_COLUMNS} FROM service_types WHERE code = $1"
+        "SELECT {SERVICE_TYPE_COLUMNS} FROM service_types WHERE code = $1{clause}"
     )))
     .bind(code)
     .fetch_optional(tx)
     .await?;
-    Ok(row.map(service_type))
+    Ok(row.map(stored))
+}
+
+/// A type seeded before types had checklists and never changed since
+/// (version 1, no history) takes the seed's definition once.
+async fn upgrade_pre_checklist(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
+             extended_review_days = $6, decision_days = $7, sensitive = $8, materials = $9
+         WHERE code = $1 AND version = 1 AND materials = '[]'::jsonb
+           AND NOT EXISTS (SELECT 1 FROM service_type_history h WHERE h.code = $1)",
+    )
+    .bind(&d.code)
+    .bind(&d.name)
+    .bind(&d.domain)
+    .bind(&d.class)
+    .bind(d.preliminary_review_days as i32)
+    .bind(d.extended_review_days as i32)
+    .bind(d.decision_days as i32)
+    .bind(d.sensitive)
+    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Inserts a new type; false when the code is taken.
+async fn insert(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO service_types (code, name, domain, class, preliminary_review_days, extended_review_days,
+             decision_days, sensitive, materials, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
+         ON CONFLICT (code) DO NOTHING",
+    )
+    .bind(&d.code)
+    .bind(&d.name)
+    .bind(&d.domain)
+    .bind(&d.class)
+    .bind(d.preliminary_review_days as i32)
+    .bind(d.extended_review_days as i32)
+    .bind(d.decision_days as i32)
+    .bind(d.sensitive)
+    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    .execute(tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn record(
+    tx: &mut PgConnection,
+    d: &Definition,
+    version: i32,
+    change: &str,
+    actor: &Principal,
+    reason: &str,
+    retired_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    let mut snapshot = serde_json::to_value(d).unwrap_or_default();
+    snapshot["retired_at"] = serde_json::json!(retired_at);
+    sqlx::query(
+        "INSERT INTO service_type_history (code, version, change, actor, role, reason, snapshot)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&d.code)
+    .bind(version)
+    .bind(change)
+    .bind(&actor.subject)
+    .bind(actor.role.as_str())
+    .bind(reason)
+    .bind(snapshot)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+fn not_found(code: &str) -> ApiError {
+    ApiError::NotFound(format!("服务事项 {code} 不存在 (no such service type)"))
+}
+
+/// Creates a type. Idempotent on the code: the same definition again is a
+/// replay; another definition under a taken code is a conflict.
+pub async fn create(
+    pool: &PgPool,
+    d: &Definition,
+    actor: &Principal,
+) -> Result<(pb::ServiceType, bool), ApiError> {
+    let mut tx = pool.begin().await?;
+    if insert(&mut tx, d).await? {
+        record(&mut tx, d, 1, "created", actor, "", None).await?;
+        let created = find_service_type(&mut tx, &d.code, Lock::None)
+            .await?
+            .ok_or_else(|| not_found(&d.code))?;
+        tx.commit().await?;
+        return Ok((created.to_pb(), false));
+    }
+    let existing = find_service_type(&mut tx, &d.code, Lock::None)
+        .await?
+        .ok_or_else(|| not_found(&d.code))?;
+    if existing.definition == *d {
+        return Ok((existing.to_pb(), true));
+    }
+    Err(ApiError::Conflict(format!(
+        "事项编码 {} 已被另一定义使用；修改请用 PUT /api/v1/catalog/services/{} (code already exists with another definition; change it with an update)",
+        d.code, d.code
+    )))
+}
+
+/// Replaces a type's definition; a retired type cannot change.
+pub async fn update(
+    pool: &PgPool,
+    d: &Definition,
+    actor: &Principal,
+) -> Result<(pb::ServiceType, bool), ApiError> {
+    let mut tx = pool.begin().await?;
+    let existing = find_service_type(&mut tx, &d.code, Lock::Update)
+        .await?
+        .ok_or_else(|| not_found(&d.code))?;
+    if !existing.active() {
+        return Err(ApiError::FailedPrecondition(format!(
+            "服务事项 {} 已停用，不能修改 (service type is retired and cannot change)",
+            d.code
+        )));
+    }
+    if existing.definition == *d {
+        return Ok((existing.to_pb(), true));
+    }
+    let version = existing.version + 1;
+    sqlx::query(
+        "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
+             extended_review_days = $6, decision_days = $7, sensitive = $8, materials = $9, version = $10
+         WHERE code = $1",
+    )
+    .bind(&d.code)
+    .bind(&d.name)
+    .bind(&d.domain)
+    .bind(&d.class)
+    .bind(d.preliminary_review_days as i32)
+    .bind(d.extended_review_days as i32)
+    .bind(d.decision_days as i32)
+    .bind(d.sensitive)
+    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    record(&mut tx, d, version, "updated", actor, "", None).await?;
+    tx.commit().await?;
+    Ok((to_pb(d.clone(), version, None), false))
+}
+
+/// Retires a type: no new applications; those submitted keep their policy.
+pub async fn retire(
+    pool: &PgPool,
+    code: &str,
+    reason: &str,
+    actor: &Principal,
+) -> Result<(pb::ServiceType, bool), ApiError> {
+    let mut tx = pool.begin().await?;
+    let existing = find_service_type(&mut tx, code, Lock::Update)
+        .await?
+        .ok_or_else(|| not_found(code))?;
+    if !existing.active() {
+        return Ok((existing.to_pb(), true));
+    }
+    let version = existing.version + 1;
+    let now = Utc::now();
+    sqlx::query(
+        "UPDATE service_types SET active = false, retired_at = $2, version = $3 WHERE code = $1",
+    )
+    .bind(code)
+    .bind(now)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        &existing.definition,
+        version,
+        "retired",
+        actor,
+        reason,
+        Some(now),
+    )
+    .await?;
+    let retired = find_service_type(&mut tx, code, Lock::None)
+        .await?
+        .ok_or_else(|| not_found(code))?;
+    tx.commit().await?;
+    Ok((retired.to_pb(), false))
+}
+
+/// Every change of one type, oldest first.
+pub async fn history(pool: &PgPool, code: &str) -> Result<Vec<pb::CatalogHistoryEntry>, ApiError> {
+    let rows = sqlx::query(
+        "SELECT version, change, actor, role, at, reason, snapshot FROM service_type_history
+         WHERE code = $1 ORDER BY version",
+    )
+    .bind(code)
+    .fetch_all(pool)
+    .await?;
+    if rows.is_empty() {
+        return Err(not_found(code));
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let snapshot: serde_json::Value = r.get("snapshot");
+            let retired_at = snapshot["retired_at"]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let version: i32 = r.get("version");
+            let definition: Definition = serde_json::from_value(snapshot).unwrap_or_default();
+            pb::CatalogHistoryEntry {
+                version: version as u32,
+                change: r.get("change"),
+                actor: r.get("actor"),
+                role: r.get("role"),
+                at: r.get::<DateTime<Utc>, _>("at").to_rfc3339(),
+                reason: r.get("reason"),
+                service_type: Some(to_pb(definition, version, retired_at)),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo district `make up` seeds: every type valid, the domains
+    /// covered, the utility types on the 2/3-day policy.
+    #[test]
+    fn the_seeded_catalog_is_valid_and_covers_the_domains() {
+        let seed: SeedFile =
+            serde_json::from_str(include_str!("../../../../deploy/seed/catalog.json")).unwrap();
+        assert!(seed.centers.len() >= 3);
+        assert!(seed.service_types.len() >= 12);
+        for t in &seed.service_types {
+            let valid = rules::validate(t).unwrap_or_else(|v| panic!("{}: {v:?}", t.code));
+            assert!(!valid.materials.is_empty(), "{} has no checklist", t.code);
+        }
+        let used = |d: &str| seed.service_types.iter().any(|t| t.domain == d);
+        let missing: Vec<_> = rules::DOMAINS.iter().filter(|d| !used(d)).collect();
+        assert!(missing.is_empty(), "domains without a type: {missing:?}");
+        for t in seed
+            .service_types
+            .iter()
+            .filter(|t| t.code.starts_with("utility-"))
+        {
+            assert_eq!(
+                (t.preliminary_review_days, t.extended_review_days),
+                (2, 3),
+                "{}",
+                t.code
+            );
+        }
+        // Codes the tests and the benchmark use.
+        for code in [
+            "elderly-care-subsidy",
+            "medical-aid",
+            "utility-water-connection",
+        ] {
+            assert!(seed.service_types.iter().any(|t| t.code == code), "{code}");
+        }
+        for d in &seed.departments {
+            assert!(rules::code_ok(&d.code, 40), "{}", d.code);
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod applications;
 pub mod catalog;
+pub mod materials;
 pub mod notices;
 pub mod personal;
 pub mod public;

@@ -1,0 +1,197 @@
+//! Materials: the content in an object store (`object_store`; a local
+//! directory today), the facts (item, SHA-256, size, type, uploader, time)
+//! in PostgreSQL. The rest of the service sees only `dyn ObjectStore`, so
+//! an S3-compatible store is a new [`Location`] and a crate feature.
+//!
+//! Objects are content-addressed per application and item
+//! (`applications/<id>/<item>/<sha256>`), so the object is written first
+//! and the row after: a crash between the two leaves an object that the
+//! retry overwrites with the same bytes, never a row without its content.
+
+use crate::domain::catalog::ChecklistItem;
+use bianmin_common::error::ApiError;
+use bianmin_proto::intake::v1 as pb;
+use chrono::{DateTime, Utc};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
+use sha2::{Digest as _, Sha256};
+use sqlx::{PgPool, Row};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Where materials are kept (MATERIALS_DIR).
+#[derive(Clone, Debug)]
+pub enum Location {
+    Directory(std::path::PathBuf),
+}
+
+pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    Ok(match location {
+        Location::Directory(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("MATERIALS_DIR {}: {e}", dir.display()))?;
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?)
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What an upload needs to know about its application.
+pub struct Target {
+    pub center_id: String,
+    pub submitted_by: String,
+    pub status: String,
+    pub checklist: Vec<ChecklistItem>,
+}
+
+pub async fn target(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Target>> {
+    let row = sqlx::query(
+        "SELECT a.center_id, a.submitted_by, a.status, COALESCE(a.checklist, s.materials) AS checklist
+         FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
+    )
+    .bind(application_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Target {
+        center_id: r.get("center_id"),
+        submitted_by: r.get("submitted_by"),
+        status: r.get("status"),
+        checklist: super::catalog::checklist_from_json(r.get("checklist")),
+    }))
+}
+
+const COLUMNS: &str =
+    "id, item_code, file_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at";
+
+fn file(r: &sqlx::postgres::PgRow) -> pb::MaterialsFile {
+    pb::MaterialsFile {
+        id: r.get::<Uuid, _>("id").to_string(),
+        item_code: r.get("item_code"),
+        file_name: r.get("file_name"),
+        content_type: r.get("content_type"),
+        size_bytes: r.get::<i64, _>("size_bytes") as u64,
+        sha256: r.get("sha256"),
+        uploaded_by: r.get("uploaded_by"),
+        uploaded_at: r.get::<DateTime<Utc>, _>("uploaded_at").to_rfc3339(),
+    }
+}
+
+/// An application's materials, oldest first.
+pub async fn list(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Vec<pb::MaterialsFile>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM materials WHERE application_id = $1 ORDER BY uploaded_at, id"
+    )))
+    .bind(application_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(file).collect())
+}
+
+async fn existing(
+    pool: &PgPool,
+    application_id: Uuid,
+    item: &str,
+    sha256: &str,
+) -> sqlx::Result<Option<pb::MaterialsFile>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM materials WHERE application_id = $1 AND item_code = $2 AND sha256 = $3"
+    )))
+    .bind(application_id)
+    .bind(item)
+    .bind(sha256)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(file))
+}
+
+/// A checked upload, ready to store.
+pub struct Upload<'a> {
+    pub application_id: Uuid,
+    pub item_code: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'static str,
+    pub content: bytes::Bytes,
+    pub uploaded_by: &'a str,
+}
+
+/// Stores an upload; the same content for the same item again returns the
+/// first material (`true`: replayed).
+pub async fn save(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    u: Upload<'_>,
+) -> Result<(pb::MaterialsFile, bool), ApiError> {
+    let sha256 = hex(&Sha256::digest(&u.content));
+    if let Some(found) = existing(pool, u.application_id, u.item_code, &sha256).await? {
+        return Ok((found, true));
+    }
+    let key = format!("applications/{}/{}/{sha256}", u.application_id, u.item_code);
+    let size = u.content.len() as i64;
+    store
+        .put(&ObjectPath::from(key.as_str()), PutPayload::from(u.content))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, key, "object store write failed");
+            ApiError::Unavailable(
+                "材料存储暂不可用，请稍后重试 (material storage unavailable, retry later)".into(),
+            )
+        })?;
+    let inserted = sqlx::query(
+        "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (application_id, item_code, sha256) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(u.application_id)
+    .bind(u.item_code)
+    .bind(u.file_name)
+    .bind(u.content_type)
+    .bind(size)
+    .bind(&sha256)
+    .bind(&key)
+    .bind(u.uploaded_by)
+    .execute(pool)
+    .await?;
+    let stored = existing(pool, u.application_id, u.item_code, &sha256)
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("material {key} vanished")))?;
+    Ok((stored, inserted.rows_affected() == 0))
+}
+
+/// One material and its content.
+pub async fn load(
+    pool: &PgPool,
+    store: &dyn ObjectStore,
+    application_id: Uuid,
+    material_id: Uuid,
+) -> Result<Option<(pb::MaterialsFile, bytes::Bytes)>, ApiError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS}, object_key FROM materials WHERE application_id = $1 AND id = $2"
+    )))
+    .bind(application_id)
+    .bind(material_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let key: String = row.get("object_key");
+    let content = async {
+        store
+            .get(&ObjectPath::from(key.as_str()))
+            .await?
+            .bytes()
+            .await
+    }
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, key, "object store read failed");
+        ApiError::Unavailable(
+            "材料存储暂不可用，请稍后重试 (material storage unavailable, retry later)".into(),
+        )
+    })?;
+    Ok(Some((file(&row), content)))
+}
