@@ -289,7 +289,7 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
         "C02"
     );
 
-    // ---- No purpose: refused, specifically.
+    // ---- No purpose: refused at the edge, specifically.
     let invalid = status(port, ca, Some(&civil), c01_no, "  ")
         .await
         .unwrap_err();
@@ -383,13 +383,6 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
             format!("application:{c02_id}"),
             "allowed",
             PURPOSE,
-        ),
-        (
-            "partner:civil-affairs",
-            "read_application",
-            format!("application_no:{c01_no}"),
-            "invalid",
-            "未说明用途 (no purpose stated)",
         ),
     ];
     for (actor, action, record, outcome, detail) in expected {
