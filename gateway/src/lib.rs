@@ -11,6 +11,7 @@ pub mod trace;
 use axum::Router;
 use axum::routing::{get, post};
 use bianmin_common::auth::token::{AuthSettings, Verifier};
+use bianmin_common::balance::Balance;
 use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::config::Env;
 use bianmin_common::propagation::ClientContext;
@@ -39,6 +40,8 @@ pub struct Settings {
     /// Longest time a REST request may take, end to end.
     pub request_timeout: Duration,
     pub shutdown_drain: Duration,
+    /// How the channels to the services find their pods.
+    pub balance: Balance,
     pub auth: AuthSettings,
     /// The development identity provider's key (PKCS#8 PEM, P-256); unset
     /// means no built-in login (production: the district's IdP).
@@ -64,6 +67,7 @@ impl Settings {
             http_addr: env.string("HTTP_ADDR", &format!("127.0.0.1:{DEFAULT_HTTP_PORT}")),
             intake_url: env.string("INTAKE_GRPC_URL", "http://127.0.0.1:50061"),
             review_url: env.string("REVIEW_GRPC_URL", "http://127.0.0.1:50062"),
+            balance: Balance::read(env),
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             grpc_timeout: Duration::from_millis(env.parse("GRPC_TIMEOUT_MS", 10_000)),
             max_body_bytes: env.parse("MAX_BODY_BYTES", 256 * 1024),
@@ -186,8 +190,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let partner_settings = settings.partner.clone().map_err(anyhow::Error::msg)?;
     let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
-    let intake_channel = bianmin_common::grpc::channel(&settings.intake_url)?;
-    let review_channel = bianmin_common::grpc::channel(&settings.review_url)?;
+    let intake_channel = bianmin_common::grpc::channel(&settings.intake_url, settings.balance)?;
+    let review_channel = bianmin_common::grpc::channel(&settings.review_url, settings.balance)?;
     let idp = match &settings.signing_key_file {
         Some(key) => Some(Arc::new(auth::idp::DevIdp::load(
             key,

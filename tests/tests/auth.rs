@@ -37,6 +37,32 @@ async fn create(http: &reqwest::Client, cluster: &Cluster, center: &str, n: u32)
         .to_string()
 }
 
+/// The review case opened for an application, once review has opened it.
+async fn case_of(cluster: &Cluster, http: &reqwest::Client, application: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = http
+            .get(format!(
+                "{}/api/v1/applications/{application}",
+                cluster.gateway
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(id) = body["review"]["case_id"].as_str() {
+            return id.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no review case for {application}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Who is asking. `Anonymous` sends no token.
 const ROLES: [&str; 6] = [
     "anonymous",
@@ -107,6 +133,41 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/applications/{missing}",
         [401, 404, 404, 404, 404, 404],
     ),
+    // Review: staff read their center's queue and cases, district admins
+    // every center; residents and partners follow progress through intake.
+    ("GET", "/api/v1/reviews", [401, 200, 200, 200, 200, 403]),
+    (
+        "GET",
+        "/api/v1/reviews/measures",
+        [401, 200, 200, 200, 200, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/reviews/{own_case}",
+        [401, 200, 200, 200, 404, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/reviews/{other_case}",
+        [401, 200, 404, 404, 200, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/reviews/{missing}",
+        [401, 404, 404, 404, 404, 403],
+    ),
+    // Acting: the center's own staff only (admins oversee, others may not);
+    // for them a case still in preliminary review cannot close yet (409).
+    (
+        "POST",
+        "/api/v1/reviews/{own_case}/close",
+        [401, 403, 409, 409, 404, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/reviews/{other_case}/close",
+        [401, 403, 404, 404, 409, 403],
+    ),
     (
         "GET",
         "/api/v1/no-such-endpoint",
@@ -128,6 +189,8 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
     let other = create(&clients["admin"], &cluster, "C02", 2).await;
     let partners = create(&clients["partner"], &cluster, "C01", 3).await;
     let missing = uuid::Uuid::new_v4().to_string();
+    let own_case = case_of(&cluster, &clients["admin"], &own).await;
+    let other_case = case_of(&cluster, &clients["admin"], &other).await;
 
     // ---- The matrix.
     let mut failures = Vec::new();
@@ -142,6 +205,8 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 .replace("{own}", &own)
                 .replace("{other}", &other)
                 .replace("{partners}", &partners)
+                .replace("{own_case}", &own_case)
+                .replace("{other_case}", &other_case)
                 .replace("{missing}", &missing);
             let url = format!("{}{path}", cluster.gateway);
             n += 1;
@@ -149,6 +214,12 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
                 ("POST", Some(center)) => http
                     .post(&url)
                     .json(&application(center, n))
+                    .send()
+                    .await
+                    .unwrap(),
+                ("POST", None) if path.starts_with("/api/v1/reviews/") => http
+                    .post(&url)
+                    .json(&json!({"results": "服务已完成"}))
                     .send()
                     .await
                     .unwrap(),

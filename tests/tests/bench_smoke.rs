@@ -32,14 +32,7 @@ async fn load_generator_produces_its_figures_without_errors() {
             "1",
             "--quiet",
         ])
-        .args([
-            "--propagation-every",
-            "2",
-            "--database-base",
-            PG_BASE,
-            "--ceiling-database",
-            &scratch,
-        ])
+        .args(["--database-base", PG_BASE, "--ceiling-database", &scratch])
         .args([
             "--nats-url",
             &cluster.nats.url(),
@@ -74,6 +67,10 @@ async fn load_generator_produces_its_figures_without_errors() {
     assert!(
         report["propagation"]["count"].as_u64().unwrap() > 0,
         "no submission was followed to its review case"
+    );
+    assert!(
+        report["requests"]["review"]["count"].as_u64().unwrap_or(0) > 0,
+        "the reviewer accepted no case: {report:#}"
     );
 
     if let Ok(mut conn) =

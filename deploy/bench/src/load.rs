@@ -1,12 +1,13 @@
 //! The load: `concurrency` workers, each a closed loop choosing its next
-//! request from the mix, for a fixed time. A sample of submissions is
-//! followed until its review case is visible (event propagation).
+//! request from the mix, for a fixed time. Every submission is handed to the
+//! propagation watch, which times it until its review case is opened.
 
+use crate::propagation::Watch;
 use crate::resident::{self, Catalog};
 use crate::stats::{Kind, Stats};
 use rand::{Rng, SeedableRng as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
@@ -15,15 +16,19 @@ use tokio::sync::Mutex;
 pub struct Mix {
     pub submit: u32,
     pub status: u32,
+    /// A center specialist accepts a case the load submitted (review's
+    /// write path: lock, state machine, timers, outbox).
+    pub review: u32,
     pub catalog: u32,
 }
 
 impl Mix {
-    /// `submit=70,status=25,catalog=5`
+    /// `submit=60,status=20,review=15,catalog=5`
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         let mut mix = Mix {
             submit: 0,
             status: 0,
+            review: 0,
             catalog: 0,
         };
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
@@ -37,28 +42,37 @@ impl Mix {
             match k.trim() {
                 "submit" => mix.submit = v,
                 "status" => mix.status = v,
+                "review" => mix.review = v,
                 "catalog" => mix.catalog = v,
                 other => {
-                    anyhow::bail!("unknown request kind {other:?} in mix (submit, status, catalog)")
+                    anyhow::bail!(
+                        "unknown request kind {other:?} in mix (submit, status, review, catalog)"
+                    )
                 }
             }
         }
-        anyhow::ensure!(
-            mix.submit + mix.status + mix.catalog > 0,
-            "the mix has no weight"
-        );
+        anyhow::ensure!(mix.total() > 0, "the mix has no weight");
         Ok(mix)
     }
 
+    fn total(&self) -> u32 {
+        self.submit + self.status + self.review + self.catalog
+    }
+
     fn pick(&self, rng: &mut impl Rng) -> &'static str {
-        let n = rng.random_range(0..self.submit + self.status + self.catalog);
-        if n < self.submit {
-            "submit"
-        } else if n < self.submit + self.status {
-            "status"
-        } else {
-            "catalog"
-        }
+        let n = rng.random_range(0..self.total());
+        [
+            ("submit", self.submit),
+            ("status", self.status),
+            ("review", self.review),
+        ]
+        .iter()
+        .scan(0, |upto, &(kind, weight)| {
+            *upto += weight;
+            Some((kind, *upto))
+        })
+        .find(|&(_, upto)| n < upto)
+        .map_or("catalog", |(kind, _)| kind)
     }
 }
 
@@ -110,12 +124,13 @@ impl Session {
 
 pub struct Plan {
     pub session: Arc<Session>,
+    /// The center specialist who accepts cases (the `review` kind).
+    pub reviewer: Arc<Session>,
     pub target: String,
     pub concurrency: usize,
     pub duration: Duration,
     pub mix: Mix,
-    /// Follow one submission in this many until its review case shows.
-    pub propagation_every: u64,
+    pub watch: Watch,
     pub progress: bool,
 }
 
@@ -131,7 +146,6 @@ struct Live {
     submits: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
-    following: AtomicUsize,
 }
 
 pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> {
@@ -141,12 +155,12 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         .build()?;
     let live = Arc::new(Live::default());
     let created: Arc<Mutex<Vec<String>>> = Arc::default();
-    let propagation: Arc<Mutex<Kind>> = Arc::default();
     let started = Instant::now();
     let stop_at = started + plan.duration;
 
     let progress = plan.progress.then(|| {
         let live = live.clone();
+        let watch = plan.watch.clone();
         tokio::spawn(async move {
             let mut last = (0, Instant::now());
             loop {
@@ -156,38 +170,32 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 let rate = (submits - last.0) as f64 / now.duration_since(last.1).as_secs_f64();
                 last = (submits, now);
                 eprint!(
-                    "\r  {:>4.0}s  submits {:>7} ({:>6.0}/s)  requests {:>7}  errors {:>4}  following {:>3}   ",
+                    "\r  {:>4.0}s  submits {:>7} ({:>6.0}/s)  requests {:>7}  errors {:>4}  in flight {:>5}   ",
                     started.elapsed().as_secs_f64(),
                     submits,
                     rate,
                     live.requests.load(Ordering::Relaxed),
                     live.errors.load(Ordering::Relaxed),
-                    live.following.load(Ordering::Relaxed),
+                    watch.waiting(),
                 );
             }
         })
     });
 
     let mut workers = Vec::new();
-    for w in 0..plan.concurrency {
-        let (http, live, created, propagation, catalog) = (
+    for _ in 0..plan.concurrency {
+        let (http, live, created, watch, catalog) = (
             http.clone(),
             live.clone(),
             created.clone(),
-            propagation.clone(),
+            plan.watch.clone(),
             catalog.clone(),
         );
-        let (target, mix, every) = (
-            plan.target.clone(),
-            plan.mix.clone(),
-            plan.propagation_every.max(1),
-        );
-        let session = plan.session.clone();
+        let (target, mix) = (plan.target.clone(), plan.mix.clone());
+        let (session, reviewer) = (plan.session.clone(), plan.reviewer.clone());
         workers.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::from_os_rng();
             let mut stats = Stats::default();
-            let mut followers = Vec::new();
-            let mut n = 0u64;
             while Instant::now() < stop_at {
                 let kind = mix.pick(&mut rng);
                 let auth = session.header().await;
@@ -213,6 +221,17 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                             .send()
                             .await
                     }
+                    "review" => {
+                        let Some(case) = watch.case_to_review() else {
+                            continue;
+                        };
+                        http.post(format!("{target}/api/v1/reviews/{case}/accept"))
+                            .header("Authorization", reviewer.header().await)
+                            .header("Idempotency-Key", format!("bench-accept-{case}"))
+                            .json(&serde_json::json!({"reason": "材料齐全，予以受理"}))
+                            .send()
+                            .await
+                    }
                     _ => {
                         http.get(format!("{target}/api/v1/catalog/services"))
                             .send()
@@ -228,6 +247,7 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                         stats.kind(kind).error("401");
                         live.errors.fetch_add(1, Ordering::Relaxed);
                         let _ = session.renew().await;
+                        let _ = reviewer.renew().await;
                         continue;
                     }
                     Ok(r) => {
@@ -264,22 +284,8 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
                 let Some(id) = body["id"].as_str().map(str::to_string) else {
                     continue;
                 };
-                created.lock().await.push(id.clone());
-                n += 1;
-                if (n + w as u64) % every == 0 {
-                    followers.push(tokio::spawn(follow(
-                        http.clone(),
-                        target.clone(),
-                        auth.clone(),
-                        id,
-                        answered,
-                        propagation.clone(),
-                        live.clone(),
-                    )));
-                }
-            }
-            for f in followers {
-                let _ = f.await;
+                watch.submitted(id.clone(), answered);
+                created.lock().await.push(id);
             }
             stats
         }));
@@ -293,51 +299,12 @@ pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> 
         p.abort();
         eprintln!();
     }
-    let propagation = std::mem::take(&mut *propagation.lock().await);
+    let propagation = plan.watch.finish().await;
     Ok(Outcome {
         stats,
         propagation,
         seconds,
     })
-}
-
-/// Polls an application until review's case shows on it.
-async fn follow(
-    http: reqwest::Client,
-    target: String,
-    auth: String,
-    id: String,
-    since: Instant,
-    out: Arc<Mutex<Kind>>,
-    live: Arc<Live>,
-) {
-    live.following.fetch_add(1, Ordering::Relaxed);
-    let deadline = since + Duration::from_secs(30);
-    loop {
-        let seen = match http
-            .get(format!("{target}/api/v1/applications/{id}"))
-            .header("Authorization", &auth)
-            .send()
-            .await
-        {
-            Ok(r) => r
-                .json::<serde_json::Value>()
-                .await
-                .map(|b| !b["review"].is_null())
-                .unwrap_or(false),
-            Err(_) => false,
-        };
-        if seen {
-            out.lock().await.ok(since.elapsed());
-            break;
-        }
-        if Instant::now() > deadline {
-            out.lock().await.error("not visible within 30 s");
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    live.following.fetch_sub(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]
@@ -346,8 +313,16 @@ mod tests {
 
     #[test]
     fn mix_parses_and_refuses_nonsense() {
-        let m = Mix::parse("submit=70,status=25,catalog=5").unwrap();
-        assert_eq!((m.submit, m.status, m.catalog), (70, 25, 5));
+        let m = Mix::parse("submit=60,status=20,review=15,catalog=5").unwrap();
+        assert_eq!((m.submit, m.status, m.review, m.catalog), (60, 20, 15, 5));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..10_000 {
+            *seen.entry(m.pick(&mut rng)).or_insert(0) += 1;
+        }
+        assert!((5_700..6_300).contains(&seen["submit"]), "{seen:?}");
+        assert!((1_300..1_700).contains(&seen["review"]), "{seen:?}");
+        assert!((350..650).contains(&seen["catalog"]), "{seen:?}");
         assert!(Mix::parse("submit=x").is_err());
         assert!(Mix::parse("delete=1").is_err());
         assert!(Mix::parse("submit=0").is_err());

@@ -5,6 +5,7 @@
 mod ceiling;
 mod load;
 mod plot;
+mod propagation;
 mod resident;
 mod stats;
 
@@ -30,12 +31,15 @@ struct Args {
     #[arg(
         long,
         env = "BENCH_MIX",
-        default_value = "submit=70,status=25,catalog=5"
+        default_value = "submit=60,status=20,review=15,catalog=5"
     )]
     mix: String,
-    /// Follow one submission in N until its review case is visible.
-    #[arg(long, default_value_t = 5)]
-    propagation_every: u64,
+    /// The center specialist who accepts cases (the mix's `review` kind).
+    #[arg(long, env = "BENCH_REVIEWER", default_value = "c01-specialist")]
+    reviewer: String,
+    /// The reviewer's center: its newly opened cases are the ones accepted.
+    #[arg(long, env = "BENCH_REVIEWER_CENTER", default_value = "C01")]
+    reviewer_center: String,
     /// Seconds for each ceiling measurement; 0 skips them.
     #[arg(long, env = "BENCH_CEILING_SECONDS", default_value_t = 10)]
     ceiling_seconds: u64,
@@ -49,7 +53,8 @@ struct Args {
     /// Scratch database of the PostgreSQL ceiling (emptied first).
     #[arg(long, default_value = "bianmin_bench_ceiling")]
     ceiling_database: String,
-    /// NATS server for the ceiling.
+    /// The cluster's NATS server: propagation is read from its events, and
+    /// the JetStream ceiling is measured there.
     #[arg(long, env = "BENCH_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
     /// Also run these concurrency levels (e.g. 1,2,4,8,16,32) and draw the
@@ -118,15 +123,17 @@ fn plan(
     args: &Args,
     concurrency: usize,
     seconds: u64,
-    session: &Arc<load::Session>,
+    sessions: &(Arc<load::Session>, Arc<load::Session>),
+    watch: &propagation::Watch,
 ) -> anyhow::Result<load::Plan> {
     Ok(load::Plan {
-        session: session.clone(),
+        session: sessions.0.clone(),
+        reviewer: sessions.1.clone(),
         target: args.target.trim_end_matches('/').to_string(),
         concurrency,
         duration: Duration::from_secs(seconds),
         mix: load::Mix::parse(&args.mix)?,
-        propagation_every: args.propagation_every,
+        watch: watch.clone(),
         progress: !args.quiet,
     })
 }
@@ -147,6 +154,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .await?,
     );
+    let reviewer = Arc::new(
+        load::Session::login(
+            args.target.trim_end_matches('/'),
+            &args.reviewer,
+            &args.password,
+        )
+        .await?,
+    );
+    let sessions = (session, reviewer);
+    let watch = propagation::Watch::start(&args.nats_url, &args.reviewer_center).await?;
     let started_at = chrono::Utc::now();
 
     eprintln!(
@@ -154,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         args.duration, args.concurrency, args.target, args.mix
     );
     let outcome = load::run(
-        &plan(&args, args.concurrency, args.duration, &session)?,
+        &plan(&args, args.concurrency, args.duration, &sessions, &watch)?,
         catalog.clone(),
     )
     .await?;
@@ -196,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     for &level in &args.curve {
         eprintln!("curve: concurrency {level}, {} s", args.curve_seconds);
         let o = load::run(
-            &plan(&args, level, args.curve_seconds, &session)?,
+            &plan(&args, level, args.curve_seconds, &sessions, &watch)?,
             catalog.clone(),
         )
         .await?;

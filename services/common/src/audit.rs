@@ -11,7 +11,7 @@
 //! detect that too.
 
 use crate::auth::Principal;
-use crate::auth::permissions::{Action, Decision};
+use crate::auth::permissions::{Action, Decision, Listing};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sha2::{Digest as _, Sha256};
 use sqlx::{PgPool, Row};
@@ -216,6 +216,49 @@ pub async fn enforce_with_detail(
         record(pool, entry).await;
     }
     crate::auth::permissions::status(decision, not_found)
+}
+
+/// Refuses, audited, a caller whose role holds no grant for `action` at
+/// all, before anything is looked up: the answer then cannot depend on
+/// whether the record exists.
+pub async fn require_grant(
+    pool: &PgPool,
+    principal: &Principal,
+    action: Action,
+    record_id: &str,
+) -> Result<(), tonic::Status> {
+    if crate::auth::permissions::grant(principal.role, action).is_some() {
+        return Ok(());
+    }
+    record(
+        pool,
+        Entry::decision(principal, action, record_id, Decision::Denied),
+    )
+    .await;
+    Err(crate::auth::permissions::denied())
+}
+
+/// Applies the permission table to a listing (a queue, a report): the
+/// centers it may cover, or PERMISSION_DENIED, audited, for a role without
+/// a grant.
+pub async fn enforce_listing(
+    pool: &PgPool,
+    principal: &Principal,
+    action: Action,
+    asked: &str,
+) -> Result<Option<String>, tonic::Status> {
+    match crate::auth::permissions::listing(principal, action, asked) {
+        Listing::Centers(center) => Ok(center),
+        Listing::Denied => {
+            let target = format!("center:{}", asked.trim());
+            record(
+                pool,
+                Entry::decision(principal, action, &target, Decision::Denied),
+            )
+            .await;
+            Err(crate::auth::permissions::denied())
+        }
+    }
 }
 
 /// Reads the whole chain and checks it.

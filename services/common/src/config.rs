@@ -64,6 +64,11 @@ impl Env {
         PathBuf::from(self.string(key, default))
     }
 
+    /// Records a problem found by a rule across settings.
+    pub fn reject(&mut self, problem: String) {
+        self.errors.push(problem);
+    }
+
     /// Ok when every setting parsed, else all the problems in one error.
     pub fn finish(self) -> anyhow::Result<()> {
         if self.errors.is_empty() {
@@ -86,6 +91,9 @@ pub struct ServiceSettings {
     pub grpc_addr: String,
     pub calendar_dir: PathBuf,
     pub outbox_retention: Duration,
+    /// How long processed event ids are remembered; at least as long as
+    /// any way an event can come back (see `retention::PROCESSED_INBOX`).
+    pub inbox_retention: Duration,
     /// Events a consumer applies in one transaction at most (1 = one by one).
     pub inbox_max_batch: usize,
     /// How long a stopping service keeps answering (NOT_SERVING) before it
@@ -111,10 +119,28 @@ impl ServiceSettings {
             outbox_retention: Duration::from_secs(
                 3600 * env.parse::<u64>("OUTBOX_RETENTION_HOURS", 168),
             ),
+            inbox_retention: Duration::from_secs(
+                3600 * env.parse::<u64>("INBOX_RETENTION_HOURS", 720),
+            ),
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             inbox_max_batch: env.parse::<usize>("INBOX_MAX_BATCH", 64).clamp(1, 1000),
             auth: crate::auth::token::AuthSettings::read(env),
         }
+        .checked(env)
+    }
+
+    fn checked(self, env: &mut Env) -> Self {
+        // An event can come back for as long as the stream or the outbox
+        // keeps it; forgetting its id sooner would apply it twice.
+        let floor = self.outbox_retention.max(crate::nats::EVENT_MAX_AGE);
+        if self.inbox_retention < floor {
+            env.reject(format!(
+                "INBOX_RETENTION_HOURS={}: must be at least {} (the outbox retention and the event stream's max age)",
+                self.inbox_retention.as_secs() / 3600,
+                floor.as_secs() / 3600
+            ));
+        }
+        self
     }
 }
 
@@ -143,5 +169,20 @@ mod tests {
         let message = env.finish().unwrap_err().to_string();
         assert!(message.contains("DATABASE_POOL_SIZE"), "{message}");
         assert!(message.contains("OUTBOX_RETENTION_HOURS"), "{message}");
+    }
+
+    #[test]
+    fn the_inbox_outlives_every_way_an_event_comes_back() {
+        let map = HashMap::from([
+            ("OUTBOX_RETENTION_HOURS".to_string(), "400".to_string()),
+            ("INBOX_RETENTION_HOURS".to_string(), "300".to_string()),
+        ]);
+        let mut env = Env::from_map(map);
+        ServiceSettings::read(&mut env, "review", 50062);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(
+            message.contains("INBOX_RETENTION_HOURS=300: must be at least 400"),
+            "{message}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! gRPC server bootstrap: health, reflection, trace context, deadlines and
 //! a graceful, draining shutdown, the same for every service.
 
+use crate::balance::Balance;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -157,18 +158,31 @@ pub async fn serve(
 
 /// A client channel to another service. Connects lazily, so a service that
 /// starts before its peer does not fail; calls fail UNAVAILABLE meanwhile.
+/// With [`Balance::Dns`] calls spread over every pod behind the URL's host.
 /// With service mTLS on ([`crate::mtls`]), the channel presents this
 /// process's certificate and checks the peer's against the service CA.
-pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+pub fn channel(url: &str, balance: Balance) -> anyhow::Result<tonic::transport::Channel> {
     let mtls = crate::mtls::get();
-    let mut endpoint =
-        tonic::transport::Endpoint::from_shared(crate::mtls::upgrade_url(url, mtls.is_some()))?;
-    if let Some(mtls) = mtls {
-        endpoint = endpoint.tls_config(mtls.client.clone())?;
+    let url = crate::mtls::upgrade_url(url, mtls.is_some());
+    // Balanced endpoints are addressed by IP; the certificate names the
+    // host the URL gave.
+    let host = url
+        .parse::<http::Uri>()?
+        .host()
+        .map(|h| h.trim_matches(['[', ']']).to_string())
+        .unwrap_or_default();
+    let endpoint = move |peer: &str| {
+        let mut endpoint = tonic::transport::Endpoint::from_shared(peer.to_string())?;
+        if let Some(mtls) = mtls {
+            endpoint = endpoint.tls_config(mtls.client.clone().domain_name(host.clone()))?;
+        }
+        Ok(endpoint
+            .connect_timeout(Duration::from_secs(3))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30)))
+    };
+    match balance {
+        Balance::Single => Ok(endpoint(&url)?.connect_lazy()),
+        Balance::Dns { refresh } => crate::balance::dns_channel(&url, refresh, endpoint),
     }
-    Ok(endpoint
-        .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy())
 }

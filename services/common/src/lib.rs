@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod balance;
 pub mod calendar;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod nats;
 pub mod outbox;
 pub mod pii;
 pub mod propagation;
+pub mod retention;
 pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;

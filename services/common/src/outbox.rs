@@ -223,29 +223,6 @@ impl Relay {
     }
 }
 
-/// Deletes published rows older than `retention`, every hour.
-pub async fn prune_published(pool: PgPool, retention: Duration, shutdown: CancellationToken) {
-    loop {
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(7));
-        match sqlx::query("DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < $1")
-            .bind(cutoff)
-            .execute(&pool)
-            .await
-        {
-            Ok(done) if done.rows_affected() > 0 => {
-                tracing::info!(rows = done.rows_affected(), "pruned published outbox rows")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning the outbox failed"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
-}
-
 /// Marks a range of rows unpublished so the relay publishes them again.
 /// Safe: consumers record every event id and apply each once; inside its
 /// duplicate window JetStream itself drops the copies it still holds.

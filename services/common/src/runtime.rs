@@ -59,9 +59,17 @@ pub async fn start(
     crate::nats::ensure_streams(&js, settings.nats_replicas).await?;
 
     tasks.spawn(crate::outbox::Relay::new(pool.clone(), js.clone()).run(shutdown.clone()));
-    tasks.spawn(crate::outbox::prune_published(
+    use crate::retention::{PROCESSED_INBOX, PUBLISHED_OUTBOX, prune_hourly};
+    tasks.spawn(prune_hourly(
         pool.clone(),
+        PUBLISHED_OUTBOX,
         settings.outbox_retention,
+        shutdown.clone(),
+    ));
+    tasks.spawn(prune_hourly(
+        pool.clone(),
+        PROCESSED_INBOX,
+        settings.inbox_retention,
         shutdown.clone(),
     ));
     Ok(Infra {

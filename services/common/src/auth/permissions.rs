@@ -16,7 +16,15 @@ pub enum Action {
     ReadCatalog,
     SubmitApplication,
     ReadApplication,
+    /// A review case, and the queue of them.
     ReadReviewCase,
+    /// Any step of a case's lifecycle. Which role takes which step (a
+    /// specialist reviews, a supervisor decides and extends) is the
+    /// lifecycle's rule (review's `domain::lifecycle`); this column says who
+    /// may act on a center's cases at all.
+    ActOnReviewCase,
+    /// On-time rates and overdue counts (the supervision figures).
+    ReadReviewMeasures,
 }
 
 impl Action {
@@ -26,6 +34,8 @@ impl Action {
             Action::SubmitApplication => "submit_application",
             Action::ReadApplication => "read_application",
             Action::ReadReviewCase => "read_review_case",
+            Action::ActOnReviewCase => "act_on_review_case",
+            Action::ReadReviewMeasures => "read_review_measures",
         }
     }
 }
@@ -59,10 +69,12 @@ const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
 /// record outside the caller's scope answers.
-pub const COLUMNS: [(Action, Outside); 3] = [
+pub const COLUMNS: [(Action, Outside); 5] = [
     (Action::SubmitApplication, Outside::Denied),
     (Action::ReadApplication, Outside::Hidden),
     (Action::ReadReviewCase, Outside::Hidden),
+    (Action::ActOnReviewCase, Outside::Hidden),
+    (Action::ReadReviewMeasures, Outside::Hidden),
 ];
 
 /// Actions anyone may perform, without a token.
@@ -71,15 +83,17 @@ pub const PUBLIC: &[Action] = &[Action::ReadCatalog];
 /// THE permission table: one row per role, one column per [`COLUMNS`]
 /// action. A role not listed may do none of them.
 #[rustfmt::skip]
-pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
-    //                   submit  read application  read review case
-    (Supervisor,        [OWN,    OWN,              OWN]),
-    (Specialist,        [OWN,    OWN,              OWN]),
-    (QualityInspector,  [NO,     OWN,              OWN]),
-    (TechSupport,       [NO,     NO,               NO]),
-    (EmergencyResponder,[NO,     NO,               NO]),
-    (DistrictAdmin,     [ALL,    ALL,              ALL]),
-    (Resident,          [MINE,   MINE,             NO]),
+pub const TABLE: &[(Role, [Option<Scope>; 5])] = &[
+    //                   submit   read application  read review case  act on case  measures
+    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN]),
+    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN]),
+    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN]),
+    (TechSupport,       [NO,      NO,               NO,               NO,          NO]),
+    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO]),
+    // District administrators oversee every center; the steps of a case
+    // belong to the center's own staff.
+    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL]),
+    (Resident,          [MINE,    MINE,             NO,               NO,          NO]),
     // A partner agency works for the residents of the centers its agreement
     // names: it refers applications there and follows up on any of them
     // (a resident may have applied at the counter and asked the agency to
@@ -87,8 +101,8 @@ pub const TABLE: &[(Role, [Option<Scope>; 3])] = &[
     // submitted. Which centers is data too: the partner registry, signed
     // into the partner's token by the edge. Review cases stay closed: the
     // edge answers only the masked status fields it needs.
-    (Partner,           [GRANTED, GRANTED,         NO]),
-    (Service,           [NO,     ALL,              ALL]),
+    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO]),
+    (Service,           [NO,      ALL,              ALL,              NO,          ALL]),
 ];
 
 /// gRPC methods and the action each performs. The server layer uses it to
@@ -115,6 +129,18 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/bianmin.review.v1.ReviewService/GetReviewCase",
         Action::ReadReviewCase,
+    ),
+    (
+        "/bianmin.review.v1.ReviewService/ListReviewCases",
+        Action::ReadReviewCase,
+    ),
+    (
+        "/bianmin.review.v1.ReviewService/ActOnReviewCase",
+        Action::ActOnReviewCase,
+    ),
+    (
+        "/bianmin.review.v1.ReviewService/GetReviewMeasures",
+        Action::ReadReviewMeasures,
     ),
     (
         "/bianmin.intake.v1.IntakeService/PartnerGetApplication",
@@ -194,6 +220,30 @@ pub fn decide(principal: &Principal, action: Action, target: Target<'_>) -> Deci
     }
 }
 
+/// Which centers a listing (a queue, a report) covers for this caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listing {
+    /// Every center, or the one the caller asked for.
+    Centers(Option<String>),
+    /// Nothing: the caller's role holds no grant for the action.
+    Denied,
+}
+
+/// The centers a listing may cover: a district-wide grant covers the center
+/// asked for (all when none is asked); a center grant covers the caller's
+/// own center whatever was asked (a staff member without a center sees
+/// nothing rather than everything). Pure.
+pub fn listing(principal: &Principal, action: Action, asked: &str) -> Listing {
+    let asked = asked.trim();
+    match grant(principal.role, action) {
+        Some(AllCenters) => Listing::Centers((!asked.is_empty()).then(|| asked.to_string())),
+        Some(OwnCenter) => Listing::Centers(Some(principal.center_id.clone().unwrap_or_default())),
+        // Listings cover one center or every center; scopes by record owner
+        // or by granted centers have none.
+        Some(OwnRecords) | Some(GrantedCenters) | None => Listing::Denied,
+    }
+}
+
 /// The decision as a gRPC answer. `not_found` is exactly what the service
 /// answers for a record that does not exist, so a hidden one is
 /// indistinguishable from it, message included.
@@ -204,10 +254,13 @@ pub fn status(
     match decision {
         Decision::Allow => Ok(()),
         Decision::Hidden => Err(not_found()),
-        Decision::Denied => Err(tonic::Status::permission_denied(
-            "无权执行此操作 (not permitted for your role or center)",
-        )),
+        Decision::Denied => Err(denied()),
     }
+}
+
+/// PERMISSION_DENIED, worded the same wherever the table refuses.
+pub fn denied() -> tonic::Status {
+    tonic::Status::permission_denied("无权执行此操作 (not permitted for your role or center)")
 }
 
 #[cfg(test)]
@@ -283,6 +336,56 @@ mod tests {
                 &staff(TechSupport, "C01"),
                 Action::SubmitApplication,
                 at("C01")
+            ),
+            Decision::Denied
+        );
+    }
+
+    #[test]
+    fn listings_cover_the_own_center_or_what_an_admin_asks() {
+        let s = staff(Specialist, "C01");
+        assert_eq!(
+            listing(&s, Action::ReadReviewCase, "C02"),
+            Listing::Centers(Some("C01".into()))
+        );
+        let admin = Principal {
+            subject: "admin".into(),
+            role: DistrictAdmin,
+            center_id: None,
+        };
+        assert_eq!(
+            listing(&admin, Action::ReadReviewMeasures, ""),
+            Listing::Centers(None)
+        );
+        assert_eq!(
+            listing(&admin, Action::ReadReviewCase, " C02 "),
+            Listing::Centers(Some("C02".into()))
+        );
+        assert_eq!(
+            listing(&staff(TechSupport, "C01"), Action::ReadReviewCase, ""),
+            Listing::Denied
+        );
+    }
+
+    #[test]
+    fn only_center_staff_act_on_cases() {
+        let at_c01 = Target {
+            center_id: "C01",
+            owner: None,
+        };
+        assert_eq!(
+            decide(&staff(Supervisor, "C01"), Action::ActOnReviewCase, at_c01),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide(&staff(Supervisor, "C02"), Action::ActOnReviewCase, at_c01),
+            Decision::Hidden
+        );
+        assert_eq!(
+            decide(
+                &staff(QualityInspector, "C01"),
+                Action::ActOnReviewCase,
+                at_c01
             ),
             Decision::Denied
         );

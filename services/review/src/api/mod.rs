@@ -8,7 +8,9 @@ use crate::domain::case::Stage;
 use crate::domain::lifecycle::Refusal;
 use crate::flow::{self, ActError, Deadlines};
 use crate::store::{cases, measures};
-use bianmin_common::auth::{self, Principal, Role};
+use bianmin_common::audit::{self, Reads};
+use bianmin_common::auth::permissions::{Action, Target};
+use bianmin_common::auth::{self, Principal};
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::grpc::Ready;
 use bianmin_proto::review::v1::{
@@ -42,27 +44,32 @@ fn not_found() -> Status {
     ApiError::NotFound("审核案件不存在 (review case not found)".into()).into()
 }
 
-/// Staff and district-wide roles read cases; residents and partners use
-/// intake's progress view instead.
-fn reader<T>(request: &Request<T>) -> Result<Principal, Status> {
-    let principal = auth::principal(request)?;
-    match principal.role {
-        Role::Resident | Role::Partner => Err(Status::permission_denied(
-            "无权查看审核案件 (may not read review cases)",
-        )),
-        _ => Ok(principal),
+/// The record a case is for the permission table: its center.
+fn target(center_id: &str) -> Target<'_> {
+    Target {
+        center_id,
+        owner: None,
     }
 }
 
-/// The center a query is limited to: the caller's own, or for district-wide
-/// callers the one they ask for (all when empty).
-fn scope(principal: &Principal, asked: &str) -> Option<String> {
-    let asked = asked.trim();
-    match principal.role {
-        Role::DistrictAdmin | Role::Service => (!asked.is_empty()).then(|| asked.to_string()),
-        // A staff member without a center sees nothing rather than everything.
-        _ => Some(principal.center_id.clone().unwrap_or_default()),
-    }
+/// Applies the permission table to one case; refusals are audited, and a
+/// case outside the caller's scope answers exactly like a missing one.
+async fn allowed(
+    pool: &PgPool,
+    principal: &Principal,
+    action: Action,
+    case: &cases::Stored,
+) -> Result<(), Status> {
+    audit::enforce(
+        pool,
+        principal,
+        action,
+        &format!("review_case:{}", case.id),
+        target(&case.center_id),
+        Reads::RefusalsOnly,
+        not_found,
+    )
+    .await
 }
 
 fn refused(e: ActError) -> Status {
@@ -102,7 +109,14 @@ impl ReviewService for ReviewApi {
         request: Request<pb::GetReviewCaseRequest>,
     ) -> Result<Response<pb::ReviewCase>, Status> {
         let state = self.state.get()?;
-        let principal = reader(&request)?;
+        let principal = auth::principal(&request)?;
+        audit::require_grant(
+            &state.pool,
+            &principal,
+            Action::ReadReviewCase,
+            "review_case",
+        )
+        .await?;
         let key = match request.into_inner().by {
             Some(By::CaseId(id)) => cases::Key::Case(uuid("case_id", &id)?),
             Some(By::ApplicationId(id)) => cases::Key::Application(uuid("application_id", &id)?),
@@ -115,11 +129,12 @@ impl ReviewService for ReviewApi {
                 .into());
             }
         };
-        let found = cases::get(&state.pool, key).await.map_err(ApiError::from)?;
-        found
-            .filter(|s| principal.sees_center(&s.center_id))
-            .map(|s| Response::new(convert::review_case(&s)))
-            .ok_or_else(not_found)
+        let found = cases::get(&state.pool, key)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        allowed(&state.pool, &principal, Action::ReadReviewCase, &found).await?;
+        Ok(Response::new(convert::review_case(&found)))
     }
 
     async fn list_review_cases(
@@ -127,8 +142,15 @@ impl ReviewService for ReviewApi {
         request: Request<pb::ListReviewCasesRequest>,
     ) -> Result<Response<pb::ListReviewCasesResponse>, Status> {
         let state = self.state.get()?;
-        let principal = reader(&request)?;
+        let principal = auth::principal(&request)?;
         let r = request.into_inner();
+        let center = audit::enforce_listing(
+            &state.pool,
+            &principal,
+            Action::ReadReviewCase,
+            &r.center_id,
+        )
+        .await?;
         let stage = match r.stage.trim() {
             "" => None,
             s => Some(Stage::parse(s).ok_or_else(|| {
@@ -142,7 +164,7 @@ impl ReviewService for ReviewApi {
         };
         let text = |s: String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
         let filter = cases::QueueFilter {
-            center: scope(&principal, &r.center_id),
+            center,
             service_type: text(r.service_type),
             stage,
             assignee: text(r.assignee),
@@ -186,6 +208,15 @@ impl ReviewService for ReviewApi {
         let principal = auth::principal(&request)?;
         let r = request.into_inner();
         let case_id = uuid("case_id", &r.case_id)?;
+        let record = format!("review_case:{case_id}");
+        audit::require_grant(&state.pool, &principal, Action::ActOnReviewCase, &record).await?;
+        // The table first (who may act on this center's cases at all); the
+        // lifecycle then says which role takes which step.
+        let found = cases::get(&state.pool, cases::Key::Case(case_id))
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        allowed(&state.pool, &principal, Action::ActOnReviewCase, &found).await?;
         let key = idempotency_key(&r.idempotency_key)?.map(str::to_string);
         let command = convert::command(r.action)?;
         let acted = flow::act(
@@ -209,8 +240,14 @@ impl ReviewService for ReviewApi {
         request: Request<pb::GetReviewMeasuresRequest>,
     ) -> Result<Response<pb::ReviewMeasures>, Status> {
         let state = self.state.get()?;
-        let principal = reader(&request)?;
-        let center = scope(&principal, &request.get_ref().center_id);
+        let principal = auth::principal(&request)?;
+        let center = audit::enforce_listing(
+            &state.pool,
+            &principal,
+            Action::ReadReviewMeasures,
+            &request.get_ref().center_id,
+        )
+        .await?;
         let rows = measures::measures(&state.pool, center.as_deref())
             .await
             .map_err(ApiError::from)?;
