@@ -352,6 +352,7 @@ mod tests {
             subject: "admin".into(),
             role: DistrictAdmin,
             center_id: None,
+            centers: Vec::new(),
         };
         assert_eq!(
             listing(&admin, Action::ReadReviewMeasures, ""),
