@@ -496,5 +496,43 @@ async fn with_service_mtls_on_submissions_flow_and_plaintext_is_refused() {
             .centers
             .is_empty()
     );
+
+    // Probes speak no TLS: GRPC_HEALTH_ADDR answers health alone, in plaintext.
+    let mut cluster = cluster;
+    let health_port = free_port();
+    cluster.set_env(
+        "intake",
+        "GRPC_HEALTH_ADDR",
+        &format!("127.0.0.1:{health_port}"),
+    );
+    cluster.terminate("intake").await;
+    cluster.restart("intake").unwrap();
+    let probe = Channel::from_shared(format!("http://127.0.0.1:{health_port}"))
+        .unwrap()
+        .connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(probe.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "bianmin.intake.v1.IntakeService".into(),
+            })
+            .await;
+        match answer {
+            Ok(r) if r.get_ref().status == 1 => break,
+            _ if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            other => panic!(
+                "intake's probe port never said SERVING: {other:?}\n{}",
+                cluster.logs()
+            ),
+        }
+    }
+    assert_eq!(
+        list(probe).await.unwrap_err().code(),
+        tonic::Code::Unimplemented,
+        "the probe port serves health only"
+    );
     cluster.stop().await;
 }
