@@ -79,7 +79,7 @@ const ROLES: [&str; 6] = [
 /// THE SPEC: each REST endpoint, and the status each caller gets, in the
 /// order of [`ROLES`]. `{own}` is an application of center C01 (the first
 /// center; "own" for C01 staff), `{other}` one of C02, `{partners}` one
-/// the partner submitted at C01.
+/// the partner submitted at C01. The demo partner's grant covers C01 only.
 const MATRIX: &[(&str, &str, [u16; 6])] = &[
     //                                                        anon admin c01sup c01spec c02spec partner
     ("GET", "/healthz", [200, 200, 200, 200, 200, 200]),

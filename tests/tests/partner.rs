@@ -289,7 +289,7 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
         "C02"
     );
 
-    // ---- No purpose: refused, specifically.
+    // ---- No purpose: refused at the edge, specifically.
     let invalid = status(port, ca, Some(&civil), c01_no, "  ")
         .await
         .unwrap_err();
@@ -383,13 +383,6 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
             format!("application:{c02_id}"),
             "allowed",
             PURPOSE,
-        ),
-        (
-            "partner:civil-affairs",
-            "read_application",
-            format!("application_no:{c01_no}"),
-            "invalid",
-            "未说明用途 (no purpose stated)",
         ),
     ];
     for (actor, action, record, outcome, detail) in expected {
@@ -502,6 +495,44 @@ async fn with_service_mtls_on_submissions_flow_and_plaintext_is_refused() {
             .into_inner()
             .centers
             .is_empty()
+    );
+
+    // Probes speak no TLS: GRPC_HEALTH_ADDR answers health alone, in plaintext.
+    let mut cluster = cluster;
+    let health_port = free_port();
+    cluster.set_env(
+        "intake",
+        "GRPC_HEALTH_ADDR",
+        &format!("127.0.0.1:{health_port}"),
+    );
+    cluster.terminate("intake").await;
+    cluster.restart("intake").unwrap();
+    let probe = Channel::from_shared(format!("http://127.0.0.1:{health_port}"))
+        .unwrap()
+        .connect_lazy();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(probe.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "bianmin.intake.v1.IntakeService".into(),
+            })
+            .await;
+        match answer {
+            Ok(r) if r.get_ref().status == 1 => break,
+            _ if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            other => panic!(
+                "intake's probe port never said SERVING: {other:?}\n{}",
+                cluster.logs()
+            ),
+        }
+    }
+    assert_eq!(
+        list(probe).await.unwrap_err().code(),
+        tonic::Code::Unimplemented,
+        "the probe port serves health only"
     );
     cluster.stop().await;
 }

@@ -103,6 +103,22 @@ impl PartnerApi {
     }
 }
 
+/// The purpose (用途) every partner request must state.
+fn purpose(raw: &str) -> Result<&str, Status> {
+    auth::purpose::valid(raw).ok_or_else(|| {
+        bianmin_common::error::ApiError::invalid(
+            "purpose",
+            "purpose_required",
+            format!(
+                "请说明查询或转介的用途，不超过 {} 个字 (purpose is required, at most {} characters)",
+                auth::purpose::MAX_CHARS,
+                auth::purpose::MAX_CHARS
+            ),
+        )
+        .into()
+    })
+}
+
 fn method_denied(partner: &Partner, method: &str) -> Status {
     tracing::info!(partner = %partner.id, method, "partner method not granted");
     Status::permission_denied(format!(
@@ -120,10 +136,11 @@ impl PartnerService for PartnerApi {
         let partner = self.partner(&request)?;
         let granted = partner.may_call(METHOD);
         let r = request.into_inner();
+        let purpose = purpose(&r.purpose)?;
         let forwarded = self.forward(
             partner,
             granted,
-            &r.purpose,
+            purpose,
             intake::PartnerGetApplicationRequest {
                 application_no: r.application_no,
             },
@@ -135,6 +152,9 @@ impl PartnerService for PartnerApi {
         Ok(Response::new(status_of(answer?.into_inner())))
     }
 
+    // `..Default::default()` below: fields intake's request gains later
+    // (urgency, departments, ...) keep their defaults for referrals.
+    #[allow(clippy::needless_update)]
     async fn submit_referral(
         &self,
         request: Request<pb::SubmitReferralRequest>,
@@ -143,11 +163,12 @@ impl PartnerService for PartnerApi {
         let partner = self.partner(&request)?;
         let granted = partner.may_call(METHOD);
         let r = request.into_inner();
+        let purpose = purpose(&r.purpose)?;
         let applicant = r.applicant.unwrap_or_default();
         let forwarded = self.forward(
             partner,
             granted,
-            &r.purpose,
+            purpose,
             intake::SubmitApplicationRequest {
                 center_id: r.center_id,
                 service_type: r.service_type,

@@ -17,18 +17,25 @@ use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
-/// The purpose of a partner's call (`""` for anyone else). A partner that
-/// states none is refused INVALID_ARGUMENT, and the refusal is audited.
-pub async fn purpose<T>(
+/// The purpose a partner's call states, to audit with it (`""` when none).
+/// The partner edge refuses a call without one before it gets here; the
+/// demo `partner` account of the REST API states none.
+pub fn stated_purpose<T>(caller: &Principal, request: &Request<T>) -> String {
+    if caller.role != Role::Partner {
+        return String::new();
+    }
+    auth::purpose::of(request).unwrap_or_default()
+}
+
+/// The purpose of a call that must state one (the edge-only partner
+/// RPCs): a call without one is refused INVALID_ARGUMENT, audited.
+async fn required_purpose<T>(
     state: &State,
     caller: &Principal,
     action: Action,
     record: &str,
     request: &Request<T>,
 ) -> Result<String, Status> {
-    if caller.role != Role::Partner {
-        return Ok(String::new());
-    }
     if let Some(purpose) = auth::purpose::of(request) {
         return Ok(purpose);
     }
@@ -103,7 +110,8 @@ pub async fn get_application(
             "此接口仅供合作机构使用 (this method is for partner agencies)",
         ));
     }
-    let purpose = purpose(state, &caller, Action::ReadApplication, &record, &request).await?;
+    let purpose =
+        required_purpose(state, &caller, Action::ReadApplication, &record, &request).await?;
     let no = application_no(&raw_no)?;
     let not_found = || ApiError::NotFound(format!("申请 {no} 不存在 (application not found)"));
     let Some((id, center_id, submitted_by)) = applications::owner_by_no(&state.pool, no)
