@@ -410,7 +410,7 @@ impl IntakeService for IntakeApi {
         audit::enforce(
             &state.pool,
             &caller,
-            Action::ReadApplication,
+            Action::DownloadMaterial,
             &format!("material:{id}/{material_id}"),
             Target {
                 center_id: &center_id,

@@ -39,6 +39,10 @@ pub enum Action {
     ManageCatalog,
     /// Add a file to an application's materials.
     UploadMaterial,
+    /// A material's content: the documents themselves (ID card copies,
+    /// proofs), so a partner's grant to follow a center's applications
+    /// does not reach them, only what it submitted.
+    DownloadMaterial,
 }
 
 impl Action {
@@ -57,6 +61,7 @@ impl Action {
             Action::ReadPublicProgress => "read_public_progress",
             Action::ManageCatalog => "manage_catalog",
             Action::UploadMaterial => "upload_material",
+            Action::DownloadMaterial => "download_material",
         }
     }
 }
@@ -90,7 +95,7 @@ const NO: Option<Scope> = None;
 
 /// The actions that need a token: the columns of [`TABLE`], with what a
 /// record outside the caller's scope answers.
-pub const COLUMNS: [(Action, Outside); 7] = [
+pub const COLUMNS: [(Action, Outside); 8] = [
     (Action::SubmitApplication, Outside::Denied),
     (Action::ReadApplication, Outside::Hidden),
     (Action::ReadReviewCase, Outside::Hidden),
@@ -101,6 +106,7 @@ pub const COLUMNS: [(Action, Outside); 7] = [
     // Uploading to another center's application answers as if it did not
     // exist, like reading it.
     (Action::UploadMaterial, Outside::Hidden),
+    (Action::DownloadMaterial, Outside::Hidden),
 ];
 
 /// Actions anyone may perform, without a token.
@@ -109,17 +115,17 @@ pub const PUBLIC: &[Action] = &[Action::ReadCatalog, Action::ReadPublicProgress]
 /// THE permission table: one row per role, one column per [`COLUMNS`]
 /// action. A role not listed may do none of them.
 #[rustfmt::skip]
-pub const TABLE: &[(Role, [Option<Scope>; 7])] = &[
-    //                   submit   read application  read review case  act on case  measures  manage catalog  upload material
-    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN]),
-    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN]),
-    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN,      NO,             NO]),
-    (TechSupport,       [NO,      NO,               NO,               NO,          NO,       NO,             NO]),
-    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO,       NO,             NO]),
+pub const TABLE: &[(Role, [Option<Scope>; 8])] = &[
+    //                   submit   read application  read review case  act on case  measures  manage catalog  upload material  download material
+    (Supervisor,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN,             OWN]),
+    (Specialist,        [OWN,     OWN,              OWN,              OWN,         OWN,      NO,             OWN,             OWN]),
+    (QualityInspector,  [NO,      OWN,              OWN,              NO,          OWN,      NO,             NO,              OWN]),
+    (TechSupport,       [NO,      NO,               NO,               NO,          NO,       NO,             NO,              NO]),
+    (EmergencyResponder,[NO,      NO,               NO,               NO,          NO,       NO,             NO,              NO]),
     // District administrators oversee every center and keep the catalog;
     // the steps of a case belong to the center's own staff.
-    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL,      ALL,            ALL]),
-    (Resident,          [MINE,    MINE,             NO,               NO,          NO,       NO,             MINE]),
+    (DistrictAdmin,     [ALL,     ALL,              ALL,              NO,          ALL,      ALL,            ALL,             ALL]),
+    (Resident,          [MINE,    MINE,             NO,               NO,          NO,       NO,             MINE,            MINE]),
     // A partner agency works for the residents of the centers its agreement
     // names: it refers applications there and follows up on any of them
     // (a resident may have applied at the counter and asked the agency to
@@ -127,8 +133,8 @@ pub const TABLE: &[(Role, [Option<Scope>; 7])] = &[
     // submitted. Which centers is data too: the partner registry, signed
     // into the partner's token by the edge. Review cases stay closed: the
     // edge answers only the masked status fields it needs.
-    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO,       NO,             MINE]),
-    (Service,           [NO,      ALL,              ALL,              NO,          ALL,      NO,             NO]),
+    (Partner,           [GRANTED, GRANTED,          NO,               NO,          NO,       NO,             MINE,            MINE]),
+    (Service,           [NO,      ALL,              ALL,              NO,          ALL,      NO,             NO,              ALL]),
 ];
 
 /// The applicant's personal data and the applicant's own answers: a
@@ -242,10 +248,9 @@ pub const METHODS: &[(&str, Action)] = &[
         "/bianmin.intake.v1.IntakeService/MaterialsUpload",
         Action::UploadMaterial,
     ),
-    // Downloading a material is reading the application.
     (
         "/bianmin.intake.v1.IntakeService/MaterialsDownload",
-        Action::ReadApplication,
+        Action::DownloadMaterial,
     ),
 ];
 
