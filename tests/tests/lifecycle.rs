@@ -667,6 +667,27 @@ async fn breached_once(cluster: &Cluster, db: &sqlx::PgPool, cases: &[String]) {
             "{case}"
         );
         assert_eq!(outbox_count(db, "DeadlineWarning", case).await, 1, "{case}");
+        // Escalated: one notice to the center's supervisors, handed to the
+        // sender (the log, by default).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let notices: Vec<(String, String, bool)> = sqlx::query_as(
+                "SELECT recipient, channel, sent_at IS NOT NULL FROM notifications
+                 WHERE template = 'deadline_breached' AND params->>'case_id' = $1",
+            )
+            .bind(case)
+            .fetch_all(db)
+            .await
+            .unwrap();
+            assert_eq!(notices.len(), 1, "one escalation for {case}: {notices:?}");
+            assert_eq!(notices[0].0, "supervisor@C01");
+            assert_eq!(notices[0].1, "console");
+            if notices[0].2 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the escalation was never sent");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

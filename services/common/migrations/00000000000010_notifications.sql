@@ -6,7 +6,8 @@ CREATE TABLE notifications (
     id                 BIGSERIAL PRIMARY KEY,
     -- One message per fact: a redelivered event adds nothing.
     dedupe_key         TEXT NOT NULL UNIQUE,
-    channel            TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'wechat')),
+    -- console: the staff work console (messages to a role at a center).
+    channel            TEXT NOT NULL CHECK (channel IN ('sms', 'email', 'wechat', 'console')),
     -- Masked address, or a staff member / role by name.
     recipient          TEXT NOT NULL,
     recipient_sealed   BYTEA,

@@ -101,6 +101,10 @@ pub struct ServiceSettings {
     pub shutdown_drain: Duration,
     /// Whose tokens to accept and where their keys are.
     pub auth: crate::auth::token::AuthSettings,
+    /// Where notifications go: `log` (default) or `webhook`
+    /// (`NOTIFY_SENDER`, `NOTIFY_WEBHOOK_URL`; see `notify`).
+    pub notify_sender: Option<String>,
+    pub notify_webhook_url: Option<String>,
 }
 
 impl ServiceSettings {
@@ -125,6 +129,8 @@ impl ServiceSettings {
             shutdown_drain: env.seconds("SHUTDOWN_DRAIN_SECONDS", 0),
             inbox_max_batch: env.parse::<usize>("INBOX_MAX_BATCH", 64).clamp(1, 1000),
             auth: crate::auth::token::AuthSettings::read(env),
+            notify_sender: env.optional("NOTIFY_SENDER"),
+            notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
         }
         .checked(env)
     }

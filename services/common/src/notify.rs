@@ -24,6 +24,8 @@ pub enum Channel {
     Sms,
     Email,
     Wechat,
+    /// The staff work console (站内消息): messages to staff by role.
+    Console,
 }
 
 impl Channel {
@@ -32,6 +34,7 @@ impl Channel {
             Channel::Sms => "sms",
             Channel::Email => "email",
             Channel::Wechat => "wechat",
+            Channel::Console => "console",
         }
     }
 }

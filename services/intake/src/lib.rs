@@ -28,9 +28,6 @@ pub struct Settings {
     pub seed_file: Option<PathBuf>,
     pub pii_keys_file: Option<String>,
     pub pii_keys: Option<String>,
-    /// Where notifications go: `log` (default) or `webhook`.
-    pub notify_sender: Option<String>,
-    pub notify_webhook_url: Option<String>,
     /// Where uploaded materials are kept.
     pub materials: store::materials::Location,
     /// Largest material accepted (MATERIAL_MAX_BYTES); the gateway reads the
@@ -45,8 +42,6 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
-            notify_sender: env.optional("NOTIFY_SENDER"),
-            notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
             materials: store::materials::Location::Directory(
                 env.path("MATERIALS_DIR", "deploy/.data/materials"),
             ),
@@ -67,8 +62,8 @@ pub async fn run(
         settings.pii_keys.as_deref(),
     )?);
     let sender = bianmin_common::notify::sender_from_settings(
-        settings.notify_sender.as_deref(),
-        settings.notify_webhook_url.as_deref(),
+        settings.service.notify_sender.as_deref(),
+        settings.service.notify_webhook_url.as_deref(),
     )?;
     let materials = store::materials::open(&settings.materials)?;
     let state = Ready::default();

@@ -3,12 +3,13 @@
 //! Staff actions and fired timers take the same path.
 
 use crate::domain::deadlines::{self, TimerKind};
+use crate::domain::escalation;
 use crate::domain::lifecycle::{self, Actor, Command, Refusal};
 use crate::events::publish;
 use crate::store::{cases, timers};
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar::WorkingCalendar;
-use bianmin_common::outbox;
+use bianmin_common::{notify, outbox};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use std::sync::Arc;
@@ -155,6 +156,17 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
             if claimed.spec.kind == TimerKind::Breach {
                 deadlines::record_breach(&mut stored.case, &claimed.spec, now);
                 cases::save(&mut tx, &stored, now).await?;
+                // Escalated in the same transaction: no breach without its
+                // notice, none twice.
+                let notice = escalation::breach_notice(
+                    claimed.id,
+                    stored.id,
+                    &stored.application_no,
+                    &stored.center_id,
+                    &stored.service_type,
+                    &claimed.spec,
+                );
+                notify::record(&mut tx, &notice).await?;
             }
             outbox::enqueue(&mut tx, publish::deadline(&stored, &claimed.spec, now)).await?;
             tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,

@@ -115,6 +115,17 @@ pub async fn run(
         replica,
         shutdown.clone(),
     ));
+    // Escalations to supervisors (and anything else review notifies).
+    tasks.spawn(bianmin_common::notify::run(
+        infra.pool.clone(),
+        bianmin_common::notify::sender_from_settings(
+            settings.service.notify_sender.as_deref(),
+            settings.service.notify_webhook_url.as_deref(),
+        )?,
+        None,
+        std::time::Duration::from_millis(500),
+        shutdown.clone(),
+    ));
     state.set(api::State {
         pool: infra.pool.clone(),
         deadlines,

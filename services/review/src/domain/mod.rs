@@ -3,5 +3,6 @@
 pub mod case;
 pub mod clock;
 pub mod deadlines;
+pub mod escalation;
 pub mod lifecycle;
 pub mod reasons;
