@@ -10,4 +10,6 @@ BIN="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}/bianmin-bench
 TARGET="${BENCH_TARGET:-http://127.0.0.1:${GATEWAY_PORT:-8080}}"
 curl -fsS "$TARGET/readyz" >/dev/null 2>&1 || die "no ready cluster at $TARGET: run \`make up\` first"
 [ -x "$BIN" ] || "$ROOT/deploy/build.sh"
-exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" "$@"
+# The ceiling connects to PostgreSQL the way the services do.
+exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+  --database-base "${BENCH_DATABASE_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM$PG_LOCAL_OPTS}" "$@"

@@ -6,6 +6,11 @@ RUN_DIR="${BIANMIN_RUN_DIR:-$ROOT/deploy/.run}"
 TOOLS_DIR="$ROOT/deploy/.tools"
 PGHOST_ADDR="${PGHOST_ADDR:-127.0.0.1}"
 PGPORT_NUM="${PGPORT_NUM:-5432}"
+# Connections to the local server skip TLS: encrypting loopback traffic
+# protects nothing and costs CPU at both ends of every query (Debian's
+# PostgreSQL has ssl=on, and sqlx prefers TLS when offered). In Kubernetes
+# the operator's connection strings keep TLS.
+PG_LOCAL_OPTS="${PG_LOCAL_OPTS-?sslmode=disable}"
 NATS_PORT="${NATS_PORT:-4222}"
 
 say() { printf '\033[1m[bianmin]\033[0m %s\n' "$*" >&2; }
@@ -41,6 +46,22 @@ ensure_postgres() {
     # A fresh Debian cluster asks for passwords over TCP: give the
     # superuser the one in the default DATABASE_URL (local use only).
     as_root su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\""
+  fi
+}
+
+# The services' hot tables (outbox, inbox) take a row per event and an
+# update per publish: without autovacuum they are never analysed or
+# vacuumed, the planner falls back to sequential scans of the whole outbox
+# on every relay round, and throughput decays as the tables grow (measured:
+# BENCHMARKS.md). Debian enables it by default; turn it back on where a
+# server's configuration turned it off.
+ensure_autovacuum() {
+  local url="postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres"
+  command -v psql >/dev/null || return 0
+  if [ "$(psql "$url" -Atc 'SHOW autovacuum' 2>/dev/null)" = "off" ]; then
+    say "PostgreSQL has autovacuum off; turning it on (ALTER SYSTEM, reload)"
+    psql "$url" -qc "ALTER SYSTEM SET autovacuum = on" -c "SELECT pg_reload_conf()" >/dev/null \
+      || say "could not turn autovacuum on: tables will bloat; see deploy/RUNBOOK.md"
   fi
 }
 

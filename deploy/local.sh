@@ -35,6 +35,7 @@ check_ports_free() {
 up() {
   if ! pid_alive "$RUN_DIR/gateway.pid"; then check_ports_free; fi
   ensure_postgres
+  ensure_autovacuum
   ensure_nats
   local keys; keys="$(ensure_pii_keys)"
   local auth_key; auth_key="$(ensure_auth_key)"
@@ -46,7 +47,7 @@ up() {
   "$ROOT/deploy/build.sh"
   mkdir -p "$RUN_DIR/logs"
   start_one intake \
-    DATABASE_URL="${INTAKE_DATABASE_URL:-$DB_BASE/bianmin_intake}" \
+    DATABASE_URL="${INTAKE_DATABASE_URL:-$DB_BASE/bianmin_intake$PG_LOCAL_OPTS}" \
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
     SEED_FILE="${SEED_FILE:-$ROOT/deploy/seed/catalog.json}" \
     PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
@@ -54,7 +55,7 @@ up() {
     AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
   start_one review \
-    DATABASE_URL="${REVIEW_DATABASE_URL:-$DB_BASE/bianmin_review}" \
+    DATABASE_URL="${REVIEW_DATABASE_URL:-$DB_BASE/bianmin_review$PG_LOCAL_OPTS}" \
     NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
     AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"

@@ -21,7 +21,14 @@ pub async fn database(
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<Measured> {
-    let url = format!("{}/{name}", base_url.trim_end_matches('/'));
+    // Connection options (e.g. `?sslmode=disable`) stay after the name.
+    let (base, options) = base_url.split_once('?').unwrap_or((base_url, ""));
+    let options = if options.is_empty() {
+        String::new()
+    } else {
+        format!("?{options}")
+    };
+    let url = format!("{}/{name}{options}", base.trim_end_matches('/'));
     let pool = bianmin_common::db::connect(&url, concurrency as u32).await?;
     bianmin_common::db::migrate(&pool, &bianmin_intake::MIGRATIONS).await?;
     sqlx::query("TRUNCATE applications, timeline_entries, outbox CASCADE")

@@ -39,7 +39,24 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
+    warn_without_autovacuum(&pool).await;
     Ok(pool)
+}
+
+/// The outbox and inbox take a row per event and an update per publish;
+/// without autovacuum they are never analysed or vacuumed, plans fall back
+/// to sequential scans and throughput decays as they grow. Said once at
+/// start, where an operator looks.
+async fn warn_without_autovacuum(pool: &PgPool) {
+    if let Ok(setting) = sqlx::query_scalar::<_, String>("SHOW autovacuum")
+        .fetch_one(pool)
+        .await
+        && setting == "off"
+    {
+        tracing::warn!(
+            "PostgreSQL has autovacuum off: the outbox and inbox will bloat and slow down; turn it on (deploy/RUNBOOK.md)"
+        );
+    }
 }
 
 async fn ensure_database(options: &PgConnectOptions) -> anyhow::Result<()> {
