@@ -534,7 +534,10 @@ pub async fn supplement(
     let mut tx = pool.begin().await?;
     let app = lock(&mut tx, id).await?;
     let given = serde_json::to_value(answer).map_err(|e| ApiError::Internal(e.into()))?;
-    if app.status == "supplement_received" && app.answer.as_ref() == Some(&given) {
+    // The stored answer belongs to the latest request (a new request clears
+    // it), so the same answer again is a retry, also once review has already
+    // resumed the case on it.
+    if app.status != "awaiting_supplement" && app.answer.as_ref() == Some(&given) {
         return Ok(());
     }
     if app.status != "awaiting_supplement" {
