@@ -282,43 +282,49 @@ pub async fn find_service_type(
 /// A type seeded before types had checklists and never changed since
 /// (version 1, no history) takes the seed's definition once.
 async fn upgrade_pre_checklist(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = bind_definition(
+    sqlx::query(
         "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
              extended_review_days = $6, decision_days = $7, sensitive = $8, materials = $9
          WHERE code = $1 AND version = 1 AND materials = '[]'::jsonb
            AND NOT EXISTS (SELECT 1 FROM service_type_history h WHERE h.code = $1)",
-    )
-    .bind(&d.code)
-    .bind(&d.name)
-    .bind(&d.domain)
-    .bind(&d.class)
-    .bind(d.preliminary_review_days as i32)
-    .bind(d.extended_review_days as i32)
-    .bind(d.decision_days as i32)
-    .bind(d.sensitive)
-    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    ),
+    d,
+)
     .execute(tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
+/// Binds a definition as `$1`..`$9` (code, name, domain, class, the three
+/// limits, the sensitive flag, the checklist), the order every statement
+/// here writes them in.
+fn bind_definition<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    d: &'q Definition,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(&d.code)
+        .bind(&d.name)
+        .bind(&d.domain)
+        .bind(&d.class)
+        .bind(d.preliminary_review_days as i32)
+        .bind(d.extended_review_days as i32)
+        .bind(d.decision_days as i32)
+        .bind(d.sensitive)
+        .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+}
+
 /// Inserts a new type; false when the code is taken.
 async fn insert(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = bind_definition(
+    sqlx::query(
         "INSERT INTO service_types (code, name, domain, class, preliminary_review_days, extended_review_days,
              decision_days, sensitive, materials, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)
          ON CONFLICT (code) DO NOTHING",
-    )
-    .bind(&d.code)
-    .bind(&d.name)
-    .bind(&d.domain)
-    .bind(&d.class)
-    .bind(d.preliminary_review_days as i32)
-    .bind(d.extended_review_days as i32)
-    .bind(d.decision_days as i32)
-    .bind(d.sensitive)
-    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    ),
+    d,
+)
     .execute(tx)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -403,20 +409,14 @@ pub async fn update(
         return Ok((existing.to_pb(), true));
     }
     let version = existing.version + 1;
+    bind_definition(
     sqlx::query(
         "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
              extended_review_days = $6, decision_days = $7, sensitive = $8, materials = $9, version = $10
          WHERE code = $1",
-    )
-    .bind(&d.code)
-    .bind(&d.name)
-    .bind(&d.domain)
-    .bind(&d.class)
-    .bind(d.preliminary_review_days as i32)
-    .bind(d.extended_review_days as i32)
-    .bind(d.decision_days as i32)
-    .bind(d.sensitive)
-    .bind(serde_json::to_value(&d.materials).unwrap_or_default())
+    ),
+    d,
+)
     .bind(version)
     .execute(&mut *tx)
     .await?;
