@@ -82,6 +82,24 @@ nats_server_bin() {
   command -v nats-server
 }
 
+# The S3-compatible server the end-to-end tests keep materials in (moto's
+# server mode, pinned and hash-checked from PyPI) in its own venv.
+s3_server_bin() {
+  if [ -n "${BIANMIN_S3_SERVER_BIN:-}" ]; then echo "$BIANMIN_S3_SERVER_BIN"; return; fi
+  local venv="$TOOLS_DIR/s3-venv" stamp want
+  stamp="$venv/.requirements.sha256"
+  want="$(sha256sum < "$ROOT/deploy/s3/requirements.txt" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv --clear "$venv" >&2 || { apt_install python3-venv; python3 -m venv --clear "$venv" >&2; }
+    say "installing the tests' S3 server (moto) into deploy/.tools/s3-venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-input --require-hashes \
+      -r "$ROOT/deploy/s3/requirements.txt" >&2 || die "could not install the S3 test server from PyPI"
+    echo "$want" > "$stamp"
+  fi
+  echo "$venv/bin/moto_server"
+}
+
 # The shipped config, minus the settings an older server does not know.
 nats_config_for() {
   local bin="$1" out="$RUN_DIR/nats.conf"

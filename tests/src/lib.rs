@@ -4,6 +4,7 @@
 //! collects every exported span. Tests drive it from outside over HTTP.
 
 pub mod otlp;
+pub mod s3;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -39,7 +40,7 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn wait_port(port: u16, within: Duration) -> bool {
+pub(crate) async fn wait_port(port: u16, within: Duration) -> bool {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -152,6 +153,8 @@ impl Process {
                 || k == "DATABASE_URL"
                 || k == "NATS_URL"
                 || k == "PII_KEYS"
+                || k.starts_with("MATERIALS_")
+                || k.starts_with("AWS_")
             {
                 command.env_remove(k);
             }
@@ -361,7 +364,7 @@ impl Cluster {
 
     /// Waits until the gateway reports every backend SERVING.
     pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
-        let client = reqwest::Client::new();
+        let client = bianmin_common::http_client::client();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(r) = client.get(format!("{}/readyz", self.gateway)).send().await {
@@ -379,7 +382,7 @@ impl Cluster {
 
     /// A fresh access token for a demo account, from the gateway's login.
     pub async fn token_for(&self, username: &str) -> anyhow::Result<String> {
-        let response = reqwest::Client::new()
+        let response = bianmin_common::http_client::client()
             .post(format!("{}/api/v1/auth/login", self.gateway))
             .json(&serde_json::json!({"username": username, "password": DEMO_PASSWORD}))
             .send()
@@ -408,7 +411,7 @@ impl Cluster {
             .expect("a token is a header value");
         value.set_sensitive(true);
         headers.insert(reqwest::header::AUTHORIZATION, value);
-        reqwest::Client::builder()
+        bianmin_common::http_client::builder()
             .default_headers(headers)
             .timeout(Duration::from_secs(30))
             .build()

@@ -122,7 +122,7 @@ async fn post(cluster: &Cluster, who: &Client, path: &str, body: Value) -> (Stat
 }
 
 async fn public(cluster: &Cluster, number: &str, last4: &str) -> (StatusCode, String) {
-    let response = Client::new()
+    let response = bianmin_common::http_client::client()
         .get(format!(
             "{}/api/v1/public/applications/{number}?phone_last4={last4}",
             cluster.gateway
@@ -527,7 +527,7 @@ async fn full_views_are_logged_lookups_are_scoped_and_no_plaintext_is_stored() {
 
     // The new endpoints are in the API document.
     let (_, doc) =
-        send(Client::new().get(format!("{}/api/v1/openapi.json", cluster.gateway))).await;
+        send(bianmin_common::http_client::client().get(format!("{}/api/v1/openapi.json", cluster.gateway))).await;
     for path in [
         "/api/v1/applications/{id}/applicant",
         "/api/v1/applications/by-id-number",
@@ -830,7 +830,7 @@ async fn the_public_page_is_rate_limited_per_address_and_notifications_reach_a_w
     for _ in 0..3 {
         assert_eq!(public(&cluster, number, &PHONE[7..]).await.0, 200);
     }
-    let response = Client::new()
+    let response = bianmin_common::http_client::client()
         .get(format!(
             "{}/api/v1/public/applications/{number}?phone_last4=8765",
             cluster.gateway

@@ -312,7 +312,7 @@ async fn permission_matrix_tokens_direct_grpc_injection_and_audit() {
         .await
         .expect("cluster starts");
     let mut clients: HashMap<&str, reqwest::Client> =
-        HashMap::from([("anonymous", reqwest::Client::new())]);
+        HashMap::from([("anonymous", bianmin_common::http_client::client())]);
     for role in &ROLES[1..] {
         clients.insert(role, cluster.client_as(role).await);
     }
@@ -514,7 +514,7 @@ async fn refused_tokens(cluster: &Cluster, own: &str) {
         ("garbage", "not.a.token".into()),
     ];
     let url = format!("{}/api/v1/applications/{own}", cluster.gateway);
-    let http = reqwest::Client::new();
+    let http = bianmin_common::http_client::client();
     // The control: the same claims, properly signed, pass.
     let r = http.get(&url).bearer_auth(&good).send().await.unwrap();
     assert_eq!(r.status(), 200, "a good token must pass");
@@ -723,7 +723,7 @@ async fn injection_verbatim(cluster: &Cluster, http: &reqwest::Client) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    let r = reqwest::Client::new()
+    let r = bianmin_common::http_client::client()
         .get(format!(
             "{}/api/v1/calendar/add-working-days?from=2026-01-01'--&days=1",
             cluster.gateway
@@ -898,7 +898,7 @@ async fn rate_limits_per_principal_and_per_ip() {
 
     // Password guessing: a few attempts per minute per address, then 429.
     let guesses = (0..4).map(|n| {
-        reqwest::Client::new()
+        bianmin_common::http_client::client()
             .post(format!("{}/api/v1/auth/login", cluster.gateway))
             .json(&json!({"username": "admin", "password": format!("guess-{n}")}))
             .send()
@@ -914,7 +914,7 @@ async fn rate_limits_per_principal_and_per_ip() {
     );
 
     // Anyone from one address, signed in or not, shares the per-IP bucket.
-    let anonymous = reqwest::Client::new();
+    let anonymous = bianmin_common::http_client::client();
     let sends = (0..80).map(|_| {
         anonymous
             .get(format!("{}/api/v1/centers", cluster.gateway))

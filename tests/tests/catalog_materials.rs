@@ -142,7 +142,7 @@ async fn catalog_channels_and_materials() {
         .await
         .expect("cluster starts");
     let gw = cluster.gateway.clone();
-    let anonymous = Client::new();
+    let anonymous = bianmin_common::http_client::client();
     let admin = cluster.client_as("admin").await;
     let sup = cluster.client_as("c01-supervisor").await;
     let spec = cluster.client_as("c01-specialist").await;
@@ -441,7 +441,7 @@ async fn catalog_channels_and_materials() {
             reqwest::header::AUTHORIZATION,
             format!("Bearer {token}").parse().unwrap(),
         );
-        Client::builder().default_headers(headers).build().unwrap()
+        bianmin_common::http_client::builder().default_headers(headers).build().unwrap()
     };
     let with = |f: &dyn Fn(&mut Value)| {
         let mut v = application("elderly-care-subsidy", "window", 10);

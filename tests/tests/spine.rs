@@ -47,7 +47,7 @@ async fn an_application_crosses_the_cluster_in_one_trace() {
     let cluster = Cluster::start(Options { otlp: true })
         .await
         .expect("cluster starts");
-    let anonymous = reqwest::Client::new();
+    let anonymous = bianmin_common::http_client::client();
     let http = cluster.client_as("c01-specialist").await;
     let id = id_number("110105", NaiveDate::from_ymd_opt(1949, 12, 31).unwrap(), 2);
 
@@ -196,7 +196,7 @@ async fn retries_bad_input_calendar_and_api_document() {
     // A district administrator may submit for any center, so the unknown
     // center below reaches validation.
     let http = cluster.client_as("admin").await;
-    let anonymous = reqwest::Client::new();
+    let anonymous = bianmin_common::http_client::client();
     let url = format!("{}/api/v1/applications", cluster.gateway);
     let id = id_number("310104", NaiveDate::from_ymd_opt(1985, 6, 15).unwrap(), 7);
 

@@ -98,7 +98,7 @@ impl Session {
     }
 
     async fn renew(&self) -> anyhow::Result<()> {
-        let r = reqwest::Client::new()
+        let r = bianmin_common::http_client::client()
             .post(format!("{}/api/v1/auth/login", self.target))
             .json(&serde_json::json!({"username": self.user, "password": self.password}))
             .send()
@@ -149,7 +149,7 @@ struct Live {
 }
 
 pub async fn run(plan: &Plan, catalog: Arc<Catalog>) -> anyhow::Result<Outcome> {
-    let http = reqwest::Client::builder()
+    let http = bianmin_common::http_client::builder()
         .pool_max_idle_per_host(plan.concurrency * 2)
         .timeout(Duration::from_secs(10))
         .build()?;

@@ -83,7 +83,7 @@ struct Args {
 }
 
 async fn catalog(target: &str) -> anyhow::Result<resident::Catalog> {
-    let http = reqwest::Client::new();
+    let http = bianmin_common::http_client::client();
     let get = |path: &'static str| {
         let http = http.clone();
         let url = format!("{target}{path}");

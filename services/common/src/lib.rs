@@ -12,6 +12,7 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod grpc;
+pub mod http_client;
 pub mod inbox;
 pub mod mtls;
 pub mod nats;

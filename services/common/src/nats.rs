@@ -22,24 +22,14 @@ pub async fn connect(
     name: &str,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<async_nats::Client> {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let options = async_nats::ConnectOptions::new()
+    crate::runtime::retry_until_ready(&format!("nats at {url}"), shutdown, || {
+        async_nats::ConnectOptions::new()
             .name(name)
             .connection_timeout(Duration::from_secs(5))
-            .max_reconnects(None);
-        match options.connect(url).await {
-            Ok(client) => return Ok(client),
-            Err(e) => {
-                tracing::warn!(url, error = %e, retry_in_ms = delay.as_millis() as u64, "nats not reachable yet");
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => anyhow::bail!("shutdown requested while connecting to nats"),
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+            .max_reconnects(None)
+            .connect(url)
+    })
+    .await
 }
 
 pub fn jetstream(client: async_nats::Client) -> jetstream::Context {

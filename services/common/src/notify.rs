@@ -172,7 +172,7 @@ pub fn sender_from_settings(
         ("log", _) => Ok(Arc::new(LogSender)),
         ("webhook", Some(url)) if !url.is_empty() => Ok(Arc::new(WebhookSender {
             url: url.to_string(),
-            client: reqwest::Client::builder()
+            client: crate::http_client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()?,
         })),

@@ -19,6 +19,36 @@ pub struct Infra {
     pub calendar: Arc<WorkingCalendar>,
 }
 
+/// Calls `attempt` until it succeeds, backing off from 200 ms to 5 s and
+/// logging each failure: a dependency that is still starting (a database,
+/// NATS, an object store) delays readiness instead of crashing the pod.
+/// Gives up only when shutdown is requested.
+pub async fn retry_until_ready<T, E, F, Fut>(
+    what: &str,
+    shutdown: &CancellationToken,
+    mut attempt: F,
+) -> anyhow::Result<T>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "{what} not reachable yet")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => anyhow::bail!("shutdown requested while waiting for {what}"),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// Connects to PostgreSQL (retrying until it answers), with the database
 /// created when missing and migrations run.
 pub async fn database(
@@ -26,20 +56,10 @@ pub async fn database(
     migrations: &'static Migrator,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<PgPool> {
-    let mut delay = Duration::from_millis(200);
-    let pool = loop {
-        match crate::db::connect(&settings.database_url, settings.database_pool_size).await {
-            Ok(pool) => break pool,
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet")
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.cancelled() => anyhow::bail!("shutdown requested while connecting to the database"),
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    };
+    let pool = retry_until_ready("database", shutdown, || {
+        crate::db::connect(&settings.database_url, settings.database_pool_size)
+    })
+    .await?;
     crate::db::migrate(&pool, migrations).await?;
     Ok(pool)
 }

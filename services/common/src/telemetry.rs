@@ -67,6 +67,8 @@ fn tracer_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
 /// Installs the global subscriber and the W3C trace-context propagator.
 /// `service` names the service in spans unless `OTEL_SERVICE_NAME` is set.
 pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
+    // The OTLP/HTTP exporter builds a reqwest client (see http_client).
+    crate::http_client::install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let filter = || {

@@ -42,9 +42,7 @@ impl Settings {
             seed_file: env.optional("SEED_FILE").map(PathBuf::from),
             pii_keys_file: env.optional("PII_KEYS_FILE"),
             pii_keys: env.optional("PII_KEYS"),
-            materials: store::materials::Location::Directory(
-                env.path("MATERIALS_DIR", "deploy/.data/materials"),
-            ),
+            materials: store::materials::Location::read(env),
             material_max_bytes: env
                 .parse("MATERIAL_MAX_BYTES", domain::materials::DEFAULT_MAX_BYTES),
         }
@@ -101,6 +99,10 @@ pub async fn run(
             "catalog seeded"
         );
     }
+    bianmin_common::runtime::retry_until_ready("materials store", &shutdown, || {
+        store::materials::probe(materials.as_ref())
+    })
+    .await?;
     bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
     events::retire_old_consumer(&infra.jetstream).await;
     tasks.spawn(bianmin_common::inbox::run(

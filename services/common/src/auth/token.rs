@@ -224,15 +224,11 @@ impl Verifier {
             .jwks_url
             .clone()
             .ok_or_else(|| anyhow::anyhow!("AUTH_JWKS_URL or AUTH_JWKS_FILE is required when AUTH_ISSUER is not the local default"))?;
-        // reqwest is built without TLS in this workspace (its TLS features
-        // would switch every client in the process to a crypto provider that
-        // must be installed first). An https issuer's keys are mounted as a
-        // file (AUTH_JWKS_FILE), kept fresh by whatever syncs the Secret.
         anyhow::ensure!(
-            url.starts_with("http://"),
-            "AUTH_JWKS_URL={url}: only http:// is fetched; mount an https issuer's JWKS as AUTH_JWKS_FILE"
+            url.starts_with("http://") || url.starts_with("https://"),
+            "AUTH_JWKS_URL={url}: an http:// or https:// URL is needed"
         );
-        let client = reqwest::Client::builder()
+        let client = crate::http_client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
         Ok(Self::with_keys(

@@ -1,7 +1,7 @@
-//! Materials: the content in an object store (`object_store`; a local
-//! directory today), the facts (item, SHA-256, size, type, uploader, time)
-//! in PostgreSQL. The rest of the service sees only `dyn ObjectStore`, so
-//! an S3-compatible store is a new [`Location`] and a crate feature.
+//! Materials: the content in an object store (`object_store`: a local
+//! directory on one machine, an S3-compatible bucket in Kubernetes), the
+//! facts (item, SHA-256, size, type, uploader, time) in PostgreSQL. The rest
+//! of the service sees only `dyn ObjectStore`.
 //!
 //! Objects are content-addressed per application and item
 //! (`applications/<id>/<item>/<sha256>`), so the object is written first
@@ -19,10 +19,61 @@ use sqlx::{PgPool, Row};
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// Where materials are kept (MATERIALS_DIR).
+/// Where materials are kept: `MATERIALS_DIR`, or the bucket named by
+/// `MATERIALS_S3_BUCKET` when that is set.
 #[derive(Clone, Debug)]
 pub enum Location {
     Directory(std::path::PathBuf),
+    S3(S3Location),
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph RGW …). Credentials come
+/// from the standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (or the
+/// pod's web identity), never from these settings, so they stay in Secrets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// `MATERIALS_S3_ENDPOINT`; `None` is AWS itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+}
+
+impl Location {
+    /// Reads the location from the environment; a bad value is reported
+    /// with the other configuration problems.
+    pub fn read(env: &mut bianmin_common::config::Env) -> Self {
+        let Some(bucket) = env.optional("MATERIALS_S3_BUCKET") else {
+            return Location::Directory(env.path("MATERIALS_DIR", "deploy/.data/materials"));
+        };
+        let endpoint = env.optional("MATERIALS_S3_ENDPOINT");
+        if let Some(e) = &endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                env.reject(format!(
+                    "MATERIALS_S3_ENDPOINT={e:?}: an http:// or https:// URL is needed"
+                ));
+            }
+        }
+        if !valid_bucket_name(&bucket) {
+            env.reject(format!(
+                "MATERIALS_S3_BUCKET={bucket:?}: a bucket name is 3-63 lowercase letters, digits, '.' or '-'"
+            ));
+        }
+        Location::S3(S3Location {
+            bucket,
+            endpoint,
+            region: env.string("MATERIALS_S3_REGION", "us-east-1"),
+        })
+    }
+}
+
+/// S3's bucket naming rule, enough to catch a typo before the first upload.
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
 }
 
 pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
@@ -32,7 +83,41 @@ pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
                 .map_err(|e| anyhow::anyhow!("MATERIALS_DIR {}: {e}", dir.display()))?;
             Arc::new(object_store::local::LocalFileSystem::new_with_prefix(dir)?)
         }
+        Location::S3(s3) => {
+            // object_store builds a reqwest client, whose TLS needs the
+            // process's crypto provider.
+            bianmin_common::http_client::install_crypto_provider();
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(&s3.bucket)
+                .with_region(&s3.region);
+            if let Some(endpoint) = &s3.endpoint {
+                // In-cluster storage is often plain HTTP behind the
+                // cluster network; an https endpoint never falls back.
+                builder = builder
+                    .with_endpoint(endpoint)
+                    .with_allow_http(endpoint.starts_with("http://"));
+            }
+            Arc::new(
+                builder
+                    .build()
+                    .map_err(|e| anyhow::anyhow!("MATERIALS_S3_BUCKET {}: {e}", s3.bucket))?,
+            )
+        }
     })
+}
+
+/// Where the start-up probe writes: outside `applications/`, so it can
+/// never be taken for a material.
+const PROBE_KEY: &str = "_probe/intake";
+
+/// Writes and reads back a small object, so a missing bucket, a wrong
+/// endpoint or refused credentials stop readiness at start instead of
+/// failing the first resident's upload.
+pub async fn probe(store: &dyn ObjectStore) -> object_store::Result<()> {
+    let path = ObjectPath::from(PROBE_KEY);
+    store.put(&path, PutPayload::from_static(b"ok")).await?;
+    store.get(&path).await?.bytes().await?;
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -194,4 +279,70 @@ pub async fn load(
         )
     })?;
     Ok(Some((file(&row), content)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bianmin_common::config::Env;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> (Location, anyhow::Result<()>) {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut env = Env::from_map(map);
+        let location = Location::read(&mut env);
+        (location, env.finish())
+    }
+
+    #[test]
+    fn a_directory_unless_a_bucket_is_named() {
+        let (location, ok) = read(&[("MATERIALS_DIR", "/srv/materials")]);
+        ok.unwrap();
+        assert!(matches!(location, Location::Directory(d) if d == std::path::Path::new("/srv/materials")));
+    }
+
+    #[test]
+    fn a_bucket_with_its_endpoint_and_default_region() {
+        let (location, ok) = read(&[
+            ("MATERIALS_DIR", "/srv/materials"),
+            ("MATERIALS_S3_BUCKET", "bianmin-materials"),
+            ("MATERIALS_S3_ENDPOINT", "http://minio:9000"),
+        ]);
+        ok.unwrap();
+        let Location::S3(s3) = location else {
+            panic!("expected S3")
+        };
+        assert_eq!(
+            s3,
+            S3Location {
+                bucket: "bianmin-materials".into(),
+                endpoint: Some("http://minio:9000".into()),
+                region: "us-east-1".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn bad_bucket_and_endpoint_are_both_reported() {
+        let (_, result) = read(&[
+            ("MATERIALS_S3_BUCKET", "Bianmin_Materials"),
+            ("MATERIALS_S3_ENDPOINT", "minio:9000"),
+        ]);
+        let message = result.unwrap_err().to_string();
+        assert!(message.contains("MATERIALS_S3_BUCKET"), "{message}");
+        assert!(message.contains("MATERIALS_S3_ENDPOINT"), "{message}");
+    }
+
+    #[test]
+    fn bucket_names_follow_the_s3_rule() {
+        for ok in ["abc", "bianmin-materials", "c01.materials", "a1b"] {
+            assert!(valid_bucket_name(ok), "{ok}");
+        }
+        for bad in ["ab", "-abc", "abc-", "ABC", "a_b_c", &"a".repeat(64)] {
+            assert!(!valid_bucket_name(bad), "{bad}");
+        }
+    }
 }
