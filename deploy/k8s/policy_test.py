@@ -20,6 +20,10 @@ from pathlib import Path
 import yaml
 
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+# Run to completion: nothing routes traffic to them, so no probes required.
+RUN_TO_COMPLETION_KINDS = {"Job"}
+# The keys cert-manager writes into a Certificate's spec.secretName.
+CERTIFICATE_SECRET_KEYS = {"tls.crt", "tls.key", "ca.crt"}
 RUN_AS_USER = 10001
 # The image that holds the Bianmin programs (deploy/Containerfile), by the
 # last path segment of its name, whatever registry an overlay points it at.
@@ -153,7 +157,7 @@ def check_containers(docs, provided=None):
         pod_sc = spec.get("securityContext", {}) or {}
         for c, is_init in all_containers(spec):
             where = f"{name_of(doc)} container {c.get('name')}"
-            if not is_init:
+            if not is_init and doc.get("kind") not in RUN_TO_COMPLETION_KINDS:
                 for probe in ("livenessProbe", "readinessProbe"):
                     if not c.get(probe):
                         problems.append(f"{where}: no {probe}")
@@ -335,6 +339,10 @@ def _references(docs):
             for sel in creds.values():
                 if isinstance(sel, dict):
                     refs.append((who, "Secret", sel["name"], sel["key"], False))
+        if doc.get("kind") == "Issuer" and doc["apiVersion"].startswith("cert-manager.io/"):
+            ca = (doc.get("spec") or {}).get("ca") or {}
+            if "secretName" in ca:
+                refs.append((who, "Secret", ca["secretName"], None, False))
         if doc.get("kind") == "Cluster":
             initdb = (doc.get("spec", {}).get("bootstrap") or {}).get("initdb") or {}
             if "secret" in initdb:
@@ -342,13 +350,27 @@ def _references(docs):
     return refs
 
 
+def certificate_secrets(docs) -> dict[str, str]:
+    """{secret name: Certificate name} for the Secrets cert-manager writes for the render."""
+    return {d["spec"]["secretName"]: d["metadata"]["name"] for d in docs
+            if d.get("kind") == "Certificate" and d.get("apiVersion", "").startswith("cert-manager.io/")}
+
+
 def check_references(docs, provided: Provided):
-    """Every referenced ConfigMap/Secret (and key) is in the render or operator-provided."""
+    """Every referenced ConfigMap/Secret (and key) is in the render or operator-provided.
+
+    A Secret named by a cert-manager Certificate's spec.secretName counts as in
+    the render, with the keys cert-manager writes (tls.crt, tls.key, ca.crt).
+    """
     problems = []
     objects = {}
+    for secret, certificate in certificate_secrets(docs).items():
+        objects[("Secret", secret)] = dict.fromkeys(CERTIFICATE_SECRET_KEYS)
     for doc in docs:
         if doc.get("kind") in ("ConfigMap", "Secret"):
             data = {**(doc.get("data") or {}), **(doc.get("stringData") or {}), **(doc.get("binaryData") or {})}
+            if (doc["kind"], doc["metadata"]["name"]) in objects:
+                problems.append(f"{name_of(doc)} is also written by a Certificate: which one wins?")
             objects[(doc["kind"], doc["metadata"]["name"])] = data
     listed = {("Secret", n) for n in provided.secrets} | {("ConfigMap", n) for n in provided.configmaps}
     used = set()
@@ -411,6 +433,10 @@ def check_object_refs(docs, provided: Provided):
                 for backend in rule.get("backendRefs", []) or []:
                     if not service_port_exists(backend["name"], backend["port"]):
                         problems.append(f"{who}: backend {backend['name']}:{backend['port']} is not a Service port in the render")
+        if kind == "Certificate" and doc.get("apiVersion", "").startswith("cert-manager.io/"):
+            ref = spec.get("issuerRef") or {}
+            if ref.get("kind", "Issuer") == "Issuer" and ("Issuer", ref.get("name")) not in by_kind_name:
+                problems.append(f"{who}: issuer Issuer/{ref.get('name')} is not in the render")
     for labels, _ in provided.pods:
         cluster = labels.get("cnpg.io/cluster")
         if cluster and ("Cluster", cluster) not in by_kind_name:
@@ -497,8 +523,15 @@ spec:
             allowPrivilegeEscalation: false
             readOnlyRootFilesystem: true
             capabilities: {drop: [ALL]}
-          volumeMounts: [{name: tmp, mountPath: /tmp}]
-      volumes: [{name: tmp, emptyDir: {}}]
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+            - {name: tls, mountPath: /etc/tls, readOnly: true}
+      volumes:
+        - {name: tmp, emptyDir: {}}
+        - name: tls
+          secret:
+            secretName: app-tls
+            items: [{key: tls.crt, path: tls.crt}, {key: tls.key, path: tls.key}, {key: ca.crt, path: ca.crt}]
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -507,6 +540,43 @@ spec:
   podSelector: {matchLabels: {app: app}}
   ingress: [{ports: [{port: 50061}]}]
   egress: [{to: [{namespaceSelector: {}}], ports: [{port: 53, protocol: UDP}]}]
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: app-ca}
+spec: {ca: {secretName: app-ca}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: app-ca}
+spec: {isCA: true, commonName: app CA, secretName: app-ca, issuerRef: {name: app-selfsigned}}
+---
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: app-selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: app}
+spec: {secretName: app-tls, dnsNames: [app], issuerRef: {name: app-ca, kind: Issuer}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: app-setup}
+spec:
+  template:
+    spec:
+      restartPolicy: OnFailure
+      securityContext: {runAsNonRoot: true, runAsUser: 10001, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: setup
+          image: registry.example/tool:1.0
+          resources: {requests: {cpu: 10m, memory: 1Mi}, limits: {cpu: 10m, memory: 1Mi}}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
 """
 
 
@@ -525,6 +595,10 @@ def _broken():
     docs[2]["spec"]["selector"] = {"app": "typo"}  # Service selects nothing
     docs[4]["spec"]["ingress"][0]["ports"] = [{"port": 9999}]  # nobody listens on 9999
     docs[4]["spec"]["egress"][0]["ports"] = [{"port": 5432}]  # not a listed external port
+    deploy["volumes"][1]["secret"]["items"][1]["key"] = "key.pem"  # cert-manager writes tls.key
+    docs[5]["spec"]["ca"]["secretName"] = "typo-ca"  # no Certificate writes it
+    docs[8]["spec"]["issuerRef"]["name"] = "typo"  # no such Issuer
+    del docs[9]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]  # Jobs still need limits
     docs.append({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "typo"},
                  "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "typo"}}}})
     return docs
@@ -541,13 +615,16 @@ def self_check():
     broken = _broken()
     found = {name: problems for name, problems in run_all(broken, provided, binaries)}
     expected = {
-        "check_containers": ["no readinessProbe", "no limits.cpu", "runAsUser is 0", "readOnlyRootFilesystem"],
+        "check_containers": ["no readinessProbe", "no limits.cpu", "runAsUser is 0", "readOnlyRootFilesystem",
+                             "Job/app-setup container setup: no limits.cpu"],
         "check_images": ["no fixed tag"],
         "check_commands": ["bianmin-nonexistent"],
         "check_service_selectors": ["matches no workload"],
         "check_network_policy_ports": ["ingress port 9999/TCP", "egress port 5432/TCP"],
-        "check_references": ["Secret missing-db is neither"],
-        "check_object_refs": ["PodDisruptionBudget/typo: selector matches no pods"],
+        "check_references": ["Secret missing-db is neither", "Secret app-tls has no key 'key.pem'",
+                             "Issuer/app-ca: Secret typo-ca is neither"],
+        "check_object_refs": ["PodDisruptionBudget/typo: selector matches no pods",
+                              "Certificate/app: issuer Issuer/typo is not in the render"],
     }
     for name, needles in expected.items():
         for needle in needles:

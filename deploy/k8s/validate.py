@@ -4,8 +4,9 @@
 2. validate each built-in document with `kubernetes-validate --strict` against
    the oldest and newest Kubernetes minors we support; a document it has no
    schema for is a failure, not the tool's mere warning;
-3. validate the custom resources (CloudNativePG, Barman ObjectStore, TLSRoute)
-   against our strict JSON Schemas in schemas/;
+3. validate the custom resources (CloudNativePG, Barman ObjectStore, TLSRoute,
+   cert-manager Issuer and Certificate) against our strict JSON Schemas in
+   schemas/;
 4. run the policy checks (policy_test.py) on each render, and their self-check;
 5. cross-check the repository: calendars listed for kustomize, image binaries,
    and `nats-server -t` on each overlay's nats.conf.
