@@ -595,7 +595,8 @@ async fn catalog_channels_and_materials() {
     );
 
     // ---- Materials on application A (checklist of v1, three items).
-    let files = cluster.dir().join("materials");
+    // Materials only: intake also keeps its start-up probe object there.
+    let files = cluster.dir().join("materials").join("applications");
     let url = |item: &str| format!("{gw}/api/v1/applications/{a_id}/materials?item={item}");
     let satisfied = |app: &Value| -> Vec<(String, bool)> {
         app["checklist"]
