@@ -53,6 +53,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     pub rate_per_ip: limits::Rate,
     pub rate_per_principal: limits::Rate,
+    /// Per partner agency on the partner edge.
+    pub rate_per_partner: limits::Rate,
     /// Login attempts per minute per client address (also the burst).
     pub logins_per_minute: u32,
     /// The partner gRPC edge; `Ok(None)` when off, `Err` when its settings
@@ -91,6 +93,10 @@ impl Settings {
             rate_per_principal: limits::Rate {
                 per_second: env.parse("RATE_LIMIT_PER_PRINCIPAL", 30),
                 burst: env.parse("RATE_LIMIT_PER_PRINCIPAL_BURST", 60),
+            },
+            rate_per_partner: limits::Rate {
+                per_second: env.parse("RATE_LIMIT_PER_PARTNER", 20),
+                burst: env.parse("RATE_LIMIT_PER_PARTNER_BURST", 40),
             },
             logins_per_minute: env.parse("RATE_LIMIT_LOGINS_PER_MINUTE", 20),
             public_lookups_per_minute: env.parse("RATE_LIMIT_PUBLIC_PER_MINUTE", 30),
@@ -267,6 +273,7 @@ pub async fn run(
     let limits = limits::Limits::new(
         settings.rate_per_ip,
         settings.rate_per_principal,
+        settings.rate_per_partner,
         settings.logins_per_minute,
         settings.public_lookups_per_minute,
     );
@@ -295,6 +302,7 @@ pub async fn run(
                 p,
                 &settings.auth,
                 state.intake.clone(),
+                state.limits.clone(),
                 settings.grpc_timeout,
             )?;
             let listener = TcpListener::bind(&p.addr).await.map_err(|e| {

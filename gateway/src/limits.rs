@@ -4,7 +4,10 @@
 //! from many addresses), plus a much tighter per-IP bucket for login, where
 //! every attempt is a password guess, and one for the public progress
 //! look-up, where every attempt is a guess at a number and a phone. Over
-//! the limit answers 429 with `Retry-After`.
+//! the limit answers 429 with `Retry-After`. Partner agencies, machine
+//! clients on the mutual-TLS edge, have a bucket each of their own
+//! (RESOURCE_EXHAUSTED there), so one agency's batch job cannot crowd out
+//! another's look-ups or the centers' staff.
 
 use crate::error::HttpError;
 use axum::extract::{ConnectInfo, Request, State};
@@ -37,6 +40,7 @@ impl Rate {
 pub struct Limits {
     per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     per_principal: Arc<DefaultKeyedRateLimiter<String>>,
+    per_partner: Arc<DefaultKeyedRateLimiter<String>>,
     login: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     public: Arc<DefaultKeyedRateLimiter<IpAddr>>,
 }
@@ -61,6 +65,7 @@ impl Limits {
     pub fn new(
         per_ip: Rate,
         per_principal: Rate,
+        per_partner: Rate,
         logins_per_minute: u32,
         public_per_minute: u32,
     ) -> Self {
@@ -68,6 +73,7 @@ impl Limits {
         Self {
             per_ip: Arc::new(RateLimiter::keyed(per_ip.quota())),
             per_principal: Arc::new(RateLimiter::keyed(per_principal.quota())),
+            per_partner: Arc::new(RateLimiter::keyed(per_partner.quota())),
             login: Arc::new(RateLimiter::keyed(per_minute(logins_per_minute))),
             public: Arc::new(RateLimiter::keyed(per_minute(public_per_minute))),
         }
@@ -82,6 +88,13 @@ impl Limits {
                     not_until.wait_time_from(DefaultClock::default().now()),
                 ))
             })
+    }
+
+    /// Ok, or how long the partner must wait.
+    pub fn per_partner(&self, partner_id: &str) -> Result<(), Duration> {
+        self.per_partner
+            .check_key(&partner_id.to_string())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     fn check_ip(
@@ -103,6 +116,7 @@ impl Limits {
                 _ = every.tick() => {
                     self.per_ip.retain_recent();
                     self.per_principal.retain_recent();
+                    self.per_partner.retain_recent();
                     self.login.retain_recent();
                     self.public.retain_recent();
                 }
@@ -158,6 +172,10 @@ mod tests {
                 per_second: 1,
                 burst: 2,
             },
+            Rate {
+                per_second: 1,
+                burst: 1,
+            },
             2,
             1,
         );
@@ -183,5 +201,15 @@ mod tests {
         );
         assert!(Limits::check_ip(&limits.public, ip).is_ok());
         assert!(Limits::check_ip(&limits.public, ip).is_err());
+        assert!(
+            limits.per_partner("a").is_ok(),
+            "partners are not principals' buckets"
+        );
+        let wait = limits.per_partner("a").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert!(limits.per_partner("civil-affairs").is_ok());
     }
 }

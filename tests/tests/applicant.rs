@@ -526,8 +526,11 @@ async fn full_views_are_logged_lookups_are_scoped_and_no_plaintext_is_stored() {
     );
 
     // The new endpoints are in the API document.
-    let (_, doc) =
-        send(bianmin_common::http_client::client().get(format!("{}/api/v1/openapi.json", cluster.gateway))).await;
+    let (_, doc) = send(
+        bianmin_common::http_client::client()
+            .get(format!("{}/api/v1/openapi.json", cluster.gateway)),
+    )
+    .await;
     for path in [
         "/api/v1/applications/{id}/applicant",
         "/api/v1/applications/by-id-number",

@@ -441,7 +441,10 @@ async fn catalog_channels_and_materials() {
             reqwest::header::AUTHORIZATION,
             format!("Bearer {token}").parse().unwrap(),
         );
-        bianmin_common::http_client::builder().default_headers(headers).build().unwrap()
+        bianmin_common::http_client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     };
     let with = |f: &dyn Fn(&mut Value)| {
         let mut v = application("elderly-care-subsidy", "window", 10);

@@ -168,7 +168,15 @@ async fn a_case_goes_from_submission_to_closure_with_a_supplement_round_and_a_jo
         "not_found",
     )
     .await;
-    assert_eq!(bianmin_common::http_client::client().get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(
+        bianmin_common::http_client::client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 
     // 补正: every missing item at once; the clock is suspended.
     let missing = json!({"missing_items": ["户口簿复印件", "收入证明"], "reason": "材料不全"});

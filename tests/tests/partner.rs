@@ -53,6 +53,48 @@ impl Ca {
     }
 }
 
+/// The partner edge's server certificate (from a CA of its own), the
+/// district partner CA and the registry, written under a test directory.
+struct Edge {
+    ca: Ca,
+    port: u16,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Edge {
+    fn new(d: &Path, partner_ca: &Ca, registry: &Value) -> Self {
+        let ca = Ca::new("bianmin edge test CA");
+        let (server_cert, server_key) = ca.issue(
+            &["localhost", "127.0.0.1"],
+            &[ExtendedKeyUsagePurpose::ServerAuth],
+        );
+        let port = free_port();
+        let env = vec![
+            ("PARTNER_GRPC_ADDR", format!("127.0.0.1:{port}")),
+            ("PARTNER_TLS_CERT", write(d, "edge.crt", &server_cert)),
+            ("PARTNER_TLS_KEY", write(d, "edge.key", &server_key)),
+            (
+                "PARTNER_CLIENT_CA",
+                write(d, "partners-ca.crt", &partner_ca.pem),
+            ),
+            (
+                "PARTNER_REGISTRY",
+                write(d, "partners.json", &registry.to_string()),
+            ),
+        ];
+        Self { ca, port, env }
+    }
+
+    /// The gateway settings that turn the edge on, plus `extra`.
+    fn gateway_env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(extra.iter().copied())
+            .collect()
+    }
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -155,14 +197,9 @@ fn audit_verify(cluster: &Cluster) -> std::process::Output {
 async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // The edge's own server CA, the district partner CA, and a stranger's.
-    let edge_ca = Ca::new("bianmin edge test CA");
+    // The district partner CA, and a stranger's.
     let partner_ca = Ca::new("bianmin partner test CA");
     let rogue_ca = Ca::new("somebody else's CA");
-    let (server_cert, server_key) = edge_ca.issue(
-        &["localhost", "127.0.0.1"],
-        &[ExtendedKeyUsagePurpose::ServerAuth],
-    );
     let civil = partner_ca.client("civil-affairs");
     let status_only = partner_ca.client("status-only");
     let stranger = partner_ca.client("stranger");
@@ -171,27 +208,12 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
         {"id": "civil-affairs", "name": "区民政局", "methods": ["GetApplicationStatus", "SubmitReferral"], "centers": ["C01"]},
         {"id": "status-only", "name": "区残联", "methods": ["GetApplicationStatus"], "centers": ["C01", "C02"]}
     ]});
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let gateway_env = [
-        ("PARTNER_GRPC_ADDR", addr.clone()),
-        ("PARTNER_TLS_CERT", write(d, "edge.crt", &server_cert)),
-        ("PARTNER_TLS_KEY", write(d, "edge.key", &server_key)),
-        (
-            "PARTNER_CLIENT_CA",
-            write(d, "partners-ca.crt", &partner_ca.pem),
-        ),
-        (
-            "PARTNER_REGISTRY",
-            write(d, "partners.json", &registry.to_string()),
-        ),
-    ];
-    let gateway_env: Vec<(&str, &str)> =
-        gateway_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let cluster = Cluster::start_with(Options { otlp: false }, &gateway_env)
+    let edge = Edge::new(d, &partner_ca, &registry);
+    let cluster = Cluster::start_with(Options { otlp: false }, &edge.gateway_env(&[]))
         .await
         .expect("cluster starts with the partner edge");
-    let ca = edge_ca.pem.as_str();
+    let port = edge.port;
+    let ca = edge.ca.pem.as_str();
 
     let c01 = staff_application(&cluster, "c01-specialist", "C01", 1).await;
     let c02 = staff_application(&cluster, "c02-specialist", "C02", 2).await;
@@ -534,5 +556,55 @@ async fn with_service_mtls_on_submissions_flow_and_plaintext_is_refused() {
         tonic::Code::Unimplemented,
         "the probe port serves health only"
     );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_over_its_rate_is_slowed_and_the_others_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let partner_ca = Ca::new("bianmin partner test CA");
+    let (busy, other) = (
+        partner_ca.client("civil-affairs"),
+        partner_ca.client("status-only"),
+    );
+    let registry = json!({"partners": [
+        {"id": "civil-affairs", "name": "区民政局", "methods": ["GetApplicationStatus"], "centers": ["C01"]},
+        {"id": "status-only", "name": "区残联", "methods": ["GetApplicationStatus"], "centers": ["C01"]}
+    ]});
+    let edge = Edge::new(dir.path(), &partner_ca, &registry);
+    // Three calls at once, then one a second.
+    let limits = [
+        ("RATE_LIMIT_PER_PARTNER", "1"),
+        ("RATE_LIMIT_PER_PARTNER_BURST", "3"),
+    ];
+    let cluster = Cluster::start_with(Options { otlp: false }, &edge.gateway_env(&limits))
+        .await
+        .expect("cluster starts with the partner edge");
+    let app = staff_application(&cluster, "c01-specialist", "C01", 21).await;
+    let no = app["application_no"].as_str().unwrap();
+    let ca = edge.ca.pem.as_str();
+
+    for call in 1..=3 {
+        let answer = status(edge.port, ca, Some(&busy), no, PURPOSE).await;
+        assert!(answer.is_ok(), "call {call}: {answer:?}");
+    }
+    let refused = status(edge.port, ca, Some(&busy), no, PURPOSE)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("请求过于频繁"), "{refused:?}");
+    // Another agency has its own bucket.
+    status(edge.port, ca, Some(&other), no, PURPOSE)
+        .await
+        .expect("another partner is not slowed");
+    // The bucket refills.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    status(edge.port, ca, Some(&busy), no, PURPOSE)
+        .await
+        .expect("a token again after a second");
     cluster.stop().await;
 }

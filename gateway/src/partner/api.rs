@@ -22,6 +22,7 @@ pub struct PartnerApi {
     pub key: Arc<SigningKey>,
     pub auth: AuthSettings,
     pub intake: crate::Intake,
+    pub limits: crate::limits::Limits,
     pub grpc_timeout: Duration,
 }
 
@@ -29,6 +30,13 @@ fn unknown_partner() -> Status {
     Status::unauthenticated(
         "客户端证书未登记为合作机构 (client certificate is not a registered partner)",
     )
+}
+
+fn too_many(wait: Duration) -> Status {
+    let seconds = wait.as_secs() + 1;
+    Status::resource_exhausted(format!(
+        "请求过于频繁，请 {seconds} 秒后再试 (too many requests, retry in {seconds} s)"
+    ))
 }
 
 /// Applicant names as partners see them (minimum necessary).
@@ -54,14 +62,20 @@ fn status_of(a: intake::Application) -> pb::ApplicationStatus {
 }
 
 impl PartnerApi {
-    /// The registered partner behind the request's client certificate.
+    /// The registered partner behind the request's client certificate,
+    /// within its rate.
     fn partner<T>(&self, request: &Request<T>) -> Result<&Partner, Status> {
         let certs = request.peer_certs().ok_or_else(unknown_partner)?;
         let id = super::identity::partner_id(&certs).ok_or_else(unknown_partner)?;
-        self.registry.get(&id).ok_or_else(|| {
+        let partner = self.registry.get(&id).ok_or_else(|| {
             tracing::warn!(partner = %id, "client certificate names no registered partner");
             unknown_partner()
-        })
+        })?;
+        self.limits.per_partner(&partner.id).map_err(|wait| {
+            tracing::warn!(partner = %partner.id, "partner over its rate limit");
+            too_many(wait)
+        })?;
+        Ok(partner)
     }
 
     /// The request to intake, as `partner`. A method outside the partner's

@@ -101,6 +101,7 @@ impl Edge {
         settings: &Settings,
         auth: &AuthSettings,
         intake: crate::Intake,
+        limits: crate::limits::Limits,
         grpc_timeout: Duration,
     ) -> anyhow::Result<Self> {
         let identity = Identity::from_pem(
@@ -128,6 +129,7 @@ impl Edge {
                 key: Arc::new(key),
                 auth: auth.clone(),
                 intake,
+                limits,
                 grpc_timeout,
             },
         })

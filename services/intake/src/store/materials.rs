@@ -301,7 +301,9 @@ mod tests {
     fn a_directory_unless_a_bucket_is_named() {
         let (location, ok) = read(&[("MATERIALS_DIR", "/srv/materials")]);
         ok.unwrap();
-        assert!(matches!(location, Location::Directory(d) if d == std::path::Path::new("/srv/materials")));
+        assert!(
+            matches!(location, Location::Directory(d) if d == std::path::Path::new("/srv/materials"))
+        );
     }
 
     #[test]
