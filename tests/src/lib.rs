@@ -418,6 +418,52 @@ impl Cluster {
             .expect("a client")
     }
 
+    /// GETs `path` (as `who`) until `check` holds on the JSON answer and
+    /// returns it; after 30 s the test fails, naming `what`, with the logs.
+    /// Events cross the cluster asynchronously: this is how a test waits
+    /// for one's effect the way a user would, by looking again.
+    pub async fn poll(
+        &self,
+        who: &reqwest::Client,
+        path: &str,
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = match who.get(format!("{}{path}", self.gateway)).send().await {
+                Ok(r) => r.json().await.unwrap_or(serde_json::Value::Null),
+                Err(e) => serde_json::Value::String(e.to_string()),
+            };
+            if check(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {what} at {path}: {body}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The review case opened for an application (as `who`), once review
+    /// has opened it.
+    pub async fn case_of(&self, who: &reqwest::Client, application_id: &str) -> String {
+        let app = self
+            .poll(
+                who,
+                &format!("/api/v1/applications/{application_id}"),
+                "the review case",
+                |a| a["review"]["case_id"].is_string(),
+            )
+            .await;
+        app["review"]["case_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The development identity provider's signing key, to mint tokens the
     /// tests need (expired, for another audience, …).
     pub fn signing_key(&self) -> bianmin_common::auth::token::SigningKey {

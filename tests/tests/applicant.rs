@@ -52,20 +52,8 @@ async fn until(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, body) =
-            send(who.get(format!("{}/api/v1/applications/{id}", cluster.gateway))).await;
-        if check(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}: {body}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/api/v1/applications/{id}");
+    cluster.poll(who, &path, what, check).await
 }
 
 /// Polls the review case (as a C01 supervisor) until `check` holds.
@@ -76,19 +64,8 @@ async fn case_until(
     check: impl Fn(&Value) -> bool,
 ) -> Value {
     let http = cluster.client_as("c01-supervisor").await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, body) = send(http.get(format!("{}/api/v1/reviews/{case}", cluster.gateway))).await;
-        if check(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}: {body}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/api/v1/reviews/{case}");
+    cluster.poll(&http, &path, what, check).await
 }
 
 /// Percent-encodes a query value.

@@ -42,28 +42,7 @@ async fn create(http: &reqwest::Client, cluster: &Cluster, center: &str, n: u32)
 
 /// The review case opened for an application, once review has opened it.
 async fn case_of(cluster: &Cluster, http: &reqwest::Client, application: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let body: Value = http
-            .get(format!(
-                "{}/api/v1/applications/{application}",
-                cluster.gateway
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if let Some(id) = body["review"]["case_id"].as_str() {
-            return id.to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no review case for {application}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    cluster.case_of(http, application).await
 }
 
 /// Who is asking. `Anonymous` sends no token.

@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 const TYPE: &str = "elderly-meal-subsidy";
 const MIB: usize = 1024 * 1024;
@@ -97,26 +96,11 @@ fn stored_files(dir: &Path) -> usize {
 }
 
 async fn review_case(cluster: &Cluster, http: &Client, application_id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, app, _) = send(http.get(format!(
-            "{}/api/v1/applications/{application_id}",
-            cluster.gateway
-        )))
-        .await;
-        if let Some(case) = app["review"]["case_id"].as_str() {
-            let (status, case, _) =
-                send(http.get(format!("{}/api/v1/reviews/{case}", cluster.gateway))).await;
-            assert_eq!(status, 200, "{case}");
-            return case;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no review case for {application_id}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let case = cluster.case_of(http, application_id).await;
+    let (status, case, _) =
+        send(http.get(format!("{}/api/v1/reviews/{case}", cluster.gateway))).await;
+    assert_eq!(status, 200, "{case}");
+    case
 }
 
 fn pdf(text: &str) -> Vec<u8> {

@@ -37,42 +37,21 @@ async fn submit(cluster: &Cluster, seq: u32) -> String {
         .to_string()
 }
 
-/// Polls the application until `check` holds.
+/// Polls the application (as a C01 supervisor) until `check` holds.
 async fn application_until(
     cluster: &Cluster,
     id: &str,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
     let http = cluster.client_as("c01-supervisor").await;
-    loop {
-        let body: Value = http
-            .get(format!("{}/api/v1/applications/{id}", cluster.gateway))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if check(&body) {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}: {body}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/api/v1/applications/{id}");
+    cluster.poll(&http, &path, what, check).await
 }
 
 async fn case_of(cluster: &Cluster, application_id: &str) -> String {
-    let app = application_until(cluster, application_id, "the review case", |a| {
-        !a["review"].is_null()
-    })
-    .await;
-    app["review"]["case_id"].as_str().unwrap().to_string()
+    let http = cluster.client_as("c01-supervisor").await;
+    cluster.case_of(&http, application_id).await
 }
 
 /// POSTs an action; returns status and body.

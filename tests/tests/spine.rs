@@ -20,26 +20,10 @@ fn application(id: &str, phone: &str) -> Value {
 }
 
 async fn wait_for_review(http: &reqwest::Client, cluster: &Cluster, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let body: Value = http
-            .get(format!("{}/api/v1/applications/{id}", cluster.gateway))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !body["review"].is_null() {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "review never appeared: {body}\n{}",
-            cluster.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let path = format!("/api/v1/applications/{id}");
+    cluster
+        .poll(http, &path, "the review", |b| !b["review"].is_null())
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
