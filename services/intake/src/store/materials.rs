@@ -46,12 +46,12 @@ impl Location {
             return Location::Directory(env.path("MATERIALS_DIR", "deploy/.data/materials"));
         };
         let endpoint = env.optional("MATERIALS_S3_ENDPOINT");
-        if let Some(e) = &endpoint {
-            if !(e.starts_with("http://") || e.starts_with("https://")) {
-                env.reject(format!(
-                    "MATERIALS_S3_ENDPOINT={e:?}: an http:// or https:// URL is needed"
-                ));
-            }
+        if let Some(e) = &endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            env.reject(format!(
+                "MATERIALS_S3_ENDPOINT={e:?}: an http:// or https:// URL is needed"
+            ));
         }
         if !valid_bucket_name(&bucket) {
             env.reject(format!(
@@ -87,23 +87,41 @@ pub fn open(location: &Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
             // object_store builds a reqwest client, whose TLS needs the
             // process's crypto provider.
             bianmin_common::http_client::install_crypto_provider();
-            let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(&s3.bucket)
-                .with_region(&s3.region);
-            if let Some(endpoint) = &s3.endpoint {
-                // In-cluster storage is often plain HTTP behind the
-                // cluster network; an https endpoint never falls back.
-                builder = builder
-                    .with_endpoint(endpoint)
-                    .with_allow_http(endpoint.starts_with("http://"));
-            }
             Arc::new(
-                builder
+                s3_builder(s3, object_store::aws::AmazonS3Builder::from_env())
                     .build()
                     .map_err(|e| anyhow::anyhow!("MATERIALS_S3_BUCKET {}: {e}", s3.bucket))?,
             )
         }
     })
+}
+
+/// `builder` (the environment's AWS settings, credentials among them) set
+/// to the bucket and endpoint.
+fn s3_builder(
+    s3: &S3Location,
+    builder: object_store::aws::AmazonS3Builder,
+) -> object_store::aws::AmazonS3Builder {
+    let builder = builder
+        .with_bucket_name(&s3.bucket)
+        .with_region(&s3.region)
+        // The crate's default retries for three minutes; a resident's
+        // upload is cut off by its gRPC deadline (GRPC_TIMEOUT_MS, 10 s)
+        // long before, and the start-up probe should say an endpoint is
+        // down within seconds.
+        .with_retry(object_store::RetryConfig {
+            backoff: Default::default(),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(8),
+        });
+    match &s3.endpoint {
+        // In-cluster storage is often plain HTTP behind the cluster
+        // network; an https endpoint never falls back.
+        Some(endpoint) => builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://")),
+        None => builder,
+    }
 }
 
 /// Where the start-up probe writes: outside `applications/`, so it can
@@ -336,6 +354,29 @@ mod tests {
         let message = result.unwrap_err().to_string();
         assert!(message.contains("MATERIALS_S3_BUCKET"), "{message}");
         assert!(message.contains("MATERIALS_S3_ENDPOINT"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_fails_the_probe_naming_it() {
+        // A port nobody listens on: bound, then released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let location = S3Location {
+            bucket: "bianmin-materials".into(),
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+            region: "us-east-1".into(),
+        };
+        bianmin_common::http_client::install_crypto_provider();
+        let store = s3_builder(&location, object_store::aws::AmazonS3Builder::new())
+            .with_access_key_id("probe")
+            .with_secret_access_key("probe")
+            .build()
+            .unwrap();
+        // What the operator reads in the log names the endpoint.
+        let error = probe(&store).await.unwrap_err().to_string();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
     }
 
     #[test]
