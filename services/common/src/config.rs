@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Where settings come from: a variable's name to its value, if set.
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send>;
+
 /// Reads settings from a lookup function (the process environment in
 /// `main`, a map in tests) and collects the problems it meets.
 pub struct Env {
-    lookup: Box<dyn Fn(&str) -> Option<String> + Send>,
+    lookup: Lookup,
     errors: Vec<String>,
 }
 
