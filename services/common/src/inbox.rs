@@ -212,6 +212,8 @@ async fn process_batch<H: Handler>(
     if tx.commit().await.is_err() {
         return false;
     }
+    // The handlers may have written events (review's do).
+    crate::outbox::committed();
     futures::future::join_all(batch.iter().map(|m| ack(m, AckKind::Ack))).await;
     true
 }
@@ -323,6 +325,7 @@ async fn apply<H: Handler>(
         .await
         .map_err(Failure::Handler)?;
     tx.commit().await.map_err(Failure::Infrastructure)?;
+    crate::outbox::committed();
     Ok(Applied::Done)
 }
 

@@ -92,7 +92,7 @@ pub async fn act(
         role: principal.role,
     };
     apply(&mut tx, d, &mut stored, &actor, command).await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(Acted {
         stored,
         replayed: false,
@@ -172,7 +172,7 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
             tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
                 due = %claimed.spec.due, "deadline timer fired");
         }
-        tx.commit().await?;
+        outbox::commit(tx).await?;
         fired += 1;
     }
 }

@@ -240,7 +240,7 @@ pub async fn submit(
         ),
     )
     .await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(Submitted {
         id,
         replayed: false,
@@ -579,7 +579,7 @@ pub async fn supplement(
         ),
     )
     .await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(())
 }
 
@@ -639,6 +639,6 @@ pub async fn withdraw(
         ),
     )
     .await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(())
 }
