@@ -38,7 +38,7 @@ pub async fn opened(
     d: &Deadlines,
     stored: &cases::Stored,
 ) -> sqlx::Result<()> {
-    timers::rearm(
+    timers::arm(
         tx,
         stored.id,
         &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
