@@ -76,17 +76,31 @@ impl OutboxEvent {
     }
 }
 
+/// The columns an event is stored in: `event_id, subject, event_type,
+/// payload, traceparent` (the last from [`OutboxEvent::traceparent`]), for
+/// a statement that writes one together with the change it announces (see
+/// intake's submission).
+pub const INSERT_COLUMNS: &str = "event_id, subject, event_type, payload, traceparent";
+
+impl OutboxEvent {
+    /// The current trace context, so the relay's publish joins the trace
+    /// of the change.
+    pub fn traceparent() -> Option<String> {
+        crate::propagation::current_traceparent()
+    }
+}
+
 /// Writes an event in the caller's transaction, with the current trace
 /// context so the relay's publish joins the same trace.
 pub async fn enqueue(tx: &mut PgConnection, event: OutboxEvent) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO outbox (event_id, subject, event_type, payload, traceparent) VALUES ($1, $2, $3, $4, $5)",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+    )))
     .bind(event.event_id)
     .bind(event.subject)
     .bind(event.event_type)
     .bind(&event.payload)
-    .bind(crate::propagation::current_traceparent())
+    .bind(OutboxEvent::traceparent())
     .execute(tx)
     .await?;
     Ok(())
