@@ -579,30 +579,57 @@ pub async fn review_opened(
     ) else {
         return Ok(None);
     };
-    // Returns who to tell, so the notice needs no second read of the row.
-    let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
+    // The change, its timeline entry (`$5`..) and who to tell, in one
+    // statement (see `with_entry`).
+    let updated = sqlx::query(sqlx::AssertSqlSafe(with_entry(
         // Withdrawn before review opened the case: it stays withdrawn (the
         // withdrawal ends the case as soon as review takes it).
         "UPDATE applications SET status = CASE WHEN status = 'withdrawn' THEN status ELSE 'in_review' END,
             review_case_id = $2, review_stage = $3,
             review_due_date = CASE WHEN status = 'withdrawn' THEN NULL ELSE $4 END
-         WHERE id = $1 RETURNING {ADDRESSEE_COLUMNS}"
+         WHERE id = $1",
+        5,
     )))
     .bind(application_id)
     .bind(case_id)
     .bind(&e.stage)
     .bind(due)
+    .bind(Some(entry.kind))
+    .bind(&entry.title)
+    .bind(&entry.detail)
+    .bind(at)
+    .bind(event_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = updated else {
-        return Ok(None);
-    };
-    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now());
-    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
-    add_entry(tx, application_id, &entry, at, Some(event_id)).await?;
-    Ok(Some(Addressee::from_row(&row)))
+    Ok(updated.as_ref().map(Addressee::from_row))
+}
+
+/// Wraps a consumer's `UPDATE applications ... WHERE id = $1` so the same
+/// statement adds the event's timeline entry (kind, title, detail, at,
+/// event id from `$first`; no entry when the kind is NULL) and returns the
+/// applicant ([`ADDRESSEE_COLUMNS`]), or no row for an unknown application.
+/// One round trip per event instead of three (update, entry, read for the
+/// notice), inside the consumer's transaction.
+fn with_entry(update: &str, first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}),
+         e AS (
+             INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
+             SELECT id, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
+             ON CONFLICT (event_id) DO NOTHING
+         )
+         SELECT {ADDRESSEE_COLUMNS} FROM u",
+        kind = p(0),
+        title = p(1),
+        detail = p(2),
+        at = p(3),
+        event = p(4),
+    )
 }
 
 /// What a later review event changes on an application.
@@ -645,16 +672,21 @@ pub async fn review_progress(
     // decision, which came first and stands (review refuses the withdrawal).
     // A request for supplements replaces the list; the case moving on
     // (any other status) clears it.
-    let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let at = DateTime::parse_from_rfc3339(p.occurred_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let entry = p.entry.as_ref();
+    let updated = sqlx::query(sqlx::AssertSqlSafe(with_entry(
         "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage),
             status = CASE WHEN status = 'withdrawn' AND $3 IS DISTINCT FROM 'approved' AND $3 IS DISTINCT FROM 'rejected'
                           THEN status ELSE COALESCE($3, status) END,
             review_due_date = CASE WHEN $4 THEN $5 ELSE review_due_date END,
-            missing_items = CASE WHEN $6::text[] IS NOT NULL THEN $6 WHEN $3 IS NOT NULL THEN '{{}}' ELSE missing_items END,
+            missing_items = CASE WHEN $6::text[] IS NOT NULL THEN $6 WHEN $3 IS NOT NULL THEN '{}' ELSE missing_items END,
             supplement_reason = CASE WHEN $6::text[] IS NOT NULL THEN $7 WHEN $3 IS NOT NULL THEN '' ELSE supplement_reason END,
             supplement_remaining_days = CASE WHEN $6::text[] IS NOT NULL THEN $8 WHEN $3 IS NOT NULL THEN NULL ELSE supplement_remaining_days END,
             supplement_answer = CASE WHEN $6::text[] IS NOT NULL THEN NULL ELSE supplement_answer END
-         WHERE id = $1 RETURNING {ADDRESSEE_COLUMNS}"
+         WHERE id = $1",
+        9,
     )))
     .bind(application_id)
     .bind(p.stage)
@@ -664,18 +696,14 @@ pub async fn review_progress(
     .bind(missing)
     .bind(why)
     .bind(remaining)
+    .bind(entry.map(|e| e.kind))
+    .bind(entry.map(|e| e.title.as_str()).unwrap_or_default())
+    .bind(entry.map(|e| e.detail.as_str()).unwrap_or_default())
+    .bind(at)
+    .bind(event_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = updated else {
-        return Ok(None);
-    };
-    if let Some(entry) = &p.entry {
-        let at = DateTime::parse_from_rfc3339(p.occurred_at)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now());
-        add_entry(tx, application_id, entry, at, Some(event_id)).await?;
-    }
-    Ok(Some(Addressee::from_row(&row)))
+    Ok(updated.as_ref().map(Addressee::from_row))
 }
 
 /// The application's state, locked until the transaction ends.

@@ -17,11 +17,10 @@ pub async fn rearm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) ->
     arm(tx, case_id, specs).await
 }
 
-/// Adds `specs` to the case's timers, all in one statement: a case opened
-/// under load arms two or three at once, and each statement is a round trip
-/// inside the consumer's transaction. For a case opened in this very
-/// transaction there is nothing to replace, so it needs no [`rearm`].
-pub async fn arm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
+/// Adds `specs` to the case's timers, all in one statement (each statement
+/// is a round trip with the case locked). A new case's timers are written
+/// with it (`cases::insert_opened`).
+async fn arm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
     if specs.is_empty() {
         return Ok(());
     }
