@@ -17,7 +17,10 @@ start_one() {
   if pid_alive "$pid_file"; then say "$name already running (pid $(cat "$pid_file"))"; return; fi
   # The caller's environment passes through (OTEL_*, RUST_LOG, ...);
   # the variables set here are the local defaults it may override.
-  (cd "$ROOT" && env "$@" nohup "$BIN_DIR/bianmin-$name" serve >>"$log" 2>&1 & echo $! > "$pid_file")
+  # `&` on the command alone, not on a `cd && …` list: a list is forked
+  # into a subshell of its own, and $! would name that subshell, which
+  # `make down` then stops while the service keeps running.
+  (cd "$ROOT" || exit 1; env "$@" nohup "$BIN_DIR/bianmin-$name" serve >>"$log" 2>&1 & echo $! > "$pid_file")
   say "started $name (pid $(cat "$pid_file")), log: $log"
 }
 

@@ -184,26 +184,30 @@ async fn process_batch<H: Handler>(
     handler: &H,
     batch: &[jetstream::Message],
 ) -> bool {
+    let Some(ids) = batch.iter().map(event_id).collect::<Option<Vec<_>>>() else {
+        return false;
+    };
     let Ok(mut tx) = pool.begin().await else {
         return false;
     };
-    for message in batch {
-        let span = consume_span(subscription, message);
-        let applied = async {
-            let id = event_id(message).ok_or(())?;
-            let event = Event {
-                id,
-                subject: message.subject.as_str(),
-                payload: &message.payload,
-            };
-            match record(&mut tx, subscription, &event).await {
-                Ok(false) => Ok(()),
-                Ok(true) => handler.handle(&mut tx, &event).await.map_err(|_| ()),
-                Err(_) => Err(()),
-            }
+    // Every event of the batch into the inbox in one statement; the ones
+    // it returns are new, the others were applied before.
+    let Ok(mut fresh) = record_all(&mut tx, subscription, batch, &ids).await else {
+        let _ = tx.rollback().await;
+        return false;
+    };
+    for (message, id) in batch.iter().zip(ids) {
+        // Removed once applied: the same event twice in one batch applies once.
+        if !fresh.remove(&id) {
+            continue;
         }
-        .instrument(span)
-        .await;
+        let span = consume_span(subscription, message);
+        let event = Event {
+            id,
+            subject: message.subject.as_str(),
+            payload: &message.payload,
+        };
+        let applied = handler.handle(&mut tx, &event).instrument(span).await;
         if applied.is_err() {
             let _ = tx.rollback().await;
             return false;
@@ -212,6 +216,8 @@ async fn process_batch<H: Handler>(
     if tx.commit().await.is_err() {
         return false;
     }
+    // The handlers may have written events (review's do).
+    crate::outbox::committed();
     futures::future::join_all(batch.iter().map(|m| ack(m, AckKind::Ack))).await;
     true
 }
@@ -231,6 +237,28 @@ fn event_id(message: &jetstream::Message) -> Option<Uuid> {
         .as_ref()
         .and_then(|h| h.get(headers::EVENT_ID))
         .and_then(|v| Uuid::parse_str(v.as_str()).ok())
+}
+
+/// Records a batch's events in the inbox; returns the ids that were not
+/// there yet.
+async fn record_all(
+    tx: &mut PgConnection,
+    subscription: &Subscription,
+    batch: &[jetstream::Message],
+    ids: &[Uuid],
+) -> sqlx::Result<std::collections::HashSet<Uuid>> {
+    let subjects: Vec<&str> = batch.iter().map(|m| m.subject.as_str()).collect();
+    let fresh: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, event_id, subject)
+         SELECT $1, * FROM unnest($2::uuid[], $3::text[])
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(subscription.consumer)
+    .bind(ids)
+    .bind(&subjects)
+    .fetch_all(tx)
+    .await?;
+    Ok(fresh.into_iter().collect())
 }
 
 /// Records the event in the inbox; false when it was there already.
@@ -323,6 +351,7 @@ async fn apply<H: Handler>(
         .await
         .map_err(Failure::Handler)?;
     tx.commit().await.map_err(Failure::Infrastructure)?;
+    crate::outbox::committed();
     Ok(Applied::Done)
 }
 

@@ -65,44 +65,81 @@ pub struct Notification {
     pub dedupe_key: String,
 }
 
+/// The columns a notification is stored in, in the order [`Stored`] binds
+/// them, for a statement that writes one together with the change it
+/// announces (see intake's submission).
+pub const INSERT_COLUMNS: &str = "dedupe_key, channel, recipient, recipient_sealed, recipient_key_id, recipient_context, template, params";
+
+/// A notification's values as stored ([`INSERT_COLUMNS`]).
+pub struct Stored<'a> {
+    pub dedupe_key: &'a str,
+    pub channel: &'static str,
+    /// Masked, or the staff name.
+    pub recipient: &'a str,
+    pub sealed: Option<&'a [u8]>,
+    pub key_id: Option<&'a str>,
+    pub context: Option<&'a str>,
+    pub template: &'a str,
+    pub params: serde_json::Value,
+}
+
+impl Notification {
+    pub fn row(&self) -> Stored<'_> {
+        let (recipient, sealed, key_id, context) = match &self.recipient {
+            Recipient::Sealed {
+                sealed,
+                context,
+                masked,
+            } => (
+                masked.as_str(),
+                Some(sealed.ciphertext.as_slice()),
+                Some(sealed.key_id.as_str()),
+                Some(context.as_str()),
+            ),
+            Recipient::Named(name) => (name.as_str(), None, None, None),
+        };
+        Stored {
+            dedupe_key: &self.dedupe_key,
+            channel: self.channel.as_str(),
+            recipient,
+            sealed,
+            key_id,
+            context,
+            template: &self.template,
+            params: serde_json::to_value(&self.params).unwrap_or_default(),
+        }
+    }
+}
+
 /// Records `n` in the caller's transaction; false when one with the same
 /// dedupe key exists already.
 pub async fn record(tx: &mut PgConnection, n: &Notification) -> sqlx::Result<bool> {
-    let (shown, sealed, key_id, context) = match &n.recipient {
-        Recipient::Sealed {
-            sealed,
-            context,
-            masked,
-        } => (
-            masked.as_str(),
-            Some(sealed.ciphertext.as_slice()),
-            Some(sealed.key_id.as_str()),
-            Some(context.as_str()),
-        ),
-        Recipient::Named(name) => (name.as_str(), None, None, None),
-    };
-    let params = serde_json::to_value(&n.params).unwrap_or_default();
-    let inserted = sqlx::query(
-        "INSERT INTO notifications (dedupe_key, channel, recipient, recipient_sealed, recipient_key_id,
-            recipient_context, template, params)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind(&n.dedupe_key)
-    .bind(n.channel.as_str())
-    .bind(shown)
-    .bind(sealed)
-    .bind(key_id)
-    .bind(context)
-    .bind(&n.template)
-    .bind(params)
+    let row = n.row();
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO notifications ({INSERT_COLUMNS})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING"
+    )))
+    .bind(row.dedupe_key)
+    .bind(row.channel)
+    .bind(row.recipient)
+    .bind(row.sealed)
+    .bind(row.key_id)
+    .bind(row.context)
+    .bind(row.template)
+    .bind(&row.params)
     .execute(&mut *tx)
     .await?;
     let fresh = inserted.rows_affected() == 1;
     if fresh {
-        tracing::info!(template = %n.template, channel = n.channel.as_str(), recipient = shown,
-            dedupe_key = %n.dedupe_key, "notification recorded");
+        recorded(n);
     }
     Ok(fresh)
+}
+
+/// Logs a notification that was recorded.
+pub fn recorded(n: &Notification) {
+    tracing::info!(template = %n.template, channel = n.channel.as_str(), recipient = n.row().recipient,
+        dedupe_key = %n.dedupe_key, "notification recorded");
 }
 
 /// One message as a sender gets it.
@@ -181,6 +218,9 @@ pub fn sender_from_settings(
     }
 }
 
+/// Messages handed to the sender per transaction.
+const DISPATCH_BATCH: i64 = 50;
+
 /// Hands unsent notifications to `sender`, oldest first, until none is
 /// left; returns how many were sent. Rows are claimed with SKIP LOCKED, so
 /// replicas share the work. `keys` opens sealed addresses for the sender.
@@ -195,13 +235,15 @@ pub async fn dispatch(
         let rows = sqlx::query(
             "SELECT id, channel, recipient, recipient_sealed, recipient_key_id, recipient_context, template, params
              FROM notifications WHERE sent_at IS NULL AND attempts < 20
-             ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED",
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
+        .bind(DISPATCH_BATCH)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             return Ok(sent);
         }
+        let mut delivered = Vec::with_capacity(rows.len());
         let mut failed = 0;
         for r in &rows {
             let id: i64 = r.get("id");
@@ -225,13 +267,7 @@ pub async fn dispatch(
                 params: r.get("params"),
             };
             match sender.send(&delivery).await {
-                Ok(()) => {
-                    sqlx::query("UPDATE notifications SET sent_at = now(), attempts = attempts + 1 WHERE id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sent += 1;
-                }
+                Ok(()) => delivered.push(id),
                 Err(e) => {
                     tracing::warn!(id, error = %e, "notification not sent; will retry");
                     sqlx::query("UPDATE notifications SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
@@ -243,9 +279,22 @@ pub async fn dispatch(
                 }
             }
         }
+        // The sent ones in one statement: one round trip per round, not
+        // one per message (each submission makes two messages).
+        sqlx::query(
+            "UPDATE notifications SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        )
+        .bind(&delivered)
+        .execute(&mut *tx)
+        .await?;
+        sent += delivered.len();
         tx.commit().await?;
         if failed > 0 {
             // Try the failures again on the next round, not in a tight loop.
+            return Ok(sent);
+        }
+        if rows.len() < DISPATCH_BATCH as usize {
+            // Took all there was: no need to ask again until the next round.
             return Ok(sent);
         }
     }

@@ -5,14 +5,24 @@
 //! publishes committed rows to JetStream in order, with `Nats-Msg-Id` = the
 //! event id (JetStream drops a duplicate publish inside its window), and
 //! stamps a row published only after the server acknowledged it. While NATS
-//! is down it retries with capped exponential backoff; a trigger's NOTIFY
-//! wakes it the moment a row commits, with a slow poll as a safety net.
+//! is down it retries with capped exponential backoff.
+//!
+//! The writer wakes its own process's relay right after committing
+//! ([`commit`], or [`committed`] after a commit it made itself), with a
+//! slow poll as the safety net for rows whose process died before its relay
+//! got to them. The relay used to be woken by a trigger's `pg_notify`, but
+//! PostgreSQL serialises every committing transaction that has notified on
+//! one cluster-wide lock, held through the commit's WAL flush: with it,
+//! every business transaction that wrote an event queued behind the others
+//! (`Lock:object` waits in `pg_stat_activity`; see BENCHMARKS.md,
+//! 2026-12-01), and group commit could not help.
 
 use async_nats::jetstream;
 use bianmin_proto::headers;
-use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+use std::sync::LazyLock;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -20,7 +30,26 @@ use uuid::Uuid;
 /// The relay's longest pause between retries while NATS is unavailable.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_secs(2);
-const NOTIFY_CHANNEL: &str = "bianmin_outbox";
+
+/// Bumped after every commit that may have written outbox rows; each relay
+/// of the process watches it. A watch, not a bare `Notify`: a commit that
+/// lands while a relay is busy publishing is still seen when it looks
+/// again, and every relay in the process (tests run several) is woken.
+static COMMITTED: LazyLock<watch::Sender<u64>> = LazyLock::new(|| watch::Sender::new(0));
+
+/// Tells this process's relay that a transaction which may have written
+/// outbox rows has committed. Cheap; a wake that finds nothing costs the
+/// relay one empty query.
+pub fn committed() {
+    COMMITTED.send_modify(|n| *n = n.wrapping_add(1));
+}
+
+/// Commits a transaction that wrote outbox rows and wakes the relay.
+pub async fn commit(tx: Transaction<'_, Postgres>) -> sqlx::Result<()> {
+    tx.commit().await?;
+    committed();
+    Ok(())
+}
 
 /// An event ready to be written with the state change it announces.
 pub struct OutboxEvent {
@@ -47,17 +76,31 @@ impl OutboxEvent {
     }
 }
 
+/// The columns an event is stored in: `event_id, subject, event_type,
+/// payload, traceparent` (the last from [`OutboxEvent::traceparent`]), for
+/// a statement that writes one together with the change it announces (see
+/// intake's submission).
+pub const INSERT_COLUMNS: &str = "event_id, subject, event_type, payload, traceparent";
+
+impl OutboxEvent {
+    /// The current trace context, so the relay's publish joins the trace
+    /// of the change.
+    pub fn traceparent() -> Option<String> {
+        crate::propagation::current_traceparent()
+    }
+}
+
 /// Writes an event in the caller's transaction, with the current trace
 /// context so the relay's publish joins the same trace.
 pub async fn enqueue(tx: &mut PgConnection, event: OutboxEvent) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO outbox (event_id, subject, event_type, payload, traceparent) VALUES ($1, $2, $3, $4, $5)",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO outbox ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"
+    )))
     .bind(event.event_id)
     .bind(event.subject)
     .bind(event.event_type)
     .bind(&event.payload)
-    .bind(crate::propagation::current_traceparent())
+    .bind(OutboxEvent::traceparent())
     .execute(tx)
     .await?;
     Ok(())
@@ -83,12 +126,15 @@ impl Relay {
     /// Runs until `shutdown`; rows left unpublished are taken up on the next
     /// start (or by another replica: rows are claimed with SKIP LOCKED).
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut listener = self.listen().await;
+        let mut commits = COMMITTED.subscribe();
         let mut backoff = Duration::from_millis(100);
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
+            // Seen before the query: a commit from here on wakes the next
+            // round, so none is missed between the query and the wait.
+            commits.mark_unchanged();
             match self.publish_batch().await {
                 Ok(n) => {
                     backoff = Duration::from_millis(100);
@@ -106,34 +152,14 @@ impl Relay {
                     continue;
                 }
             }
-            // Nothing left: wait for a NOTIFY, the poll, or shutdown.
-            match listener.as_mut() {
-                Some(l) => {
-                    tokio::select! {
-                        r = l.recv() => if let Err(e) = r {
-                            tracing::warn!(error = %e, "outbox listener lost; polling until it is back");
-                            listener = None;
-                        },
-                        _ = tokio::time::sleep(POLL) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                }
-                None => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(POLL) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                    listener = self.listen().await;
-                }
+            // Nothing left: wait for a commit, the poll, or shutdown.
+            tokio::select! {
+                _ = commits.changed() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => break,
             }
         }
         tracing::info!("outbox relay stopped");
-    }
-
-    async fn listen(&self) -> Option<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await.ok()?;
-        listener.listen(NOTIFY_CHANNEL).await.ok()?;
-        Some(listener)
     }
 
     /// Publishes up to `batch` rows; returns how many were published.

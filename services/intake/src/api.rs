@@ -155,14 +155,19 @@ impl IntakeService for IntakeApi {
         let key = idempotency_key(&r.idempotency_key)?;
         let submitted =
             applications::submit(&state.pool, &state.keys, &valid, &caller.subject, key).await?;
-        let application = applications::get(&state.pool, submitted.id)
-            .await?
-            .ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!(
-                    "application {} vanished after commit",
-                    submitted.id
-                ))
-            })?;
+        // A new application is answered from what was written; a replay
+        // reads the stored one.
+        let application = match submitted.view {
+            Some(view) => view,
+            None => applications::get(&state.pool, submitted.id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "application {} vanished after commit",
+                        submitted.id
+                    ))
+                })?,
+        };
         crate::partner::record_submitted(
             state,
             &caller,

@@ -127,35 +127,35 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
 
 impl Handler for OnReviewEvent {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
-        let application_id = self.apply(tx, event).await?;
         // The resident hears of the changes that concern them, once per
         // event (the inbox and the notice's dedupe key both see to that).
-        let Some(id) = application_id.and_then(|a| uuid::Uuid::parse_str(&a).ok()) else {
+        // The change itself returns who they are: no second read per event.
+        let Some(to) = self.apply(tx, event).await? else {
             return Ok(());
         };
-        let number = notices_store::application_no(tx, id)
-            .await?
-            .unwrap_or_default();
-        if let Some(notice) = notices::for_review_event(event.subject, event.payload, &number)? {
-            notices_store::to_applicant(tx, id, notice, &event.id.to_string()).await?;
+        if let Some(notice) =
+            notices::for_review_event(event.subject, event.payload, &to.application_no)?
+        {
+            notices_store::to_addressee(tx, &to, notice, &event.id.to_string()).await?;
         }
         Ok(())
     }
 }
 
 impl OnReviewEvent {
-    /// Applies the event to the application; returns the application's id.
+    /// Applies the event to the application; returns its applicant, or
+    /// `None` for an event that changes nothing here.
     async fn apply(
         &self,
         tx: &mut PgConnection,
         event: &Event<'_>,
-    ) -> Result<Option<String>, HandleError> {
+    ) -> Result<Option<notices_store::Addressee>, HandleError> {
         if event.subject == subjects::REVIEW_CASE_OPENED {
             let opened = ev::ReviewCaseOpened::decode(event.payload)?;
-            if !applications::review_opened(tx, event.id, &opened).await? {
-                return Err(unknown(&opened.case_id));
-            }
-            return Ok(Some(opened.application_id));
+            return match applications::review_opened(tx, event.id, &opened).await? {
+                Some(to) => Ok(Some(to)),
+                None => Err(unknown(&opened.case_id)),
+            };
         }
         let Some((header, status, due, entry, supplement)) = change(event.subject, event.payload)?
         else {
@@ -171,10 +171,10 @@ impl OnReviewEvent {
             entry,
             supplement,
         };
-        if !applications::review_progress(tx, event.id, progress).await? {
-            return Err(unknown(&h.case_id));
+        match applications::review_progress(tx, event.id, progress).await? {
+            Some(to) => Ok(Some(to)),
+            None => Err(unknown(&h.case_id)),
         }
-        Ok(Some(h.application_id))
     }
 }
 

@@ -32,19 +32,21 @@ impl Deadlines {
     }
 }
 
-/// Timers and the `ReviewCaseOpened` event of a newly opened case.
-pub async fn opened(
+/// Opens the case of a submitted application, with its timers and its
+/// `ReviewCaseOpened` event; `None` when the application has one already.
+pub async fn open(
     tx: &mut PgConnection,
     d: &Deadlines,
-    stored: &cases::Stored,
-) -> sqlx::Result<()> {
-    timers::rearm(
-        tx,
-        stored.id,
-        &deadlines::schedule(&stored.case, &d.calendar, d.warn_share),
-    )
-    .await?;
-    outbox::enqueue(tx, publish::opened(stored, d.now())).await
+    opening: &cases::Opening<'_>,
+    case: crate::domain::case::Case,
+) -> sqlx::Result<Option<cases::Stored>> {
+    let now = d.now();
+    let stored = cases::new_case(opening, case, now);
+    let specs = deadlines::schedule(&stored.case, &d.calendar, d.warn_share);
+    let event = publish::opened(&stored, now);
+    Ok(cases::insert_opened(tx, &stored, &specs, &event)
+        .await?
+        .then_some(stored))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +94,7 @@ pub async fn act(
         role: principal.role,
     };
     apply(&mut tx, d, &mut stored, &actor, command).await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(Acted {
         stored,
         replayed: false,
@@ -172,7 +174,7 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
             tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
                 due = %claimed.spec.due, "deadline timer fired");
         }
-        tx.commit().await?;
+        outbox::commit(tx).await?;
         fired += 1;
     }
 }

@@ -1,13 +1,15 @@
 //! Applications and their timelines.
 
+use super::notices::{ADDRESSEE_COLUMNS, Addressee};
 use crate::domain::{answers, materials, notices, submission, timeline};
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
 use bianmin_common::error::{ApiError, FieldViolation};
+use bianmin_common::notify;
 use bianmin_common::outbox::{self, OutboxEvent};
 use bianmin_common::pii::{self, PiiKeys};
 use bianmin_proto::{events::v1 as ev, intake::v1 as pb, subjects};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
@@ -17,6 +19,10 @@ pub struct Submitted {
     /// True when an earlier submission with the same idempotency key is
     /// being returned.
     pub replayed: bool,
+    /// The new application as [`get`] would read it back, built from what
+    /// was just written (nothing else can have changed it before the answer
+    /// goes out); `None` for a replay, which reads the stored one.
+    pub view: Option<pb::Application>,
 }
 
 /// Keyed hash of the normalised request, to tell a retry (same body) from
@@ -70,6 +76,7 @@ fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, 
         Ok(Submitted {
             id: found.0,
             replayed: true,
+            view: None,
         })
     } else {
         Err(ApiError::Conflict(
@@ -78,8 +85,23 @@ fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, 
     }
 }
 
-/// Stores a validated application, its first timeline entry and its
-/// `ApplicationSubmitted` event in one transaction.
+/// Stores a validated application, its first timeline entry, its notice
+/// and its `ApplicationSubmitted` event, atomically.
+///
+/// Two statements, no explicit transaction: the catalog checks, then one
+/// statement that writes all four rows (a single statement commits or fails
+/// as a whole, durably, like any transaction). Every statement inside a
+/// transaction is a round trip while it stays open, and under load the
+/// service waits for a CPU at each (the backends' top wait was `ClientRead`
+/// while idle in transaction, spread evenly over the statements), so the
+/// submission used to hold a transaction open across eleven of them.
+///
+/// The write takes the share lock on the service type itself and writes
+/// nothing if the type was retired or changed since the check (then the
+/// check runs again), so an application is still never accepted under a
+/// type retired meanwhile, nor stored with a definition that was no longer
+/// current; the idempotency key is checked by the insert (its unique index)
+/// rather than by a read before.
 #[tracing::instrument(name = "db.submit", skip_all)]
 pub async fn submit(
     pool: &PgPool,
@@ -88,16 +110,49 @@ pub async fn submit(
     submitter: &str,
     idempotency_key: Option<&str>,
 ) -> Result<Submitted, ApiError> {
-    let hash = request_hash(keys, v);
-    let mut tx = pool.begin().await?;
-    if let Some(key) = idempotency_key {
-        if let Some(found) = existing_by_key(&mut tx, submitter, key).await? {
-            return replay_or_conflict(found, &hash);
+    // The type changing between the check and the write is as rare as an
+    // administrator's edit landing in that millisecond; checking again
+    // then gives the answer the new definition gives.
+    for _ in 0..3 {
+        if let Some(done) = attempt(pool, keys, v, submitter, idempotency_key).await? {
+            return Ok(done);
         }
     }
+    Err(ApiError::Unavailable(
+        "服务事项正在修改，请稍后重试 (the service type is being changed; retry)".into(),
+    ))
+}
+
+/// One submission attempt; `None` when the service type changed (or was
+/// retired) between the check and the write, and nothing was written.
+async fn attempt(
+    pool: &PgPool,
+    keys: &PiiKeys,
+    v: &submission::Valid,
+    submitter: &str,
+    idempotency_key: Option<&str>,
+) -> Result<Option<Submitted>, ApiError> {
+    let hash = request_hash(keys, v);
+    let mut conn = pool.acquire().await?;
+    let checked =
+        super::catalog::for_submission(&mut conn, &v.service_type, &v.center_id, &v.departments)
+            .await?;
+    let (center_name, service_type, unknown_departments, seq) = match checked {
+        Some(c) => (
+            c.center_name,
+            Some(c.service_type),
+            c.unknown_departments,
+            Some(c.seq),
+        ),
+        None => (
+            super::catalog::center_name(&mut conn, &v.center_id).await?,
+            None,
+            super::catalog::unknown_departments(&mut conn, &v.departments).await?,
+            None,
+        ),
+    };
 
     let mut violations = Vec::new();
-    let center_name = super::catalog::center_name(&mut tx, &v.center_id).await?;
     if center_name.is_none() {
         violations.push(FieldViolation::new(
             "center_id",
@@ -105,26 +160,16 @@ pub async fn submit(
             format!("服务中心 {} 不存在 (no such center)", v.center_id),
         ));
     }
-    let service_type =
-        super::catalog::find_service_type(&mut tx, &v.service_type, super::catalog::Lock::Share)
-            .await?;
     match &service_type {
         None => violations.push(FieldViolation::new(
             "service_type",
             "service_type_unknown",
             format!("服务事项 {} 不存在 (no such service type)", v.service_type),
         )),
-        Some(t) if !t.active() => violations.push(FieldViolation::new(
-            "service_type",
-            "service_type_retired",
-            format!(
-                "服务事项 {} 已停止受理 (service type is retired)",
-                v.service_type
-            ),
-        )),
+        Some(t) if !t.active() => violations.push(retired(&v.service_type)),
         Some(_) => {}
     }
-    for unknown in super::catalog::unknown_departments(&mut tx, &v.departments).await? {
+    for unknown in unknown_departments {
         let i = v
             .departments
             .iter()
@@ -136,18 +181,25 @@ pub async fn submit(
             format!("部门 {unknown} 不在部门目录中 (unknown department; see GET /api/v1/catalog/services)"),
         ));
     }
-    let (Some(center_name), Some(service_type), true) =
-        (center_name, service_type, violations.is_empty())
+    let (Some(center_name), Some(service_type), Some(seq), true) =
+        (center_name, service_type, seq, violations.is_empty())
     else {
-        return Err(ApiError::Invalid(violations));
+        // A retry returns the first result even when the catalog has moved
+        // on since (the type retired, say): the key decides before the rules.
+        return match idempotency_key {
+            Some(key) => match existing_by_key(&mut conn, submitter, key).await? {
+                Some(found) => replay_or_conflict(found, &hash).map(Some),
+                None => Err(ApiError::Invalid(violations)),
+            },
+            None => Err(ApiError::Invalid(violations)),
+        };
     };
     let policy = &service_type.definition;
 
     let id = Uuid::now_v7();
-    let now = Utc::now();
-    let seq: i64 = sqlx::query_scalar("SELECT nextval('application_no_seq')")
-        .fetch_one(&mut *tx)
-        .await?;
+    // At the database's precision, so the answer built below shows the
+    // instant exactly as a later read of the row does.
+    let now = Utc::now().trunc_subsecs(6);
     let application_no = format!(
         "{}-{}-{seq:06}",
         v.center_id,
@@ -159,68 +211,28 @@ pub async fn submit(
     };
     let id_sealed = sealed(&v.id_number, "id_number")?;
     let phone_sealed = sealed(&v.phone, "phone")?;
-
-    let inserted = sqlx::query(
-        "INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
-            id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
-            phone_sealed, phone_key_id, phone_hash, phone_masked,
-            reason, status, idempotency_key, request_hash, submitted_at, submitted_by, urgent, urgent_reason,
-            departments, received_by, preliminary_review_days, extended_review_days, decision_days, checklist)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18, $19,
-            $20, $21, $22, $23, $24, $25, $26, $27)
-         ON CONFLICT (submitted_by, idempotency_key) DO NOTHING",
-    )
-    .bind(id)
-    .bind(&application_no)
-    .bind(&v.center_id)
-    .bind(&v.service_type)
-    .bind(&v.channel)
-    .bind(&v.name)
-    .bind(&id_sealed.ciphertext)
-    .bind(&id_sealed.key_id)
-    .bind(keys.lookup_hash("id_number", &v.id_number))
-    .bind(pii::mask_id_number(&v.id_number))
-    .bind(&phone_sealed.ciphertext)
-    .bind(&phone_sealed.key_id)
-    .bind(keys.lookup_hash("phone", &v.phone))
-    .bind(pii::mask_phone(&v.phone))
-    .bind(&v.reason)
-    .bind(idempotency_key)
-    .bind(&hash)
-    .bind(now)
-    .bind(submitter)
-    .bind(v.urgent)
-    .bind(&v.urgent_reason)
-    .bind(&v.departments)
-    .bind(&v.received_by)
-    .bind(policy.preliminary_review_days as i32)
-    .bind(policy.extended_review_days as i32)
-    .bind(policy.decision_days as i32)
-    .bind(serde_json::to_value(&policy.materials).unwrap_or_default())
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        // A concurrent retry with the same key committed first.
-        tx.rollback().await?;
-        let mut conn = pool.acquire().await?;
-        let found = existing_by_key(&mut conn, submitter, idempotency_key.unwrap_or_default())
-            .await?
-            .ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!("idempotency conflict without a row"))
-            })?;
-        return replay_or_conflict(found, &hash);
-    }
-
+    let id_masked = pii::mask_id_number(&v.id_number);
+    let phone_masked = pii::mask_phone(&v.phone);
+    let checklist = serde_json::to_value(&policy.materials).unwrap_or_default();
     let entry = timeline::submitted(submission::channel_label(&v.channel), &center_name);
-    add_entry(&mut tx, id, &entry, now, None).await?;
-    super::notices::to_applicant(&mut tx, id, notices::submitted(&application_no), "once").await?;
-
+    let addressee = super::notices::Addressee {
+        id,
+        application_no: application_no.clone(),
+        channel: v.channel.clone(),
+        status: "submitted".into(),
+        phone: phone_sealed.clone(),
+        phone_masked: phone_masked.clone(),
+    };
+    let notification =
+        super::notices::notification(&addressee, notices::submitted(&application_no), "once")
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new application has no notice")))?;
+    let notice = notification.row();
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationSubmitted {
         event_id: event_id.to_string(),
         occurred_at: now.to_rfc3339(),
         application_id: id.to_string(),
-        application_no,
+        application_no: application_no.clone(),
         center_id: v.center_id.clone(),
         service_type: v.service_type.clone(),
         channel: v.channel.clone(),
@@ -230,21 +242,197 @@ pub async fn submit(
         urgent: v.urgent,
         departments: v.departments.clone(),
     };
-    outbox::enqueue(
-        &mut tx,
-        OutboxEvent::new(
-            event_id,
-            subjects::APPLICATION_SUBMITTED,
-            "ApplicationSubmitted",
-            &event,
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Submitted {
+    let event = OutboxEvent::new(
+        event_id,
+        subjects::APPLICATION_SUBMITTED,
+        "ApplicationSubmitted",
+        &event,
+    );
+
+    // The application first; the other three rows only with it (`FROM
+    // app`): a reused key or a type retired since the check writes nothing.
+    let sql = format!(
+        "WITH st AS (
+             SELECT code FROM service_types WHERE code = $4 AND retired_at IS NULL AND version = $44
+             FOR SHARE
+         ), app AS (
+             INSERT INTO applications (id, application_no, center_id, service_type, channel, applicant_name,
+                 id_number_sealed, id_number_key_id, id_number_hash, id_number_masked,
+                 phone_sealed, phone_key_id, phone_hash, phone_masked,
+                 reason, status, idempotency_key, request_hash, submitted_at, submitted_by, urgent, urgent_reason,
+                 departments, received_by, preliminary_review_days, extended_review_days, decision_days, checklist)
+             SELECT $1, $2, $3, st.code, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'submitted', $16, $17, $18,
+                 $19, $20, $21, $22, $23, $24, $25, $26, $27
+             FROM st
+             ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
+             RETURNING id
+         ), entry AS (
+             INSERT INTO timeline_entries (application_id, kind, title, detail, at)
+             SELECT id, $28, $29, $30, $18 FROM app
+         ), notice AS (
+             INSERT INTO notifications ({notice_columns})
+             SELECT $31, $32, $33, $34, $35, $36, $37, $38 FROM app
+             ON CONFLICT (dedupe_key) DO NOTHING
+         ), event AS (
+             INSERT INTO outbox ({event_columns})
+             SELECT $39, $40, $41, $42, $43 FROM app
+         )
+         SELECT count(*) FROM app",
+        notice_columns = notify::INSERT_COLUMNS,
+        event_columns = outbox::INSERT_COLUMNS,
+    );
+    let written: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(&application_no)
+        .bind(&v.center_id)
+        .bind(&v.service_type)
+        .bind(&v.channel)
+        .bind(&v.name)
+        .bind(&id_sealed.ciphertext)
+        .bind(&id_sealed.key_id)
+        .bind(keys.lookup_hash("id_number", &v.id_number))
+        .bind(&id_masked)
+        .bind(&phone_sealed.ciphertext)
+        .bind(&phone_sealed.key_id)
+        .bind(keys.lookup_hash("phone", &v.phone))
+        .bind(&phone_masked)
+        .bind(&v.reason)
+        .bind(idempotency_key)
+        .bind(&hash)
+        .bind(now)
+        .bind(submitter)
+        .bind(v.urgent)
+        .bind(&v.urgent_reason)
+        .bind(&v.departments)
+        .bind(&v.received_by)
+        .bind(policy.preliminary_review_days as i32)
+        .bind(policy.extended_review_days as i32)
+        .bind(policy.decision_days as i32)
+        .bind(&checklist)
+        .bind(entry.kind)
+        .bind(&entry.title)
+        .bind(&entry.detail)
+        .bind(notice.dedupe_key)
+        .bind(notice.channel)
+        .bind(notice.recipient)
+        .bind(notice.sealed)
+        .bind(notice.key_id)
+        .bind(notice.context)
+        .bind(notice.template)
+        .bind(&notice.params)
+        .bind(event.event_id)
+        .bind(event.subject)
+        .bind(event.event_type)
+        .bind(&event.payload)
+        .bind(OutboxEvent::traceparent())
+        .bind(service_type.version)
+        .fetch_one(&mut *conn)
+        .await?;
+    if written == 0 {
+        // The key was used before (by an earlier submission, or a
+        // concurrent retry that committed first), or the type changed or
+        // was retired between the check and the write.
+        return match idempotency_key {
+            Some(key) => match existing_by_key(&mut conn, submitter, key).await? {
+                Some(found) => replay_or_conflict(found, &hash).map(Some),
+                None => Ok(None),
+            },
+            None => Ok(None),
+        };
+    }
+    drop(conn);
+    outbox::committed();
+    notify::recorded(&notification);
+    let view = first_view(FirstView {
+        id,
+        application_no,
+        v,
+        now,
+        entry,
+        id_masked,
+        phone_masked,
+        checklist: &policy.materials,
+    });
+    Ok(Some(Submitted {
         id,
         replayed: false,
-    })
+        view: Some(view),
+    }))
+}
+
+fn retired(service_type: &str) -> FieldViolation {
+    FieldViolation::new(
+        "service_type",
+        "service_type_retired",
+        format!("服务事项 {service_type} 已停止受理 (service type is retired)"),
+    )
+}
+
+/// What a submission has just written, for [`first_view`].
+struct FirstView<'a> {
+    id: Uuid,
+    application_no: String,
+    v: &'a submission::Valid,
+    now: DateTime<Utc>,
+    entry: timeline::Entry,
+    id_masked: String,
+    phone_masked: String,
+    checklist: &'a [crate::domain::catalog::ChecklistItem],
+}
+
+/// A new application as [`get`] reads it: submitted, one timeline entry,
+/// no review yet, no materials, the type's checklist unsatisfied.
+fn first_view(f: FirstView<'_>) -> pb::Application {
+    let v = f.v;
+    let at = f.now.to_rfc3339();
+    pb::Application {
+        id: f.id.to_string(),
+        application_no: f.application_no,
+        center_id: v.center_id.clone(),
+        service_type: v.service_type.clone(),
+        channel: v.channel.clone(),
+        status: "submitted".into(),
+        applicant: Some(pb::Applicant {
+            name: v.name.clone(),
+            id_number: f.id_masked,
+            phone: f.phone_masked,
+        }),
+        reason: v.reason.clone(),
+        submitted_at: at.clone(),
+        timeline: vec![pb::TimelineEntry {
+            kind: f.entry.kind.to_string(),
+            title: f.entry.title,
+            detail: f.entry.detail,
+            at,
+        }],
+        review: None,
+        urgent: v.urgent,
+        missing_items: Vec::new(),
+        supplement_reason: String::new(),
+        urgent_reason: v.urgent_reason.clone(),
+        departments: v.departments.clone(),
+        received_by: v.received_by.clone().unwrap_or_default(),
+        materials: Vec::new(),
+        checklist: checklist_status(f.checklist, &[]),
+    }
+}
+
+/// The checklist with each item marked satisfied when a material for it
+/// was uploaded.
+fn checklist_status(
+    checklist: &[crate::domain::catalog::ChecklistItem],
+    uploaded: &[String],
+) -> Vec<pb::MaterialsChecklistStatus> {
+    materials::satisfied(checklist, uploaded)
+        .into_iter()
+        .map(|(item, satisfied)| pb::MaterialsChecklistStatus {
+            code: item.code.clone(),
+            name: item.name.clone(),
+            group: item.group.clone(),
+            required: item.required,
+            satisfied,
+        })
+        .collect()
 }
 
 async fn add_entry(
@@ -330,16 +518,7 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<pb::Application>, Api
     let materials = super::materials::list(pool, id).await?;
     let uploaded: Vec<String> = materials.iter().map(|m| m.item_code.clone()).collect();
     let checklist = super::catalog::checklist_from_json(r.get("checklist"));
-    let checklist = materials::satisfied(&checklist, &uploaded)
-        .into_iter()
-        .map(|(item, satisfied)| pb::MaterialsChecklistStatus {
-            code: item.code.clone(),
-            name: item.name.clone(),
-            group: item.group.clone(),
-            required: item.required,
-            satisfied,
-        })
-        .collect();
+    let checklist = checklist_status(&checklist, &uploaded);
     Ok(Some(pb::Application {
         id: r.get::<Uuid, _>("id").to_string(),
         application_no: r.get("application_no"),
@@ -386,43 +565,71 @@ pub async fn timeline_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<pb::Timeli
         .collect())
 }
 
-/// Records that review opened the case; false when the application is
-/// unknown.
+/// Records that review opened the case; the applicant as the application
+/// now stands, or `None` when the application is unknown.
 pub async fn review_opened(
     tx: &mut PgConnection,
     event_id: Uuid,
     e: &ev::ReviewCaseOpened,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Addressee>, sqlx::Error> {
     let (Ok(application_id), Ok(case_id), Ok(due)) = (
         Uuid::parse_str(&e.application_id),
         Uuid::parse_str(&e.case_id),
         e.due_date.parse::<NaiveDate>(),
     ) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let updated = sqlx::query(
+    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
+    // The change, its timeline entry (`$5`..) and who to tell, in one
+    // statement (see `with_entry`).
+    let updated = sqlx::query(sqlx::AssertSqlSafe(with_entry(
         // Withdrawn before review opened the case: it stays withdrawn (the
         // withdrawal ends the case as soon as review takes it).
         "UPDATE applications SET status = CASE WHEN status = 'withdrawn' THEN status ELSE 'in_review' END,
             review_case_id = $2, review_stage = $3,
             review_due_date = CASE WHEN status = 'withdrawn' THEN NULL ELSE $4 END
          WHERE id = $1",
-    )
+        5,
+    )))
     .bind(application_id)
     .bind(case_id)
     .bind(&e.stage)
     .bind(due)
-    .execute(&mut *tx)
+    .bind(Some(entry.kind))
+    .bind(&entry.title)
+    .bind(&entry.detail)
+    .bind(at)
+    .bind(event_id)
+    .fetch_optional(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
-    }
-    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now());
-    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
-    add_entry(tx, application_id, &entry, at, Some(event_id)).await?;
-    Ok(true)
+    Ok(updated.as_ref().map(Addressee::from_row))
+}
+
+/// Wraps a consumer's `UPDATE applications ... WHERE id = $1` so the same
+/// statement adds the event's timeline entry (kind, title, detail, at,
+/// event id from `$first`; no entry when the kind is NULL) and returns the
+/// applicant ([`ADDRESSEE_COLUMNS`]), or no row for an unknown application.
+/// One round trip per event instead of three (update, entry, read for the
+/// notice), inside the consumer's transaction.
+fn with_entry(update: &str, first: usize) -> String {
+    let p = |i: usize| format!("${}", first + i);
+    format!(
+        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}),
+         e AS (
+             INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
+             SELECT id, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
+             ON CONFLICT (event_id) DO NOTHING
+         )
+         SELECT {ADDRESSEE_COLUMNS} FROM u",
+        kind = p(0),
+        title = p(1),
+        detail = p(2),
+        at = p(3),
+        event = p(4),
+    )
 }
 
 /// What a later review event changes on an application.
@@ -442,15 +649,16 @@ pub struct Progress<'a> {
     pub supplement: Option<(Vec<String>, String, u32)>,
 }
 
-/// Applies a review event to the application and its timeline; false when
-/// the application is unknown.
+/// Applies a review event to the application and its timeline; the
+/// applicant as the application now stands, or `None` when the application
+/// is unknown.
 pub async fn review_progress(
     tx: &mut PgConnection,
     event_id: Uuid,
     p: Progress<'_>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Addressee>, sqlx::Error> {
     let Ok(application_id) = Uuid::parse_str(p.application_id) else {
-        return Ok(false);
+        return Ok(None);
     };
     let due = p.due_date.map(|d| d.parse::<NaiveDate>().ok());
     let (missing, why, remaining) = match &p.supplement {
@@ -464,7 +672,11 @@ pub async fn review_progress(
     // decision, which came first and stands (review refuses the withdrawal).
     // A request for supplements replaces the list; the case moving on
     // (any other status) clears it.
-    let updated = sqlx::query(
+    let at = DateTime::parse_from_rfc3339(p.occurred_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let entry = p.entry.as_ref();
+    let updated = sqlx::query(sqlx::AssertSqlSafe(with_entry(
         "UPDATE applications SET review_stage = COALESCE(NULLIF($2, ''), review_stage),
             status = CASE WHEN status = 'withdrawn' AND $3 IS DISTINCT FROM 'approved' AND $3 IS DISTINCT FROM 'rejected'
                           THEN status ELSE COALESCE($3, status) END,
@@ -474,7 +686,8 @@ pub async fn review_progress(
             supplement_remaining_days = CASE WHEN $6::text[] IS NOT NULL THEN $8 WHEN $3 IS NOT NULL THEN NULL ELSE supplement_remaining_days END,
             supplement_answer = CASE WHEN $6::text[] IS NOT NULL THEN NULL ELSE supplement_answer END
          WHERE id = $1",
-    )
+        9,
+    )))
     .bind(application_id)
     .bind(p.stage)
     .bind(p.status)
@@ -483,18 +696,14 @@ pub async fn review_progress(
     .bind(missing)
     .bind(why)
     .bind(remaining)
-    .execute(&mut *tx)
+    .bind(entry.map(|e| e.kind))
+    .bind(entry.map(|e| e.title.as_str()).unwrap_or_default())
+    .bind(entry.map(|e| e.detail.as_str()).unwrap_or_default())
+    .bind(at)
+    .bind(event_id)
+    .fetch_optional(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
-    }
-    if let Some(entry) = &p.entry {
-        let at = DateTime::parse_from_rfc3339(p.occurred_at)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now());
-        add_entry(tx, application_id, entry, at, Some(event_id)).await?;
-    }
-    Ok(true)
+    Ok(updated.as_ref().map(Addressee::from_row))
 }
 
 /// The application's state, locked until the transaction ends.
@@ -579,7 +788,7 @@ pub async fn supplement(
         ),
     )
     .await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(())
 }
 
@@ -615,10 +824,10 @@ pub async fn withdraw(
     let now = Utc::now();
     let entry = timeline::withdrawn(reason, answers::on_behalf(by.role));
     add_entry(&mut tx, id, &entry, now, None).await?;
-    let number = super::notices::application_no(&mut tx, id)
-        .await?
-        .unwrap_or_default();
-    super::notices::to_applicant(&mut tx, id, notices::withdrawn(&number), "once").await?;
+    if let Some(to) = super::notices::addressee(&mut tx, id).await? {
+        let notice = notices::withdrawn(&to.application_no);
+        super::notices::to_addressee(&mut tx, &to, notice, "once").await?;
+    }
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationWithdrawn {
         event_id: event_id.to_string(),
@@ -639,6 +848,6 @@ pub async fn withdraw(
         ),
     )
     .await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     Ok(())
 }

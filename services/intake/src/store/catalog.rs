@@ -253,10 +253,8 @@ pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {
     None,
-    /// A submission: a change or retirement waits until it commits, so an
-    /// application is never accepted under a type retired meanwhile.
-    Share,
-    /// A change: it and its history row cannot interleave with another.
+    /// A change (a submission waits for it with its own share lock: see
+    /// `applications::submit`): it and its history row cannot interleave with another.
     Update,
 }
 
@@ -267,7 +265,6 @@ pub async fn find_service_type(
 ) -> sqlx::Result<Option<Stored>> {
     let clause = match lock {
         Lock::None => "",
-        Lock::Share => " FOR SHARE",
         Lock::Update => " FOR UPDATE",
     };
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -277,6 +274,51 @@ pub async fn find_service_type(
     .fetch_optional(tx)
     .await?;
     Ok(row.map(stored))
+}
+
+/// What a submission checks against the catalog, read in one round trip.
+pub struct ForSubmission {
+    /// As read; the submission's write locks it again (FOR SHARE) and
+    /// writes nothing if it was retired meanwhile.
+    pub service_type: Stored,
+    pub center_name: Option<String>,
+    /// The codes among the named departments that are not known.
+    pub unknown_departments: Vec<String>,
+    /// The next `application_no_seq` number, taken here to save a round
+    /// trip; a submission refused after this leaves a gap, as a rolled-back
+    /// one always did.
+    pub seq: i64,
+}
+
+/// The service type, the center, the departments and the application
+/// number a submission needs, in one statement instead of four (each is a
+/// round trip). `None` when the type is unknown (the caller then looks up
+/// the rest on its own, to report every broken rule).
+pub async fn for_submission(
+    tx: &mut PgConnection,
+    code: &str,
+    center_id: &str,
+    departments: &[String],
+) -> sqlx::Result<Option<ForSubmission>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERVICE_TYPE_COLUMNS},
+                (SELECT name FROM centers WHERE id = $2) AS center_name,
+                ARRAY(SELECT c FROM unnest($3::text[]) AS c
+                      WHERE NOT EXISTS (SELECT 1 FROM departments d WHERE d.code = c)) AS unknown_departments,
+                nextval('application_no_seq') AS seq
+         FROM service_types WHERE code = $1"
+    )))
+    .bind(code)
+    .bind(center_id)
+    .bind(departments)
+    .fetch_optional(tx)
+    .await?;
+    Ok(row.map(|r| ForSubmission {
+        center_name: r.get("center_name"),
+        unknown_departments: r.get("unknown_departments"),
+        seq: r.get("seq"),
+        service_type: stored(r),
+    }))
 }
 
 /// A type seeded before types had checklists and never changed since

@@ -3,7 +3,7 @@
 use crate::domain::case::{Case, Policy};
 use crate::domain::lifecycle::{Actor, Command, Refusal};
 use crate::flow::{self, ActError, Deadlines};
-use crate::store::cases::{self, Opening};
+use crate::store::cases::Opening;
 use bianmin_common::auth::Role;
 use bianmin_common::calendar;
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
@@ -59,9 +59,8 @@ impl Handler for OnApplicationSubmitted {
             service_type: &submitted.service_type,
             urgent: submitted.urgent,
         };
-        match cases::insert(tx, &opening, case, self.deadlines.now()).await? {
+        match crate::flow::open(tx, &self.deadlines, &opening, case).await? {
             Some(stored) => {
-                crate::flow::opened(tx, &self.deadlines, &stored).await?;
                 tracing::info!(%application_id, case_id = %stored.id, due_date = ?stored.case.due_date(), "review case opened");
             }
             None => tracing::info!(%application_id, "application already has a review case"),

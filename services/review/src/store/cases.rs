@@ -2,6 +2,8 @@
 //! domain's state machine, read by the queue.
 
 use crate::domain::case::{Case, Stage};
+use crate::domain::deadlines::TimerSpec;
+use bianmin_common::outbox::{self, OutboxEvent};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgExecutor, Row};
@@ -28,40 +30,10 @@ pub struct Opening<'a> {
     pub urgent: bool,
 }
 
-/// Inserts the case; `None` when the application has one already.
-pub async fn insert(
-    tx: &mut PgConnection,
-    o: &Opening<'_>,
-    case: Case,
-    now: DateTime<Utc>,
-) -> sqlx::Result<Option<Stored>> {
-    let id = Uuid::now_v7();
-    let clock = case.clock.as_ref();
-    let inserted = sqlx::query(
-        "INSERT INTO review_cases (id, application_id, application_no, center_id, service_type, stage, urgent,
-            accepted_on, limit_working_days, due_date, opened_at, state)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (application_id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(o.application_id)
-    .bind(o.application_no)
-    .bind(o.center_id)
-    .bind(o.service_type)
-    .bind(case.stage.as_str())
-    .bind(o.urgent)
-    .bind(case.accepted_on)
-    .bind(clock.map(|c| c.limit as i32).unwrap_or(0))
-    .bind(case.due_date())
-    .bind(now)
-    .bind(sqlx::types::Json(&case))
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(None);
-    }
-    Ok(Some(Stored {
-        id,
+/// The case a new application gets, with its facts, before it is stored.
+pub fn new_case(o: &Opening<'_>, case: Case, now: DateTime<Utc>) -> Stored {
+    Stored {
+        id: Uuid::now_v7(),
         application_id: o.application_id,
         application_no: o.application_no.into(),
         center_id: o.center_id.into(),
@@ -69,7 +41,72 @@ pub async fn insert(
         urgent: o.urgent,
         opened_at: now,
         case,
-    }))
+    }
+}
+
+/// Inserts a new case, its timers and its `ReviewCaseOpened` event in one
+/// statement; false when the application has a case already (then nothing
+/// is written). One statement instead of three per opened case: each is a
+/// round trip inside the consumer's transaction, which applies every event
+/// of its batch one after the other.
+pub async fn insert_opened(
+    tx: &mut PgConnection,
+    stored: &Stored,
+    timers: &[TimerSpec],
+    event: &OutboxEvent,
+) -> sqlx::Result<bool> {
+    let case = &stored.case;
+    let clock = case.clock.as_ref();
+    let kinds: Vec<&str> = timers.iter().map(|s| s.kind.as_str()).collect();
+    let clocks: Vec<&str> = timers.iter().map(|s| s.clock.as_str()).collect();
+    let tasks: Vec<&str> = timers.iter().map(|s| s.task_id.as_str()).collect();
+    let dues: Vec<&str> = timers.iter().map(|s| s.due.as_str()).collect();
+    let fire_at: Vec<DateTime<Utc>> = timers.iter().map(|s| s.fire_at).collect();
+    // The timers and the event only with the case (`FROM c`).
+    let sql = format!(
+        "WITH c AS (
+             INSERT INTO review_cases (id, application_id, application_no, center_id, service_type, stage, urgent,
+                 accepted_on, limit_working_days, due_date, opened_at, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (application_id) DO NOTHING
+             RETURNING id
+         ), t AS (
+             INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
+             SELECT c.id, u.* FROM c, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS u
+             ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING
+         ), o AS (
+             INSERT INTO outbox ({event_columns})
+             SELECT $18, $19, $20, $21, $22 FROM c
+         )
+         SELECT count(*) FROM c",
+        event_columns = outbox::INSERT_COLUMNS,
+    );
+    let inserted: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(stored.id)
+        .bind(stored.application_id)
+        .bind(&stored.application_no)
+        .bind(&stored.center_id)
+        .bind(&stored.service_type)
+        .bind(case.stage.as_str())
+        .bind(stored.urgent)
+        .bind(case.accepted_on)
+        .bind(clock.map(|c| c.limit as i32).unwrap_or(0))
+        .bind(case.due_date())
+        .bind(stored.opened_at)
+        .bind(sqlx::types::Json(case))
+        .bind(&kinds)
+        .bind(&clocks)
+        .bind(&tasks)
+        .bind(&dues)
+        .bind(&fire_at)
+        .bind(event.event_id)
+        .bind(event.subject)
+        .bind(event.event_type)
+        .bind(&event.payload)
+        .bind(OutboxEvent::traceparent())
+        .fetch_one(&mut *tx)
+        .await?;
+    Ok(inserted == 1)
 }
 
 const COLUMNS: &str =

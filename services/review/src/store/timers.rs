@@ -14,20 +14,34 @@ pub async fn rearm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) ->
         .bind(case_id)
         .execute(&mut *tx)
         .await?;
-    for s in specs {
-        sqlx::query(
-            "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING",
-        )
-        .bind(case_id)
-        .bind(s.kind.as_str())
-        .bind(&s.clock)
-        .bind(&s.task_id)
-        .bind(&s.due)
-        .bind(s.fire_at)
-        .execute(&mut *tx)
-        .await?;
+    arm(tx, case_id, specs).await
+}
+
+/// Adds `specs` to the case's timers, all in one statement (each statement
+/// is a round trip with the case locked). A new case's timers are written
+/// with it (`cases::insert_opened`).
+async fn arm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
+    if specs.is_empty() {
+        return Ok(());
     }
+    let kinds: Vec<&str> = specs.iter().map(|s| s.kind.as_str()).collect();
+    let clocks: Vec<&str> = specs.iter().map(|s| s.clock.as_str()).collect();
+    let tasks: Vec<&str> = specs.iter().map(|s| s.task_id.as_str()).collect();
+    let dues: Vec<&str> = specs.iter().map(|s| s.due.as_str()).collect();
+    let fire_at: Vec<DateTime<Utc>> = specs.iter().map(|s| s.fire_at).collect();
+    sqlx::query(
+        "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+         ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(&kinds)
+    .bind(&clocks)
+    .bind(&tasks)
+    .bind(&dues)
+    .bind(&fire_at)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
