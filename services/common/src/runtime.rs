@@ -98,3 +98,27 @@ pub async fn start(
         calendar,
     })
 }
+
+/// Declares `subscription`'s durable consumer now, so readiness waits for
+/// it, and consumes it under `tasks` until shutdown.
+pub async fn start_consumer<H: crate::inbox::Handler>(
+    infra: &Infra,
+    settings: &ServiceSettings,
+    tasks: &TaskTracker,
+    subscription: crate::inbox::Subscription,
+    handler: H,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    crate::inbox::ensure_consumer(&infra.jetstream, &subscription).await?;
+    tasks.spawn(crate::inbox::run(
+        infra.pool.clone(),
+        infra.jetstream.clone(),
+        subscription,
+        crate::inbox::Tuning {
+            max_batch: settings.inbox_max_batch,
+        },
+        handler,
+        shutdown.clone(),
+    ));
+    Ok(())
+}

@@ -103,18 +103,16 @@ pub async fn run(
         store::materials::probe(materials.as_ref())
     })
     .await?;
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::REVIEW_EVENTS).await?;
     events::retire_old_consumer(&infra.jetstream).await;
-    tasks.spawn(bianmin_common::inbox::run(
-        infra.pool.clone(),
-        infra.jetstream.clone(),
+    bianmin_common::runtime::start_consumer(
+        &infra,
+        &settings.service,
+        &tasks,
         events::REVIEW_EVENTS,
-        bianmin_common::inbox::Tuning {
-            max_batch: settings.service.inbox_max_batch,
-        },
         events::OnReviewEvent,
-        shutdown.clone(),
-    ));
+        &shutdown,
+    )
+    .await?;
     tasks.spawn(bianmin_common::notify::run(
         infra.pool.clone(),
         sender,

@@ -79,33 +79,28 @@ pub async fn run(
         warn_share: settings.warn_share,
         now_offset: chrono::Duration::seconds(settings.now_offset),
     };
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::APPLICATION_SUBMITTED)
-        .await?;
-    tasks.spawn(bianmin_common::inbox::run(
-        infra.pool.clone(),
-        infra.jetstream.clone(),
+    bianmin_common::runtime::start_consumer(
+        &infra,
+        &settings.service,
+        &tasks,
         events::APPLICATION_SUBMITTED,
-        bianmin_common::inbox::Tuning {
-            max_batch: settings.service.inbox_max_batch,
-        },
         events::OnApplicationSubmitted {
             deadlines: deadlines.clone(),
         },
-        shutdown.clone(),
-    ));
-    bianmin_common::inbox::ensure_consumer(&infra.jetstream, &events::APPLICANT_EVENTS).await?;
-    tasks.spawn(bianmin_common::inbox::run(
-        infra.pool.clone(),
-        infra.jetstream.clone(),
+        &shutdown,
+    )
+    .await?;
+    bianmin_common::runtime::start_consumer(
+        &infra,
+        &settings.service,
+        &tasks,
         events::APPLICANT_EVENTS,
-        bianmin_common::inbox::Tuning {
-            max_batch: settings.service.inbox_max_batch,
-        },
         events::OnApplicantEvent {
             deadlines: deadlines.clone(),
         },
-        shutdown.clone(),
-    ));
+        &shutdown,
+    )
+    .await?;
     // Every replica runs the timer loop; SKIP LOCKED shares the work.
     let replica = format!("{}:{}", hostname(), std::process::id());
     tasks.spawn(flow::run_timers(
