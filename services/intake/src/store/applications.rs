@@ -225,7 +225,9 @@ async fn attempt(
     };
     let notification =
         super::notices::notification(&addressee, notices::submitted(&application_no), "once")
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new application has no notice")))?;
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("a new application has no notice"))
+            })?;
     let notice = notification.row();
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationSubmitted {
