@@ -591,6 +591,15 @@ fn pii_key_file() -> String {
     bianmin_common::pii::PiiKeys::generate_file("e2e-1")
 }
 
+/// SHA-256 in lowercase hex, as materials are reported and stored.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
 /// A valid resident ID number (GB 11643) for a region, birth date and sequence.
 pub fn id_number(region: &str, birth: chrono::NaiveDate, seq: u32) -> String {
     bianmin_intake::domain::id_number::compose(region, birth, seq)

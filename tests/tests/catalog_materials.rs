@@ -8,14 +8,13 @@
 //! limit, scoped like the application, and tick the checklist.
 
 use bianmin_common::auth::token::Claims;
-use bianmin_e2e::{Cluster, Options, id_number};
+use bianmin_e2e::{Cluster, Options, hex_sha256, id_number};
 use bianmin_proto::events::v1 as ev;
 use bianmin_proto::intake::v1::{self as pb, intake_service_client::IntakeServiceClient};
 use chrono::NaiveDate;
 use prost::Message as _;
 use reqwest::Client;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use std::path::Path;
 
@@ -111,13 +110,6 @@ fn png(size: usize) -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
     b.resize(size.max(8), 7);
     b
-}
-
-fn hex_sha256(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,21 +5,13 @@
 //! returns the same bytes, and a repeated upload is the same material.
 
 use bianmin_e2e::s3::S3Server;
-use bianmin_e2e::{Cluster, Options, id_number};
+use bianmin_e2e::{Cluster, Options, hex_sha256, id_number};
 use chrono::NaiveDate;
 use object_store::ObjectStoreExt as _;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 use std::time::{Duration, Instant};
 
 const BUCKET: &str = "bianmin-materials";
-
-fn hex_sha256(b: &[u8]) -> String {
-    Sha256::digest(b)
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
 
 async fn json_of(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -35,24 +27,17 @@ async fn materials_live_in_the_bucket() {
     // must not report ready, and then it must become ready by itself.
     let late = Duration::from_secs(3);
     let started = Instant::now();
-    let creator = {
-        let endpoint = s3.endpoint();
-        tokio::spawn(async move {
-            tokio::time::sleep(late).await;
-            let response = bianmin_common::http_client::client()
-                .put(format!("{endpoint}/{BUCKET}"))
-                .send()
-                .await
-                .unwrap();
-            assert!(response.status().is_success(), "{}", response.status());
-        })
-    };
     let env = s3.intake_env(BUCKET);
     let every: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let cluster = Cluster::start_with_all(Options { otlp: false }, &[], &every)
-        .await
-        .unwrap();
-    creator.await.unwrap();
+    let (cluster, created) = tokio::join!(
+        Cluster::start_with_all(Options { otlp: false }, &[], &every),
+        async {
+            tokio::time::sleep(late).await;
+            s3.create_bucket(BUCKET).await
+        }
+    );
+    created.unwrap();
+    let cluster = cluster.unwrap();
     assert!(
         started.elapsed() >= late,
         "ready after {:?}, before the bucket existed",

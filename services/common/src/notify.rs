@@ -83,25 +83,32 @@ pub struct Stored<'a> {
     pub params: serde_json::Value,
 }
 
+impl Recipient {
+    /// How the recipient is shown and logged: masked, or the staff name.
+    pub fn shown(&self) -> &str {
+        match self {
+            Recipient::Sealed { masked, .. } => masked,
+            Recipient::Named(name) => name,
+        }
+    }
+}
+
 impl Notification {
     pub fn row(&self) -> Stored<'_> {
-        let (recipient, sealed, key_id, context) = match &self.recipient {
+        let (sealed, key_id, context) = match &self.recipient {
             Recipient::Sealed {
-                sealed,
-                context,
-                masked,
+                sealed, context, ..
             } => (
-                masked.as_str(),
                 Some(sealed.ciphertext.as_slice()),
                 Some(sealed.key_id.as_str()),
                 Some(context.as_str()),
             ),
-            Recipient::Named(name) => (name.as_str(), None, None, None),
+            Recipient::Named(_) => (None, None, None),
         };
         Stored {
             dedupe_key: &self.dedupe_key,
             channel: self.channel.as_str(),
-            recipient,
+            recipient: self.recipient.shown(),
             sealed,
             key_id,
             context,
@@ -138,7 +145,7 @@ pub async fn record(tx: &mut PgConnection, n: &Notification) -> sqlx::Result<boo
 
 /// Logs a notification that was recorded.
 pub fn recorded(n: &Notification) {
-    tracing::info!(template = %n.template, channel = n.channel.as_str(), recipient = n.row().recipient,
+    tracing::info!(template = %n.template, channel = n.channel.as_str(), recipient = n.recipient.shown(),
         dedupe_key = %n.dedupe_key, "notification recorded");
 }
 
@@ -281,12 +288,14 @@ pub async fn dispatch(
         }
         // The sent ones in one statement: one round trip per round, not
         // one per message (each submission makes two messages).
-        sqlx::query(
-            "UPDATE notifications SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
-        )
-        .bind(&delivered)
-        .execute(&mut *tx)
-        .await?;
+        if !delivered.is_empty() {
+            sqlx::query(
+                "UPDATE notifications SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+            )
+            .bind(&delivered)
+            .execute(&mut *tx)
+            .await?;
+        }
         sent += delivered.len();
         tx.commit().await?;
         if failed > 0 {

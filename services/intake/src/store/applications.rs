@@ -71,6 +71,23 @@ async fn existing_by_key(
     }))
 }
 
+/// The earlier submission under the caller's `key`: replayed for the same
+/// body, `409` for another; `None` when there is none (or no key).
+async fn earlier(
+    conn: &mut PgConnection,
+    submitter: &str,
+    key: Option<&str>,
+    hash: &[u8],
+) -> Result<Option<Submitted>, ApiError> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    match existing_by_key(conn, submitter, key).await? {
+        Some(found) => replay_or_conflict(found, hash).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn replay_or_conflict(found: (Uuid, Vec<u8>), hash: &[u8]) -> Result<Submitted, ApiError> {
     if found.1 == hash {
         Ok(Submitted {
@@ -186,11 +203,8 @@ async fn attempt(
     else {
         // A retry returns the first result even when the catalog has moved
         // on since (the type retired, say): the key decides before the rules.
-        return match idempotency_key {
-            Some(key) => match existing_by_key(&mut conn, submitter, key).await? {
-                Some(found) => replay_or_conflict(found, &hash).map(Some),
-                None => Err(ApiError::Invalid(violations)),
-            },
+        return match earlier(&mut conn, submitter, idempotency_key, &hash).await? {
+            Some(first) => Ok(Some(first)),
             None => Err(ApiError::Invalid(violations)),
         };
     };
@@ -334,13 +348,7 @@ async fn attempt(
         // The key was used before (by an earlier submission, or a
         // concurrent retry that committed first), or the type changed or
         // was retired between the check and the write.
-        return match idempotency_key {
-            Some(key) => match existing_by_key(&mut conn, submitter, key).await? {
-                Some(found) => replay_or_conflict(found, &hash).map(Some),
-                None => Ok(None),
-            },
-            None => Ok(None),
-        };
+        return earlier(&mut conn, submitter, idempotency_key, &hash).await;
     }
     drop(conn);
     outbox::committed();

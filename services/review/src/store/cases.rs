@@ -57,11 +57,7 @@ pub async fn insert_opened(
 ) -> sqlx::Result<bool> {
     let case = &stored.case;
     let clock = case.clock.as_ref();
-    let kinds: Vec<&str> = timers.iter().map(|s| s.kind.as_str()).collect();
-    let clocks: Vec<&str> = timers.iter().map(|s| s.clock.as_str()).collect();
-    let tasks: Vec<&str> = timers.iter().map(|s| s.task_id.as_str()).collect();
-    let dues: Vec<&str> = timers.iter().map(|s| s.due.as_str()).collect();
-    let fire_at: Vec<DateTime<Utc>> = timers.iter().map(|s| s.fire_at).collect();
+    let t = super::timers::Columns::of(timers);
     // The timers and the event only with the case (`FROM c`).
     let sql = format!(
         "WITH c AS (
@@ -94,11 +90,11 @@ pub async fn insert_opened(
         .bind(case.due_date())
         .bind(stored.opened_at)
         .bind(sqlx::types::Json(case))
-        .bind(&kinds)
-        .bind(&clocks)
-        .bind(&tasks)
-        .bind(&dues)
-        .bind(&fire_at)
+        .bind(&t.kinds)
+        .bind(&t.clocks)
+        .bind(&t.tasks)
+        .bind(&t.dues)
+        .bind(&t.fire_at)
         .bind(event.event_id)
         .bind(event.subject)
         .bind(event.event_type)

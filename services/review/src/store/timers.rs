@@ -7,6 +7,29 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+/// Timer specs as one array per column (kind, clock, task_id, due,
+/// fire_at), for an `INSERT … SELECT … FROM unnest(…)` that writes them
+/// all in one statement.
+pub struct Columns<'a> {
+    pub kinds: Vec<&'a str>,
+    pub clocks: Vec<&'a str>,
+    pub tasks: Vec<&'a str>,
+    pub dues: Vec<&'a str>,
+    pub fire_at: Vec<DateTime<Utc>>,
+}
+
+impl<'a> Columns<'a> {
+    pub fn of(specs: &'a [TimerSpec]) -> Self {
+        Self {
+            kinds: specs.iter().map(|s| s.kind.as_str()).collect(),
+            clocks: specs.iter().map(|s| s.clock.as_str()).collect(),
+            tasks: specs.iter().map(|s| s.task_id.as_str()).collect(),
+            dues: specs.iter().map(|s| s.due.as_str()).collect(),
+            fire_at: specs.iter().map(|s| s.fire_at).collect(),
+        }
+    }
+}
+
 /// Replaces the case's pending timers with `specs`. A deadline that already
 /// fired stays fired (its row is kept and the insert conflicts with it).
 pub async fn rearm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx::Result<()> {
@@ -24,22 +47,18 @@ async fn arm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx:
     if specs.is_empty() {
         return Ok(());
     }
-    let kinds: Vec<&str> = specs.iter().map(|s| s.kind.as_str()).collect();
-    let clocks: Vec<&str> = specs.iter().map(|s| s.clock.as_str()).collect();
-    let tasks: Vec<&str> = specs.iter().map(|s| s.task_id.as_str()).collect();
-    let dues: Vec<&str> = specs.iter().map(|s| s.due.as_str()).collect();
-    let fire_at: Vec<DateTime<Utc>> = specs.iter().map(|s| s.fire_at).collect();
+    let c = Columns::of(specs);
     sqlx::query(
         "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
          SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
          ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING",
     )
     .bind(case_id)
-    .bind(&kinds)
-    .bind(&clocks)
-    .bind(&tasks)
-    .bind(&dues)
-    .bind(&fire_at)
+    .bind(&c.kinds)
+    .bind(&c.clocks)
+    .bind(&c.tasks)
+    .bind(&c.dues)
+    .bind(&c.fire_at)
     .execute(&mut *tx)
     .await?;
     Ok(())
