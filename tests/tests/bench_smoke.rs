@@ -68,6 +68,17 @@ async fn load_generator_produces_its_figures_without_errors() {
         report["propagation"]["count"].as_u64().unwrap() > 0,
         "no submission was followed to its review case"
     );
+    // Where the processor time went: at least the database and the load
+    // generator itself are found and charged, per submission and per
+    // ceiling transaction.
+    for phase in ["load_per_submission", "db_ceiling_per_tx"] {
+        for program in ["postgres", "load_generator", "total"] {
+            let ms = report["cpu"][phase]["cpu_ms_per_unit"][program]
+                .as_f64()
+                .unwrap_or(-1.0);
+            assert!(ms > 0.0, "cpu.{phase}.{program} = {ms} in {report:#}");
+        }
+    }
     assert!(
         report["requests"]["review"]["count"].as_u64().unwrap_or(0) > 0,
         "the reviewer accepted no case: {report:#}"

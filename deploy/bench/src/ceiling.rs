@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct Measured {
     pub per_second: f64,
     pub latency: Kind,
+    /// Where the machine's processor time went while it ran.
+    pub cpu: crate::cpu::Usage,
 }
 
 /// Inserts application + outbox rows into a scratch database with intake's
@@ -43,6 +45,7 @@ pub async fn database(
     )
     .execute(&pool)
     .await?;
+    let cpu_before = crate::cpu::Snapshot::take();
     let stop_at = Instant::now() + duration;
     let mut writers = Vec::new();
     for _ in 0..concurrency {
@@ -91,10 +94,12 @@ pub async fn database(
     for w in writers {
         latency.merge(&w.await?);
     }
+    let cpu = cpu_before.until(&crate::cpu::Snapshot::take());
     pool.close().await;
     Ok(Measured {
         per_second: latency.latency.len() as f64 / duration.as_secs_f64(),
         latency,
+        cpu,
     })
 }
 
@@ -120,6 +125,7 @@ pub async fn jetstream_publish(
     })
     .await?;
     let js = Arc::new(js);
+    let cpu_before = crate::cpu::Snapshot::take();
     let stop_at = Instant::now() + duration;
     let payload = bytes_of(220);
     let mut workers = Vec::new();
@@ -150,10 +156,12 @@ pub async fn jetstream_publish(
     for w in workers {
         latency.merge(&w.await?);
     }
+    let cpu = cpu_before.until(&crate::cpu::Snapshot::take());
     let _ = js.delete_stream(name).await;
     Ok(Measured {
         per_second: latency.latency.len() as f64 / duration.as_secs_f64(),
         latency,
+        cpu,
     })
 }
 

@@ -3,6 +3,7 @@
 //! and reports figures and ratios as JSON. `make bench` runs it.
 
 mod ceiling;
+mod cpu;
 mod load;
 mod plot;
 mod propagation;
@@ -170,11 +171,13 @@ async fn main() -> anyhow::Result<()> {
         "load: {} s at concurrency {} against {} ({})",
         args.duration, args.concurrency, args.target, args.mix
     );
+    let cpu_before = cpu::Snapshot::take();
     let outcome = load::run(
         &plan(&args, args.concurrency, args.duration, &sessions, &watch)?,
         catalog.clone(),
     )
     .await?;
+    let load_cpu = cpu_before.until(&cpu::Snapshot::take());
     let submit = outcome
         .stats
         .kinds
@@ -276,6 +279,13 @@ async fn main() -> anyhow::Result<()> {
             "submit_vs_db": ratio(submit_rps, db.as_ref().map(|d| d.per_second)),
             "submit_vs_nats": ratio(submit_rps, nats.as_ref().map(|n| n.per_second)),
         },
+        // Processor milliseconds per submission (load) and per
+        // transaction or publish (ceilings), by program.
+        "cpu": {
+            "load_per_submission": load_cpu.report(submit.as_ref().map_or(0.0, |s| s.count as f64)),
+            "db_ceiling_per_tx": db.as_ref().map(|d| d.cpu.report(d.latency.latency.len() as f64)),
+            "nats_ceiling_per_publish": nats.as_ref().map(|n| n.cpu.report(n.latency.latency.len() as f64)),
+        },
         "curve": curve,
     });
 
@@ -322,5 +332,18 @@ fn print_summary(r: &serde_json::Value) {
         "ceiling: PostgreSQL {} tx/s, JetStream {} acked publishes/s; submissions are {} of the database ceiling",
         r["ceiling"]["db_tps"], r["ceiling"]["nats_msgs_per_s"], r["ratio"]["submit_vs_db"]
     );
+    for (label, key) in [
+        ("cpu per submission", "load_per_submission"),
+        ("cpu per ceiling tx", "db_ceiling_per_tx"),
+    ] {
+        if let Some(ms) = r["cpu"][key]["cpu_ms_per_unit"].as_object() {
+            let parts: Vec<String> = ms
+                .iter()
+                .filter(|(p, _)| *p != "total")
+                .map(|(p, v)| format!("{p} {v}"))
+                .collect();
+            println!("{label}: {} ms ({})", ms["total"], parts.join(", "));
+        }
+    }
     println!("errors: {}", r["errors"]);
 }
