@@ -257,6 +257,9 @@ async fn main() -> anyhow::Result<()> {
     for (name, k) in &outcome.stats.kinds {
         kinds.insert(name.to_string(), json!(k.summary(outcome.seconds)));
     }
+    let load_cpu = load_cpu.report(submit.as_ref().map_or(0.0, |s| s.count as f64));
+    let db_cpu = db.as_ref().map(|d| d.cpu.report(d.latency.latency.len() as f64));
+    let cpu_total = |r: Option<&serde_json::Value>| r.and_then(|r| r["cpu_ms_per_unit"]["total"].as_f64());
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "started_at": started_at.to_rfc3339(),
@@ -278,12 +281,16 @@ async fn main() -> anyhow::Result<()> {
         "ratio": {
             "submit_vs_db": ratio(submit_rps, db.as_ref().map(|d| d.per_second)),
             "submit_vs_nats": ratio(submit_rps, nats.as_ref().map(|n| n.per_second)),
+            // How many ceiling transactions' worth of processor time one
+            // submission costs: on saturated shared cores, submit_vs_db
+            // cannot exceed about its inverse.
+            "cpu_submission_vs_db_tx": ratio(cpu_total(Some(&load_cpu)), cpu_total(db_cpu.as_ref())),
         },
         // Processor milliseconds per submission (load) and per
         // transaction or publish (ceilings), by program.
         "cpu": {
-            "load_per_submission": load_cpu.report(submit.as_ref().map_or(0.0, |s| s.count as f64)),
-            "db_ceiling_per_tx": db.as_ref().map(|d| d.cpu.report(d.latency.latency.len() as f64)),
+            "load_per_submission": load_cpu,
+            "db_ceiling_per_tx": db_cpu,
             "nats_ceiling_per_publish": nats.as_ref().map(|n| n.cpu.report(n.latency.latency.len() as f64)),
         },
         "curve": curve,
@@ -344,6 +351,9 @@ fn print_summary(r: &serde_json::Value) {
                 .collect();
             println!("{label}: {} ms ({})", ms["total"], parts.join(", "));
         }
+    }
+    if let Some(x) = r["ratio"]["cpu_submission_vs_db_tx"].as_f64() {
+        println!("one submission costs the processor time of {x} ceiling transactions");
     }
     println!("errors: {}", r["errors"]);
 }
