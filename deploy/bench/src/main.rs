@@ -258,8 +258,11 @@ async fn main() -> anyhow::Result<()> {
         kinds.insert(name.to_string(), json!(k.summary(outcome.seconds)));
     }
     let load_cpu = load_cpu.report(submit.as_ref().map_or(0.0, |s| s.count as f64));
-    let db_cpu = db.as_ref().map(|d| d.cpu.report(d.latency.latency.len() as f64));
-    let cpu_total = |r: Option<&serde_json::Value>| r.and_then(|r| r["cpu_ms_per_unit"]["total"].as_f64());
+    let db_cpu = db
+        .as_ref()
+        .map(|d| d.cpu.report(d.latency.latency.len() as f64));
+    let cpu_total =
+        |r: Option<&serde_json::Value>| r.and_then(|r| r["cpu_ms_per_unit"]["total"].as_f64());
     let report = json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "started_at": started_at.to_rfc3339(),

@@ -58,9 +58,21 @@ async fn authorize(
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| application_not_found(id))?;
+    authorize_owned(state, caller, action, id, &center_id, &submitted_by).await
+}
+
+/// [`authorize`] for an application whose owner was read already.
+async fn authorize_owned(
+    state: &State,
+    caller: &Principal,
+    action: Action,
+    id: Uuid,
+    center_id: &str,
+    submitted_by: &str,
+) -> Result<(), Status> {
     let target = Target {
-        center_id: &center_id,
-        owner: Some(&submitted_by),
+        center_id,
+        owner: Some(submitted_by),
     };
     audit::enforce(
         &state.pool,
@@ -194,11 +206,21 @@ impl IntakeService for IntakeApi {
         // data and writes no audit row (the chain's single append lock would
         // otherwise serialize every read); refusals are still recorded. Full
         // views of the ID and phone number are audited where they happen.
-        authorize(state, &caller, Action::ReadApplication, id).await?;
-        let application = applications::get(&state.pool, id)
+        // Read first, in one round trip with its owner; nothing of it is
+        // returned unless the caller may see it.
+        let read = applications::read(&state.pool, id)
             .await?
             .ok_or_else(|| application_not_found(id))?;
-        Ok(Response::new(application))
+        authorize_owned(
+            state,
+            &caller,
+            Action::ReadApplication,
+            id,
+            &read.center_id,
+            &read.submitted_by,
+        )
+        .await?;
+        Ok(Response::new(read.application))
     }
 
     async fn partner_get_application(
