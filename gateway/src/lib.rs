@@ -191,7 +191,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             state.clone(),
             auth::require,
         ));
-    // The only routes an anonymous caller reaches (README "Who may do what").
+    // The only routes an anonymous caller reaches (gateway/README.md "Roles and scopes").
     let api = Router::new()
         .merge(protected)
         .route(

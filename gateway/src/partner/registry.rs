@@ -1,7 +1,7 @@
 //! The partner registry: which agencies exist, which partner API methods
 //! each may call and which centers it may touch. Data, in a JSON file
 //! (`PARTNER_REGISTRY`), read at start; onboarding a partner is adding an
-//! entry and restarting the gateway (README "Partner agencies").
+//! entry and restarting the gateway (gateway/README.md "Partner agencies").
 
 use serde::Deserialize;
 use std::collections::HashMap;

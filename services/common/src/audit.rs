@@ -11,7 +11,7 @@
 //! detect that too.
 
 use crate::auth::Principal;
-use crate::auth::permissions::{Action, Decision, Listing};
+use crate::auth::policy::{self, Decision, Listing, Rule, Target};
 use chrono::{DateTime, SubsecRound as _, Utc};
 use sha2::{Digest as _, Sha256};
 use sqlx::{PgPool, Row};
@@ -37,25 +37,15 @@ pub struct Entry {
 
 impl Entry {
     /// The entry for a decision of the permission table.
-    pub fn decision(
-        principal: &Principal,
-        action: Action,
-        record: &str,
-        decision: Decision,
-    ) -> Self {
-        let outcome = match decision {
-            Decision::Allow => "allowed",
-            Decision::Hidden => "hidden",
-            Decision::Denied => "denied",
-        };
+    pub fn decision(principal: &Principal, rule: &Rule, record: &str, decision: Decision) -> Self {
         Self {
             // PostgreSQL keeps microseconds; hash what will be read back.
             at: Utc::now().trunc_subsecs(6),
             actor: principal.subject.clone(),
             role: principal.role.as_str().to_string(),
-            action: action.as_str().to_string(),
+            action: rule.name.to_string(),
             record: record.to_string(),
-            outcome: outcome.to_string(),
+            outcome: decision.as_str().to_string(),
             detail: String::new(),
             trace_id: crate::propagation::current_traceparent()
                 .and_then(|tp| tp.split('-').nth(1).map(str::to_string))
@@ -185,14 +175,14 @@ pub enum Reads {
 pub async fn enforce(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     record_id: &str,
-    target: crate::auth::permissions::Target<'_>,
+    target: Target<'_>,
     reads: Reads,
     not_found: impl FnOnce() -> tonic::Status,
 ) -> Result<(), tonic::Status> {
     enforce_with_detail(
-        pool, principal, action, record_id, target, reads, "", not_found,
+        pool, principal, rule, record_id, target, reads, "", not_found,
     )
     .await
 }
@@ -203,20 +193,20 @@ pub async fn enforce(
 pub async fn enforce_with_detail(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     record_id: &str,
-    target: crate::auth::permissions::Target<'_>,
+    target: Target<'_>,
     reads: Reads,
     detail: &str,
     not_found: impl FnOnce() -> tonic::Status,
 ) -> Result<(), tonic::Status> {
-    let decision = crate::auth::permissions::decide(principal, action, target);
+    let decision = policy::decide(principal, rule, target);
     if decision != Decision::Allow || reads == Reads::Sensitive {
-        let mut entry = Entry::decision(principal, action, record_id, decision);
+        let mut entry = Entry::decision(principal, rule, record_id, decision);
         entry.detail = detail.to_string();
         record(pool, entry).await;
     }
-    crate::auth::permissions::status(decision, not_found)
+    policy::status(decision, not_found)
 }
 
 /// Refuses, audited, a caller whose role holds no grant for `action` at
@@ -225,18 +215,18 @@ pub async fn enforce_with_detail(
 pub async fn require_grant(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     record_id: &str,
 ) -> Result<(), tonic::Status> {
-    if crate::auth::permissions::grant(principal.role, action).is_some() {
+    if rule.allows(principal.role) {
         return Ok(());
     }
     record(
         pool,
-        Entry::decision(principal, action, record_id, Decision::Denied),
+        Entry::decision(principal, rule, record_id, Decision::Denied),
     )
     .await;
-    Err(crate::auth::permissions::denied())
+    Err(policy::denied())
 }
 
 /// Applies the permission table to a listing (a queue, a report): the
@@ -245,19 +235,19 @@ pub async fn require_grant(
 pub async fn enforce_listing(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     asked: &str,
 ) -> Result<Option<String>, tonic::Status> {
-    match crate::auth::permissions::listing(principal, action, asked) {
+    match policy::listing(principal, rule, asked) {
         Listing::Centers(center) => Ok(center),
         Listing::Denied => {
             let target = format!("center:{}", asked.trim());
             record(
                 pool,
-                Entry::decision(principal, action, &target, Decision::Denied),
+                Entry::decision(principal, rule, &target, Decision::Denied),
             )
             .await;
-            Err(crate::auth::permissions::denied())
+            Err(policy::denied())
         }
     }
 }
@@ -268,11 +258,11 @@ pub async fn enforce_listing(
 pub async fn record_access(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     record_id: &str,
     purpose: &str,
 ) -> sqlx::Result<()> {
-    let mut entry = Entry::decision(principal, action, record_id, Decision::Allow);
+    let mut entry = Entry::decision(principal, rule, record_id, Decision::Allow);
     entry.detail = purpose.to_string();
     append(pool, &entry).await
 }

@@ -99,6 +99,7 @@ pub async fn health(
 /// the calls in flight before returning.
 pub async fn serve(
     listener: TcpListener,
+    policy: &'static crate::auth::policy::Policy,
     routes: tonic::service::Routes,
     health: Health,
     shutdown: CancellationToken,
@@ -145,7 +146,7 @@ pub async fn serve(
     server
         .layer(crate::deadline::DeadlineLayer)
         // Every call proves who makes it before a handler runs.
-        .layer(crate::auth::layer::AuthLayer)
+        .layer(crate::auth::layer::AuthLayer { policy })
         .trace_fn(request_span)
         .add_routes(routes)
         .serve_with_incoming_shutdown(
@@ -185,4 +186,24 @@ pub fn channel(url: &str, balance: Balance) -> anyhow::Result<tonic::transport::
         Balance::Single => Ok(endpoint(&url)?.connect_lazy()),
         Balance::Dns { refresh } => crate::balance::dns_channel(&url, refresh, endpoint),
     }
+}
+
+/// The method paths (`/package.Service/Method`) of gRPC service `service`
+/// (its full name) in an encoded file descriptor set: what a service's
+/// policy test checks its table against.
+pub fn methods_of(file_descriptor_set: &[u8], service: &str) -> Vec<String> {
+    use prost::Message as _;
+    let Ok(set) = prost_types::FileDescriptorSet::decode(file_descriptor_set) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for file in &set.file {
+        for s in &file.service {
+            let full = format!("{}.{}", file.package(), s.name());
+            if full == service {
+                out.extend(s.method.iter().map(|m| format!("/{full}/{}", m.name())));
+            }
+        }
+    }
+    out
 }

@@ -1,11 +1,12 @@
 //! The gRPC surface of intake.
 
 use crate::domain::{self, answers, id_number, progress, purpose, submission};
+use crate::policy;
 use crate::store::{applications, catalog, materials, personal, public};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{
     self, Principal,
-    permissions::{self, Action, Scope, Target},
+    policy::{Rule, Scope, Target},
 };
 use bianmin_common::calendar::{self, WorkingCalendar};
 use bianmin_common::error::ApiError;
@@ -45,27 +46,22 @@ fn application_not_found(id: Uuid) -> ApiError {
     ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"))
 }
 
-/// Applies the permission table to `action` on application `id`: a record
+/// Applies the permission table to `rule` on application `id`: a record
 /// the caller may not see answers exactly like a missing one. Refusals are
 /// audited; allowed calls are left to the caller.
-async fn authorize(
-    state: &State,
-    caller: &Principal,
-    action: Action,
-    id: Uuid,
-) -> Result<(), Status> {
+async fn authorize(state: &State, caller: &Principal, rule: &Rule, id: Uuid) -> Result<(), Status> {
     let (center_id, submitted_by) = applications::owner(&state.pool, id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| application_not_found(id))?;
-    authorize_owned(state, caller, action, id, &center_id, &submitted_by).await
+    authorize_owned(state, caller, rule, id, &center_id, &submitted_by).await
 }
 
 /// [`authorize`] for an application whose owner was read already.
 async fn authorize_owned(
     state: &State,
     caller: &Principal,
-    action: Action,
+    rule: &Rule,
     id: Uuid,
     center_id: &str,
     submitted_by: &str,
@@ -77,7 +73,7 @@ async fn authorize_owned(
     audit::enforce(
         &state.pool,
         caller,
-        action,
+        rule,
         &format!("application:{id}"),
         target,
         Reads::RefusalsOnly,
@@ -136,7 +132,7 @@ impl IntakeService for IntakeApi {
         audit::enforce_with_detail(
             &state.pool,
             &caller,
-            Action::SubmitApplication,
+            &policy::SUBMIT_APPLICATION,
             &record,
             target,
             reads,
@@ -214,7 +210,7 @@ impl IntakeService for IntakeApi {
         authorize_owned(
             state,
             &caller,
-            Action::ReadApplication,
+            &policy::READ_APPLICATION,
             id,
             &read.center_id,
             &read.submitted_by,
@@ -354,7 +350,7 @@ impl IntakeService for IntakeApi {
         audit::enforce(
             &state.pool,
             &caller,
-            Action::UploadMaterial,
+            &policy::UPLOAD_MATERIAL,
             &format!("application:{id}"),
             Target {
                 center_id: &target.center_id,
@@ -437,7 +433,7 @@ impl IntakeService for IntakeApi {
         audit::enforce(
             &state.pool,
             &caller,
-            Action::DownloadMaterial,
+            &policy::DOWNLOAD_MATERIAL,
             &format!("material:{id}/{material_id}"),
             Target {
                 center_id: &center_id,
@@ -465,13 +461,13 @@ impl IntakeService for IntakeApi {
         let caller = auth::principal(&request)?;
         let r = request.into_inner();
         let id = parse_id(&r.id)?;
-        authorize(state, &caller, Action::ViewApplicantInFull, id).await?;
+        authorize(state, &caller, &policy::VIEW_APPLICANT_IN_FULL, id).await?;
         let purpose = purpose::validate(&r.purpose).map_err(|v| ApiError::Invalid(vec![v]))?;
         // The access log row comes first: no full view goes unrecorded.
         audit::record_access(
             &state.pool,
             &caller,
-            Action::ViewApplicantInFull,
+            &policy::VIEW_APPLICANT_IN_FULL,
             &format!("application:{id}"),
             &purpose,
         )
@@ -499,7 +495,7 @@ impl IntakeService for IntakeApi {
         audit::enforce(
             &state.pool,
             &caller,
-            Action::FindApplicantHistory,
+            &policy::FIND_APPLICANT_HISTORY,
             "applicant:lookup",
             target,
             Reads::RefusalsOnly,
@@ -510,7 +506,7 @@ impl IntakeService for IntakeApi {
         let number = id_number::validate(&raw, today)
             .map_err(|e| ApiError::invalid("id_number", e.rule(), e.message()))?;
         let hash = state.keys.lookup_hash("id_number", &number);
-        let center = match permissions::grant(caller.role, Action::FindApplicantHistory) {
+        let center = match policy::FIND_APPLICANT_HISTORY.scope_of(caller.role) {
             Some(Scope::AllCenters) => None,
             _ => Some(own_center.as_str()),
         };
@@ -523,7 +519,7 @@ impl IntakeService for IntakeApi {
         audit::record_access(
             &state.pool,
             &caller,
-            Action::FindApplicantHistory,
+            &policy::FIND_APPLICANT_HISTORY,
             &format!("applicant:{pseudonym}"),
             &format!("{} 件 (hits)", applications.len()),
         )
@@ -542,7 +538,7 @@ impl IntakeService for IntakeApi {
         let caller = auth::principal(&request)?;
         let r = request.into_inner();
         let id = parse_id(&r.id)?;
-        authorize(state, &caller, Action::SupplementApplication, id).await?;
+        authorize(state, &caller, &policy::SUPPLEMENT_APPLICATION, id).await?;
         let answer = answers::supplement(&r.supplied_items, &r.note).map_err(ApiError::Invalid)?;
         applications::supplement(&state.pool, id, &answer, &caller).await?;
         Ok(Response::new(reread(state, id).await?))
@@ -556,7 +552,7 @@ impl IntakeService for IntakeApi {
         let caller = auth::principal(&request)?;
         let r = request.into_inner();
         let id = parse_id(&r.id)?;
-        authorize(state, &caller, Action::WithdrawApplication, id).await?;
+        authorize(state, &caller, &policy::WITHDRAW_APPLICATION, id).await?;
         let reason = answers::withdrawal_reason(&r.reason, answers::on_behalf(caller.role))
             .map_err(|v| ApiError::Invalid(vec![v]))?;
         applications::withdraw(&state.pool, id, &reason, &caller).await?;
@@ -617,7 +613,7 @@ impl IntakeApi {
         audit::enforce(
             &state.pool,
             &caller,
-            Action::ManageCatalog,
+            &policy::MANAGE_CATALOG,
             &format!("service_type:{}", code.unwrap_or_default().trim()),
             Target {
                 center_id: "",

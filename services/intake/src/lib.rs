@@ -5,6 +5,7 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod partner;
+pub mod policy;
 pub mod store;
 
 use bianmin_common::config::{Env, ServiceSettings};
@@ -78,6 +79,7 @@ pub async fn run(
     );
     let server = tokio::spawn(grpc::serve(
         listener,
+        &policy::POLICY,
         routes,
         health.clone(),
         shutdown.clone(),

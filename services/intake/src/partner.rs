@@ -9,9 +9,10 @@
 //! if the edge were wrong.
 
 use crate::api::State;
+use crate::policy;
 use crate::store::applications;
 use bianmin_common::audit::{self, Entry, Reads};
-use bianmin_common::auth::permissions::{Action, Decision, Target};
+use bianmin_common::auth::policy::{Decision, Rule, Target};
 use bianmin_common::auth::{self, Principal, Role};
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
@@ -32,14 +33,14 @@ pub fn stated_purpose<T>(caller: &Principal, request: &Request<T>) -> String {
 async fn required_purpose<T>(
     state: &State,
     caller: &Principal,
-    action: Action,
+    rule: &Rule,
     record: &str,
     request: &Request<T>,
 ) -> Result<String, Status> {
     if let Some(purpose) = auth::purpose::of(request) {
         return Ok(purpose);
     }
-    let mut entry = Entry::decision(caller, action, record, Decision::Denied);
+    let mut entry = Entry::decision(caller, rule, record, Decision::Denied);
     entry.outcome = "invalid".into();
     entry.detail = "未说明用途 (no purpose stated)".into();
     audit::record(&state.pool, entry).await;
@@ -69,7 +70,7 @@ pub async fn record_submitted(
     }
     let mut entry = Entry::decision(
         caller,
-        Action::SubmitApplication,
+        &policy::SUBMIT_APPLICATION,
         &format!("application:{}", application.id),
         Decision::Allow,
     );
@@ -103,7 +104,12 @@ pub async fn get_application(
     if caller.role != Role::Partner {
         audit::record(
             &state.pool,
-            Entry::decision(&caller, Action::ReadApplication, &record, Decision::Denied),
+            Entry::decision(
+                &caller,
+                &policy::READ_APPLICATION,
+                &record,
+                Decision::Denied,
+            ),
         )
         .await;
         return Err(Status::permission_denied(
@@ -111,7 +117,7 @@ pub async fn get_application(
         ));
     }
     let purpose =
-        required_purpose(state, &caller, Action::ReadApplication, &record, &request).await?;
+        required_purpose(state, &caller, &policy::READ_APPLICATION, &record, &request).await?;
     let no = application_no(&raw_no)?;
     let not_found = || ApiError::NotFound(format!("申请 {no} 不存在 (application not found)"));
     let Some((id, center_id, submitted_by)) = applications::owner_by_no(&state.pool, no)
@@ -119,8 +125,12 @@ pub async fn get_application(
         .map_err(ApiError::from)?
     else {
         // A miss is an exchange too; to the partner it reads like a hidden one.
-        let mut entry =
-            Entry::decision(&caller, Action::ReadApplication, &record, Decision::Hidden);
+        let mut entry = Entry::decision(
+            &caller,
+            &policy::READ_APPLICATION,
+            &record,
+            Decision::Hidden,
+        );
         entry.outcome = "missing".into();
         entry.detail = purpose;
         audit::record(&state.pool, entry).await;
@@ -129,7 +139,7 @@ pub async fn get_application(
     audit::enforce_with_detail(
         &state.pool,
         &caller,
-        Action::ReadApplication,
+        &policy::READ_APPLICATION,
         &format!("application:{id}"),
         Target {
             center_id: &center_id,

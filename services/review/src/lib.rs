@@ -4,6 +4,7 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod flow;
+pub mod policy;
 pub mod store;
 
 use bianmin_common::config::{Env, ServiceSettings};
@@ -65,6 +66,7 @@ pub async fn run(
     ));
     let server = tokio::spawn(grpc::serve(
         listener,
+        &policy::POLICY,
         routes,
         health.clone(),
         shutdown.clone(),

@@ -2,7 +2,7 @@
 //! verified [`Principal`] before any handler runs.
 //!
 //! A call without a valid token is refused UNAUTHENTICATED here, except the
-//! open methods (health, reflection, and what the permission table marks
+//! open methods (health, reflection, and what the service's policy marks
 //! public). A token that is present is always checked, even on an open
 //! method: a bad credential is never silently ignored.
 //!
@@ -10,8 +10,9 @@
 //! `cli::service_main` from the `AUTH_*` settings). If none was installed,
 //! every protected call is refused: the layer fails closed.
 
+use super::policy::Policy;
 use super::token::{Verifier, bearer_token};
-use super::{BearerToken, permissions, unauthenticated};
+use super::{BearerToken, unauthenticated};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -26,19 +27,26 @@ pub fn install(verifier: Arc<Verifier>) {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AuthLayer;
+/// The layer, knowing which methods the service's policy leaves open.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthLayer {
+    pub policy: &'static Policy,
+}
 
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = AuthService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner }
+        AuthService {
+            inner,
+            policy: self.policy,
+        }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,
+    policy: &'static Policy,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -65,6 +73,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let path = request.uri().path().to_string();
+        let policy = self.policy;
         let token = request
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -75,7 +84,7 @@ where
                 Ok(unauthenticated().into_http())
             };
             match token {
-                None if permissions::is_open_method(&path) => {}
+                None if policy.is_open_method(&path) => {}
                 None => return refuse("no credentials"),
                 Some(None) => return refuse("authorization is not a bearer token"),
                 Some(Some(token)) => {

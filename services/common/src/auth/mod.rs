@@ -8,10 +8,11 @@
 //! The principal travels as a signed token (JWT) in the `authorization`
 //! metadata; every service verifies it ([`token`], [`layer`]) against the
 //! issuer's published keys, and [`principal`] is the one seam handlers use.
-//! What each role may do is data, in [`permissions`].
+//! What each role may do is data: each service's rules, decided by
+//! [`policy`].
 
 pub mod layer;
-pub mod permissions;
+pub mod policy;
 pub mod purpose;
 pub mod token;
 

@@ -7,9 +7,10 @@ pub mod convert;
 use crate::domain::case::Stage;
 use crate::domain::lifecycle::Refusal;
 use crate::flow::{self, ActError, Deadlines};
+use crate::policy;
 use crate::store::{cases, measures};
 use bianmin_common::audit::{self, Reads};
-use bianmin_common::auth::permissions::{Action, Target};
+use bianmin_common::auth::policy::{Rule, Target};
 use bianmin_common::auth::{self, Principal};
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::grpc::Ready;
@@ -57,13 +58,13 @@ fn target(center_id: &str) -> Target<'_> {
 async fn allowed(
     pool: &PgPool,
     principal: &Principal,
-    action: Action,
+    rule: &Rule,
     case: &cases::Stored,
 ) -> Result<(), Status> {
     audit::enforce(
         pool,
         principal,
-        action,
+        rule,
         &format!("review_case:{}", case.id),
         target(&case.center_id),
         Reads::RefusalsOnly,
@@ -113,7 +114,7 @@ impl ReviewService for ReviewApi {
         audit::require_grant(
             &state.pool,
             &principal,
-            Action::ReadReviewCase,
+            &policy::READ_REVIEW_CASE,
             "review_case",
         )
         .await?;
@@ -133,7 +134,7 @@ impl ReviewService for ReviewApi {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
-        allowed(&state.pool, &principal, Action::ReadReviewCase, &found).await?;
+        allowed(&state.pool, &principal, &policy::READ_REVIEW_CASE, &found).await?;
         Ok(Response::new(convert::review_case(&found)))
     }
 
@@ -147,7 +148,7 @@ impl ReviewService for ReviewApi {
         let center = audit::enforce_listing(
             &state.pool,
             &principal,
-            Action::ReadReviewCase,
+            &policy::READ_REVIEW_CASE,
             &r.center_id,
         )
         .await?;
@@ -209,14 +210,20 @@ impl ReviewService for ReviewApi {
         let r = request.into_inner();
         let case_id = uuid("case_id", &r.case_id)?;
         let record = format!("review_case:{case_id}");
-        audit::require_grant(&state.pool, &principal, Action::ActOnReviewCase, &record).await?;
+        audit::require_grant(
+            &state.pool,
+            &principal,
+            &policy::ACT_ON_REVIEW_CASE,
+            &record,
+        )
+        .await?;
         // The table first (who may act on this center's cases at all); the
         // lifecycle then says which role takes which step.
         let found = cases::get(&state.pool, cases::Key::Case(case_id))
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
-        allowed(&state.pool, &principal, Action::ActOnReviewCase, &found).await?;
+        allowed(&state.pool, &principal, &policy::ACT_ON_REVIEW_CASE, &found).await?;
         let key = idempotency_key(&r.idempotency_key)?.map(str::to_string);
         let command = convert::command(r.action)?;
         let acted = flow::act(
@@ -244,7 +251,7 @@ impl ReviewService for ReviewApi {
         let center = audit::enforce_listing(
             &state.pool,
             &principal,
-            Action::ReadReviewMeasures,
+            &policy::READ_REVIEW_MEASURES,
             &request.get_ref().center_id,
         )
         .await?;

@@ -14,7 +14,9 @@
 use super::case::*;
 use super::clock::{Clock, ClockKind};
 use super::reasons;
+use crate::policy;
 use bianmin_common::auth::Role;
+use bianmin_common::auth::policy::Rule;
 use bianmin_common::calendar::{self, WorkingCalendar};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use std::collections::HashSet;
@@ -220,13 +222,22 @@ fn one_of<T: PartialEq + Copy>(
     ))
 }
 
-fn role_in(actor: &Actor, allowed: &[Role], action: &str) -> Result<(), Refusal> {
-    let role = actor.role.as_str();
-    one_of(actor.role, allowed, Role::as_str, |needs| {
-        Refusal::Forbidden(format!(
-            "角色 {role} 无权执行 {action}，需要 {needs} (role {role} may not {action}; needs {needs})"
-        ))
-    })
+/// Whether the actor's role takes this step: the step's row of review's
+/// policy (`crate::policy`). The center was checked before the case was
+/// loaded; here only the role counts.
+fn may(actor: &Actor, rule: &Rule) -> Result<(), Refusal> {
+    if rule.allows(actor.role) {
+        return Ok(());
+    }
+    let (role, action) = (actor.role.as_str(), rule.name);
+    let needs = rule
+        .roles()
+        .map(Role::as_str)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    Err(Refusal::Forbidden(format!(
+        "角色 {role} 无权执行 {action}，需要 {needs} (role {role} may not {action}; needs {needs})"
+    )))
 }
 
 fn stage_in(case: &Case, allowed: &[Stage], action: &str) -> Result<(), Refusal> {
@@ -238,14 +249,6 @@ fn stage_in(case: &Case, allowed: &[Stage], action: &str) -> Result<(), Refusal>
     })
 }
 
-const REVIEWERS: &[Role] = &[Role::Specialist, Role::Supervisor];
-const SUPERVISORS: &[Role] = &[Role::Supervisor];
-/// A platform service relaying what the applicant did (intake's events);
-/// no staff member answers for the applicant through review.
-const APPLICANT_RELAY: &[Role] = &[Role::Service];
-/// The staff `resume` (a supplement brought on paper) and the applicant's
-/// own answer (relayed) take the same path.
-const RESUMERS: &[Role] = &[Role::Specialist, Role::Supervisor, Role::Service];
 /// Stages a withdrawal ends: every one before the decision. A decided case
 /// is a record of the decision; the resident appeals it instead.
 pub const WITHDRAWABLE: &[Stage] = &[
@@ -343,7 +346,7 @@ fn step(
     match command {
         Command::Accept { reason } => {
             stage_in(case, &[Stage::PreliminaryReview], name)?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::ACCEPT)?;
             let clock = Clock::start(
                 calendar,
                 ClockKind::Decision,
@@ -371,7 +374,7 @@ fn step(
                 &[Stage::PreliminaryReview, Stage::DetailedAssessment],
                 name,
             )?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::REQUEST_SUPPLEMENT)?;
             let items = clean_list("missing_items", missing_items)?;
             required("reason", reason)?;
             // 一次性告知: what the resident already supplied is not asked again.
@@ -423,7 +426,7 @@ fn step(
             reason,
         } => {
             stage_in(case, &[Stage::SupplementRequested], name)?;
-            role_in(actor, RESUMERS, name)?;
+            may(actor, &policy::RESUME)?;
             let received = clean_list("received_items", received_items)?;
             let round =
                 case.supplements.last().cloned().ok_or_else(|| {
@@ -473,7 +476,7 @@ fn step(
                 ],
                 name,
             )?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::EXTEND)?;
             required("reason", reason)?;
             let previous_due = case.due_date();
             let within_policy = matches!(case.clock.as_ref(), Some(c) if c.kind == ClockKind::Preliminary && c.limit < case.policy.extended_days);
@@ -490,7 +493,7 @@ fn step(
                 ));
             }
             // Beyond the policy: only with a supervisor's recorded approval.
-            role_in(actor, SUPERVISORS, "extend beyond the policy limit")?;
+            may(actor, &policy::EXTEND_BEYOND_LIMIT)?;
             let Some(new_due) = *new_due_date else {
                 return Err(invalid(
                     "new_due_date",
@@ -537,7 +540,7 @@ fn step(
             reason,
         } => {
             stage_in(case, &[Stage::DetailedAssessment], name)?;
-            role_in(actor, SUPERVISORS, name)?;
+            may(actor, &policy::START_JOINT_REVIEW)?;
             let departments = clean_list("departments", departments)?;
             let detail = format!(
                 "联合审核部门：{} (joint review by these departments)",
@@ -564,7 +567,7 @@ fn step(
             reason_text,
         } => {
             stage_in(case, &[Stage::JointReview], name)?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::SIGN_OFF)?;
             required("department", department)?;
             if !approve {
                 reason_codes("reason_codes", codes, reason_text)?;
@@ -633,7 +636,7 @@ fn step(
             match outcome {
                 Outcome::Approved => {
                     stage_in(case, &[Stage::DetailedAssessment, Stage::JointReview], name)?;
-                    role_in(actor, SUPERVISORS, "approve")?;
+                    may(actor, &policy::APPROVE)?;
                     if case.stage == Stage::JointReview
                         && case
                             .sign_offs
@@ -663,12 +666,12 @@ fn step(
                         name,
                     )?;
                     // A specialist may reject at 初审; later only a supervisor decides.
-                    let allowed = if case.stage == Stage::PreliminaryReview {
-                        REVIEWERS
+                    let rule = if case.stage == Stage::PreliminaryReview {
+                        &policy::REJECT_AT_PRELIMINARY_REVIEW
                     } else {
-                        SUPERVISORS
+                        &policy::REJECT
                     };
-                    role_in(actor, allowed, "reject")?;
+                    may(actor, rule)?;
                     reason_codes("reason_codes", codes, reason_text)?;
                 }
             }
@@ -690,7 +693,7 @@ fn step(
         }
         Command::Plan { plan } => {
             stage_in(case, &[Stage::Decided], name)?;
-            role_in(actor, SUPERVISORS, name)?;
+            may(actor, &policy::PLAN)?;
             if !matches!(case.decision.as_ref(), Some(d) if d.outcome == Outcome::Approved) {
                 return Err(Refusal::Illegal(
                     "不予批准的案件不能制定服务计划 (a rejected case gets no service plan)".into(),
@@ -714,7 +717,7 @@ fn step(
             resident_feedback,
         } => {
             stage_in(case, &[Stage::Execution], name)?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::COMPLETE_TASK)?;
             required("content", content)?;
             required("result", result)?;
             let task = find_task(case, task_id)?;
@@ -761,7 +764,7 @@ fn step(
                 &[Stage::Execution, Stage::AcceptanceCheck, Stage::Closed],
                 name,
             )?;
-            role_in(actor, REVIEWERS, name)?;
+            may(actor, &policy::RECORD_FEEDBACK)?;
             required("resident_feedback", resident_feedback)?;
             let entry = case
                 .ledger
@@ -798,7 +801,7 @@ fn step(
             reopen_task_ids,
         } => {
             stage_in(case, &[Stage::AcceptanceCheck], name)?;
-            role_in(actor, SUPERVISORS, name)?;
+            may(actor, &policy::CHECK_ACCEPTANCE)?;
             if case.acceptance.as_ref().is_some_and(|a| a.passed) {
                 return Err(Refusal::Illegal(
                     "已验收合格 (acceptance already passed)".into(),
@@ -844,7 +847,7 @@ fn step(
                     case.stage.as_str()
                 )));
             }
-            role_in(actor, SUPERVISORS, name)?;
+            may(actor, &policy::CLOSE)?;
             required("results", results)?;
             case.summary = Some(Summary {
                 results: results.clone(),
@@ -860,7 +863,7 @@ fn step(
         }
         Command::Withdraw { reason, by } => {
             stage_in(case, WITHDRAWABLE, name)?;
-            role_in(actor, APPLICANT_RELAY, name)?;
+            may(actor, &policy::WITHDRAW)?;
             // The clock stops without counting as met or missed: there is
             // nothing left to decide.
             case.clock = None;
@@ -876,7 +879,7 @@ fn step(
             if matches!(case.stage, Stage::Closed | Stage::Withdrawn) {
                 return Err(Refusal::Illegal("已结案 (case is closed)".into()));
             }
-            role_in(actor, SUPERVISORS, name)?;
+            may(actor, &policy::ASSIGN)?;
             required("assignee", assignee)?;
             case.assignee = assignee.trim().to_string();
             Ok((
