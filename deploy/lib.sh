@@ -16,6 +16,45 @@ NATS_PORT="${NATS_PORT:-4222}"
 say() { printf '\033[1m[bianmin]\033[0m %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# The backend services of deploy/services.txt (format in its header): sets
+# BACKEND_NAMES and BACKEND_PORTS, in the file's order. Stops on a bad line.
+load_backend_services() {
+  local file="$ROOT/deploy/services.txt" raw name port extra n=0
+  BACKEND_NAMES=() BACKEND_PORTS=()
+  [ -r "$file" ] || die "$file is missing"
+  while IFS= read -r raw || [ -n "$raw" ]; do
+    n=$((n + 1)) raw="${raw%$'\r'}"
+    read -r name port extra <<<"${raw%%#*}" || true
+    [ -n "$name" ] || continue
+    if [ -n "$extra" ] || [[ ! "$name" =~ ^[a-z][a-z0-9]*$ ]] || [[ ! "$port" =~ ^[0-9]+$ ]] \
+      || [ "$name" = gateway ]; then
+      die "deploy/services.txt line $n: want \`name grpc_port\` (name: a-z, 0-9; not gateway), got: $raw"
+    fi
+    BACKEND_NAMES+=("$name") BACKEND_PORTS+=("$port")
+  done < "$file"
+}
+
+# A service's own settings for the one-machine run, services/<name>/local.env
+# (optional): KEY=VALUE a line, `#` comments, no quoting; $ROOT in a value is
+# the repository root. Sets LOCAL_ENV to the KEY=VALUE pairs, leaving out
+# each KEY the caller's environment already sets (it passes through and wins).
+load_local_env() {
+  local file="$ROOT/services/$1/local.env" raw key value n=0
+  LOCAL_ENV=()
+  [ -f "$file" ] || return 0
+  while IFS= read -r raw || [ -n "$raw" ]; do
+    n=$((n + 1))
+    [[ "$raw" =~ ^[[:space:]]*(#|$) ]] && continue
+    [[ "$raw" =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] \
+      || die "services/$1/local.env line $n: want KEY=VALUE, got: $raw"
+    key="${BASH_REMATCH[1]}" value="${BASH_REMATCH[2]}"
+    [ -n "$(printenv "$key")" ] && continue
+    value=${value//'${ROOT}'/"$ROOT"}
+    value=${value//'$ROOT'/"$ROOT"}
+    LOCAL_ENV+=("$key=$value")
+  done < "$file"
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }

@@ -4,7 +4,9 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-SERVICES=(intake review gateway)
+# The backend services (deploy/services.txt), then the gateway in front.
+load_backend_services
+SERVICES=("${BACKEND_NAMES[@]}" gateway)
 HTTP_PORT="${GATEWAY_PORT:-8080}"
 DB_BASE="${DATABASE_URL_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM}"
 BIN_DIR="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
@@ -28,7 +30,7 @@ start_one() {
 # answers from whoever holds it: refuse early and say who.
 check_ports_free() {
   local port
-  for port in "$HTTP_PORT" 50061 50062; do
+  for port in "$HTTP_PORT" "${BACKEND_PORTS[@]}"; do
     if port_open 127.0.0.1 "$port"; then
       die "port $port is already in use ($(ss -ltnpH "sport = :$port" 2>/dev/null | sed -E 's/.*users:\(\("([^"]+)",pid=([0-9]+).*/\1 pid \2/' | head -1)); stop it or \`make down\` first"
     fi
@@ -49,19 +51,25 @@ up() {
   say "building (release; the first build takes several minutes)"
   "$ROOT/deploy/build.sh"
   mkdir -p "$RUN_DIR/logs"
-  start_one intake \
-    DATABASE_URL="${INTAKE_DATABASE_URL:-$DB_BASE/bianmin_intake$PG_LOCAL_OPTS}" \
-    NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
-    SEED_FILE="${SEED_FILE:-$ROOT/deploy/seed/catalog.json}" \
-    PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
-    MATERIALS_DIR="${MATERIALS_DIR:-$ROOT/deploy/.data/materials}" \
-    AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
-    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
-  start_one review \
-    DATABASE_URL="${REVIEW_DATABASE_URL:-$DB_BASE/bianmin_review$PG_LOCAL_OPTS}" \
-    NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
-    AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
-    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+  # Each backend service: the settings they all get, its database
+  # (<NAME>_DATABASE_URL overrides), its port from the list, and its own
+  # settings from services/<name>/local.env. The gateway finds each one at
+  # <NAME>_GRPC_URL.
+  local i name port upper db_var url_var grpc_urls=()
+  for i in "${!BACKEND_NAMES[@]}"; do
+    name="${BACKEND_NAMES[$i]}" port="${BACKEND_PORTS[$i]}" upper="${BACKEND_NAMES[$i]^^}"
+    db_var="${upper}_DATABASE_URL" url_var="${upper}_GRPC_URL"
+    load_local_env "$name"
+    start_one "$name" \
+      DATABASE_URL="${!db_var:-$DB_BASE/bianmin_$name$PG_LOCAL_OPTS}" \
+      GRPC_ADDR="127.0.0.1:$port" \
+      NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+      PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
+      AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
+      CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}" \
+      "${LOCAL_ENV[@]}"
+    grpc_urls+=("$url_var=${!url_var:-http://127.0.0.1:$port}")
+  done
   # On one machine every client (browser, curl, make bench) is one address
   # and often one account, so the per-IP and per-account limits are set far
   # above the production ones (k8s/base/gateway.env); override to try them.
@@ -72,8 +80,13 @@ up() {
     AUTH_ISSUER="$issuer" \
     AUTH_SIGNING_KEY_FILE="${AUTH_SIGNING_KEY_FILE:-$auth_key}" \
     AUTH_USERS_FILE="${AUTH_USERS_FILE:-$ROOT/deploy/seed/users.json}" \
-    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}"
+    CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}" \
+    "${grpc_urls[@]}"
 
+  local grpc_list=""
+  for i in "${!BACKEND_NAMES[@]}"; do
+    grpc_list+="${grpc_list:+, }${BACKEND_NAMES[$i]} 127.0.0.1:${BACKEND_PORTS[$i]}"
+  done
   say "waiting until every service is ready"
   for _ in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
@@ -84,7 +97,7 @@ up() {
     API document:     http://127.0.0.1:$HTTP_PORT/api/v1/openapi.json
     Centers:          http://127.0.0.1:$HTTP_PORT/api/v1/centers
     Service catalog:  http://127.0.0.1:$HTTP_PORT/api/v1/catalog/services
-    gRPC:             intake 127.0.0.1:50061, review 127.0.0.1:50062
+    gRPC:             $grpc_list
     Demo logins (password bianmin-demo): admin, c01-supervisor, c01-specialist,
                       c02-supervisor, c02-specialist, partner
       curl -s -X POST http://127.0.0.1:$HTTP_PORT/api/v1/auth/login \\
@@ -104,7 +117,10 @@ MSG
 }
 
 down() {
-  for s in gateway review intake nats; do
+  # The gateway first, then the services in reverse order, then NATS.
+  local i s order=(gateway)
+  for ((i = ${#BACKEND_NAMES[@]} - 1; i >= 0; i--)); do order+=("${BACKEND_NAMES[$i]}"); done
+  for s in "${order[@]}" nats; do
     local pid_file="$RUN_DIR/$s.pid"
     if pid_alive "$pid_file"; then
       kill -TERM "$(cat "$pid_file")"

@@ -5,12 +5,11 @@ use prost::Message;
 use std::{env, fs, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = [
-        "bianmin/intake/v1/intake.proto",
-        "bianmin/review/v1/review.proto",
-        "bianmin/events/v1/events.proto",
-        "bianmin/partner/v1/partner.proto",
-    ];
+    // Every .proto under bianmin/: a new package needs no edit here.
+    let mut files = Vec::new();
+    collect_protos(std::path::Path::new("bianmin"), &mut files)?;
+    files.sort();
+    // A directory is scanned whole: a new or changed file reruns this.
     println!("cargo:rerun-if-changed=bianmin");
     let fds = protox::compile(files, ["."])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
@@ -33,5 +32,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".bianmin.intake.v1.MaterialsUploadRequest.content")
         .bytes(".bianmin.intake.v1.MaterialsDownloadResponse.content")
         .compile_fds(fds)?;
+    Ok(())
+}
+
+/// The .proto files under `dir`, recursively.
+fn collect_protos(
+    dir: &std::path::Path,
+    out: &mut Vec<String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            out.push(path.display().to_string());
+        }
+    }
     Ok(())
 }

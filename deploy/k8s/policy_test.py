@@ -13,6 +13,7 @@ Used by validate.py; also runnable alone:
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,9 @@ RUN_AS_USER = 10001
 # The image that holds the Bianmin programs (deploy/Containerfile), by the
 # last path segment of its name, whatever registry an overlay points it at.
 OUR_IMAGE = "bianmin"
+# The backend services, one `name grpc_port` a line (the gateway is not listed).
+SERVICES_FILE = Path(__file__).resolve().parent.parent / "services.txt"
+SERVICE_NAME = re.compile(r"[a-z][a-z0-9]*")
 
 
 @dataclass
@@ -40,6 +44,30 @@ class Provided:
     ports: set[tuple[int, str]] = field(default_factory=set)  # external (port, protocol)
     ingress_classes: set[str] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)  # namespace/name
+
+
+def load_services(path: Path = SERVICES_FILE) -> list[tuple[str, int]]:
+    """[(name, grpc_port)] of deploy/services.txt, in the file's order."""
+    services: list[tuple[str, int]] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        parts = raw.split("#", 1)[0].split()
+        if not parts:
+            continue
+        where = f"{path.name} line {number}"
+        if len(parts) != 2 or not SERVICE_NAME.fullmatch(parts[0]) or not parts[1].isdigit():
+            raise ValueError(f"{where}: want `name grpc_port` (name: a-z, 0-9), got {raw!r}")
+        name, port = parts[0], int(parts[1])
+        if name == "gateway" or not 0 < port < 65536:
+            raise ValueError(f"{where}: {name} {port}: the gateway is not listed; ports are 1-65535")
+        if name in {n for n, _ in services} or port in {p for _, p in services}:
+            raise ValueError(f"{where}: {name} {port}: name and port must be unique")
+        services.append((name, port))
+    return services
+
+
+def shipped_binaries(services: list[tuple[str, int]]) -> set[str]:
+    """The programs the image holds: the gateway and bianmin-<name> per service."""
+    return {"bianmin-gateway"} | {f"bianmin-{name}" for name, _ in services}
 
 
 def parse_port(text: str) -> tuple[int, str]:
@@ -644,7 +672,7 @@ def main(argv):
     docs = [d for d in yaml.safe_load_all(rendered.read_text(encoding="utf-8")) if d]
     provided = load_provided(Path(__file__).with_name("operator-provided.txt"), overlay)
     bad = 0
-    for name, problems in run_all(docs, provided, {"bianmin-intake", "bianmin-review", "bianmin-gateway"}):
+    for name, problems in run_all(docs, provided, shipped_binaries(load_services())):
         print(("ok   " if not problems else "FAIL ") + name)
         for p in problems:
             print("     " + p)

@@ -9,7 +9,9 @@
    schemas/;
 4. run the policy checks (policy_test.py) on each render, and their self-check;
 5. cross-check the repository: calendars listed for kustomize, image binaries,
-   and `nats-server -t` on each overlay's nats.conf.
+   the backend services of deploy/services.txt against k8s/base and each
+   render (names, ports, the gateway's URLs), and `nats-server -t` on each
+   overlay's nats.conf.
 Prints one line per check (passes grouped) and ends with `k8s: N passed, M failed`.
 """
 
@@ -139,10 +141,10 @@ def nats_configs(tally: Tally):
                      (proc.stdout + proc.stderr).strip())
 
 
-def binaries() -> tuple[set[str], set[str]]:
-    """[[bin]] names of the workspace that deploy/Containerfile ships."""
-    text = (ROOT / "deploy" / "Containerfile").read_text(encoding="utf-8")
-    shipped = set(re.search(r'^ARG BINS="([^"]+)"', text, re.M).group(1).split())
+def binaries(services: list[tuple[str, int]]) -> tuple[set[str], set[str]]:
+    """The programs deploy/Containerfile ships (deploy/build.sh --out: the
+    gateway and one per listed service), and the workspace's [[bin]] names."""
+    shipped = policy_test.shipped_binaries(services)
     declared = set()
     for manifest in ROOT.glob("**/Cargo.toml"):
         if "target" in manifest.parts or ".tools" in manifest.parts:
@@ -152,11 +154,93 @@ def binaries() -> tuple[set[str], set[str]]:
     return shipped, declared
 
 
+# Objects an overlay may have once per backend service: (kind, name pattern).
+PER_SERVICE = [
+    ("HorizontalPodAutoscaler", "{}"),
+    ("PodDisruptionBudget", "{}"),
+    ("NetworkPolicy", "{}"),
+    ("NetworkPolicy", "{}-db"),
+    ("Cluster", "{}-db"),
+    ("ScheduledBackup", "{}-db-nightly"),
+    ("Certificate", "{}-service"),
+    ("Secret", "{}-db-app"),
+]
+
+
+def service_list_checks(tally: Tally, services: list[tuple[str, int]], rendered: dict[str, list[dict]]):
+    """deploy/services.txt, k8s/base and each render name the same backend
+    services, on the same ports."""
+    base = yaml.safe_load((ROOT / "k8s" / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
+    folders = {r.split("/")[-2] for r in base["resources"] if re.fullmatch(r"\.\./\.\./services/[^/]+/k8s", r)}
+    listed = {name for name, _ in services}
+    tally.record("k8s/base lists services/<name>/k8s for exactly the services of deploy/services.txt",
+                 folders == listed, f"services.txt only: {sorted(listed - folders)}; k8s/base only: {sorted(folders - listed)}")
+    for overlay, docs in rendered.items():
+        by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+        configs = {d["metadata"]["name"].rsplit("-", 1)[0]: d.get("data") or {}
+                   for d in docs if d["kind"] == "ConfigMap"}  # without the hash suffix
+        backends = {d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"
+                    and d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "grpc-service"}
+        tally.record(f"{overlay}: the backend Deployments are the services of deploy/services.txt",
+                     backends == listed, f"rendered: {sorted(backends)}; listed: {sorted(listed)}")
+        for name, port in services:
+            problems = []
+            deploy = by.get(("Deployment", name))
+            server = next((c for c in (deploy or {}).get("spec", {}).get("template", {}).get("spec", {})
+                           .get("containers", []) if c["name"] == name), None)
+            if server is None:
+                problems.append(f"no Deployment {name} with a container {name}")
+            else:
+                grpc = [p["containerPort"] for p in server.get("ports", []) if p.get("name") == "grpc"]
+                if grpc != [port]:
+                    problems.append(f"container port grpc is {grpc}")
+                if server.get("command", [None])[0] != f"bianmin-{name}":
+                    problems.append(f"command is {server.get('command')}")
+            for svc in (name, f"{name}-pods"):
+                ports = [p["port"] for p in by.get(("Service", svc), {}).get("spec", {}).get("ports", [])]
+                if ports != [port]:
+                    problems.append(f"Service {svc} ports are {ports}")
+            addr = configs.get(f"{name}-config", {}).get("GRPC_ADDR")
+            if addr != f"0.0.0.0:{port}":
+                problems.append(f"{name}-config GRPC_ADDR is {addr!r}")
+            url = configs.get("gateway-config", {}).get(f"{name.upper()}_GRPC_URL")
+            if url != f"http://{name}-pods:{port}":
+                problems.append(f"gateway-config {name.upper()}_GRPC_URL is {url!r}")
+            tally.record(f"{overlay} {name}: port {port} of deploy/services.txt in Deployment, Services, "
+                         f"GRPC_ADDR and the gateway's {name.upper()}_GRPC_URL", not problems, "; ".join(problems))
+        # What an overlay has for one backend service it has for each: a
+        # service added to the list but forgotten in an overlay shows here.
+        for kind, pattern in PER_SERVICE:
+            have = {n for n in listed if (kind, pattern.format(n)) in by}
+            if have:
+                tally.record(f"{overlay}: {kind} {pattern.format('<name>')} for every listed service",
+                             have == listed, f"missing for {sorted(listed - have)}")
+        # prod's default-deny: the gateway may call each service on its port,
+        # and each service may reach NATS.
+        def app(peer):
+            return ((peer.get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/name")
+
+        gateway, nats = by.get(("NetworkPolicy", "gateway")), by.get(("NetworkPolicy", "nats"))
+        if gateway:
+            allowed = {(app(peer), p.get("port")) for rule in gateway["spec"].get("egress", []) or []
+                       for peer in rule.get("to", []) or [] for p in rule.get("ports", []) or []}
+            missing = [name for name, port in services if (name, port) not in allowed]
+            tally.record(f"{overlay}: NetworkPolicy gateway allows egress to every listed service's port",
+                         not missing, f"missing: {missing}")
+        if nats:
+            allowed = {app(peer) for rule in nats["spec"].get("ingress", []) or [] for peer in rule.get("from", []) or []}
+            missing = sorted(listed - allowed)
+            tally.record(f"{overlay}: NetworkPolicy nats allows ingress from every listed service",
+                         not missing, f"missing: {missing}")
+
+
 def repo_checks(tally: Tally, rendered: dict[str, list[dict]]):
-    shipped, declared = binaries()
+    services = policy_test.load_services()
+    shipped, declared = binaries(services)
     missing = shipped - declared
-    tally.record("Containerfile ships only binaries the workspace declares ([[bin]])",
+    tally.record("the image ships only binaries the workspace declares ([[bin]])",
                  not missing, f"not declared: {sorted(missing)}")
+    service_list_checks(tally, services, rendered)
     listed = yaml.safe_load((ROOT / "deploy" / "kustomization.yaml").read_text(encoding="utf-8"))
     files = {f for g in listed["configMapGenerator"] if g["name"] == "bianmin-calendars" for f in g["files"]}
     on_disk = {f"calendars/{p.name}" for p in (ROOT / "deploy" / "calendars").glob("*.json")}

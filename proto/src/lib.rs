@@ -1,6 +1,7 @@
 //! Generated gRPC and event types of Bianmin, plus the names that bind
-//! producers and consumers together (subjects, streams, consumers), kept here
-//! so no service spells them on its own.
+//! producers and consumers together (each producer's stream and subjects),
+//! kept here so no service spells another's. Consumer names belong to the
+//! consumers; headers and dead letters to the shared library.
 
 pub mod intake {
     pub mod v1 {
@@ -58,24 +59,4 @@ pub mod subjects {
     pub const CASE_CLOSED: &str = "bianmin.review.case.closed";
     pub const DEADLINE_WARNING: &str = "bianmin.review.deadline.warning";
     pub const DEADLINE_BREACHED: &str = "bianmin.review.deadline.breached";
-
-    /// Dead letters of every consumer: `bianmin.dlq.<consumer>.<original subject>`.
-    pub const DEAD_LETTER_STREAM: &str = "BIANMIN_DEAD_LETTER";
-    pub const DEAD_LETTER_PREFIX: &str = "bianmin.dlq";
-
-    /// Durable consumer names.
-    pub const REVIEW_ON_APPLICATION_SUBMITTED: &str = "review-application-submitted";
-    /// Intake's one consumer of everything review publishes (filter
-    /// `REVIEW_SUBJECTS`), dispatching by subject.
-    pub const INTAKE_ON_REVIEW_EVENTS: &str = "intake-review-events";
-    /// Review's consumer of `APPLICANT_SUBJECTS`.
-    pub const REVIEW_ON_APPLICANT_EVENTS: &str = "review-applicant-events";
-}
-
-/// Message headers every event carries besides the W3C trace context.
-pub mod headers {
-    /// JetStream de-duplication id; equals the event id.
-    pub const MSG_ID: &str = "Nats-Msg-Id";
-    pub const EVENT_ID: &str = "Bianmin-Event-Id";
-    pub const EVENT_TYPE: &str = "Bianmin-Event-Type";
 }

@@ -121,9 +121,39 @@ impl Nats {
     }
 }
 
+/// The backend services, in start order, with their gRPC ports, from
+/// `deploy/services.txt` (the list `make up`, the container build and the
+/// Kubernetes checks read too). The tests give every one a free port.
+pub fn services() -> Vec<String> {
+    let path = workspace_root().join("deploy/services.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Settings a service needs in the tests besides the common ones: what
+/// its `local.env` sets for `make up`, pointed at the test's own files.
+fn settings_of(name: &str, root: &Path, dir: &Path) -> Vec<(&'static str, String)> {
+    match name {
+        "intake" => vec![
+            (
+                "SEED_FILE",
+                root.join("deploy/seed/catalog.json").display().to_string(),
+            ),
+            ("MATERIALS_DIR", dir.join("materials").display().to_string()),
+        ],
+        // Deadlines fire within a fifth of a second in tests.
+        "review" => vec![("TIMER_CHECK_INTERVAL_MS", "200".to_string())],
+        _ => Vec::new(),
+    }
+}
+
 /// One service process and how to start it again.
 struct Process {
-    binary: &'static str,
+    binary: String,
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
@@ -131,7 +161,7 @@ struct Process {
 
 impl Process {
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let path = bin_dir().join(self.binary);
+        let path = bin_dir().join(&self.binary);
         anyhow::ensure!(
             path.exists(),
             "{} not built: run `cargo build --workspace --bins` (make test does)",
@@ -173,6 +203,17 @@ pub struct Options {
     pub otlp: bool,
 }
 
+/// A cluster to start: which backend services (all by default), and
+/// settings for the gateway and for every process.
+pub struct Start<'a> {
+    pub options: Options,
+    /// Backend services to start (names from `deploy/services.txt`); the
+    /// gateway always starts. `None`: every one.
+    pub services: Option<&'a [&'a str]>,
+    pub gateway_env: &'a [(&'a str, &'a str)],
+    pub every_env: &'a [(&'a str, &'a str)],
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() || std::env::var_os("BIANMIN_KEEP_LOGS").is_some() {
@@ -190,11 +231,15 @@ pub struct Cluster {
     dir: Option<tempfile::TempDir>,
     pub nats: Nats,
     pub gateway: String,
+    /// Each started backend's gRPC URL, by service name.
+    pub grpc: HashMap<String, String>,
     pub intake_grpc: String,
     pub review_grpc: String,
     pub spans: Option<otlp::Receiver>,
-    pub databases: HashMap<&'static str, String>,
-    processes: HashMap<&'static str, Process>,
+    pub databases: HashMap<String, String>,
+    processes: HashMap<String, Process>,
+    /// The backends started, in start order.
+    started: Vec<String>,
 }
 
 /// The password of every demo account (`deploy/seed/users.json`).
@@ -220,9 +265,48 @@ impl Cluster {
         gateway_env: &[(&str, &str)],
         every_env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
+        Self::launch(Start {
+            options,
+            services: None,
+            gateway_env,
+            every_env,
+        })
+        .await
+    }
+
+    /// Only `services` (and the gateway): a test of one service's
+    /// capability starts nothing else.
+    pub async fn start_only(services: &[&str], options: Options) -> anyhow::Result<Self> {
+        Self::launch(Start {
+            options,
+            services: Some(services),
+            gateway_env: &[],
+            every_env: &[],
+        })
+        .await
+    }
+
+    pub async fn launch(start: Start<'_>) -> anyhow::Result<Self> {
+        let all = services();
+        let started: Vec<String> = match start.services {
+            None => all.clone(),
+            Some(names) => {
+                for name in names {
+                    anyhow::ensure!(
+                        all.iter().any(|s| s == name),
+                        "{name} is not in deploy/services.txt"
+                    );
+                }
+                // In the list's order, which is the start order.
+                all.iter()
+                    .filter(|s| names.contains(&s.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        };
         let dir = tempfile::Builder::new().prefix("bianmin-e2e-").tempdir()?;
         let nats = Nats::start(dir.path()).await?;
-        let spans = if options.otlp {
+        let spans = if start.options.otlp {
             Some(otlp::Receiver::start().await?)
         } else {
             None
@@ -235,11 +319,18 @@ impl Cluster {
                 .get(..12)
                 .unwrap_or("x")
         );
-        let databases = HashMap::from([
-            ("intake", format!("{tag}_intake")),
-            ("review", format!("{tag}_review")),
-        ]);
-        let (intake_port, review_port, http_port) = (free_port(), free_port(), free_port());
+        // Every backend has a port, started or not: the gateway's client of
+        // one not started finds nobody there (UNAVAILABLE).
+        let ports: HashMap<String, u16> = all.iter().map(|s| (s.clone(), free_port())).collect();
+        let grpc: HashMap<String, String> = ports
+            .iter()
+            .map(|(s, p)| (s.clone(), format!("http://127.0.0.1:{p}")))
+            .collect();
+        let databases: HashMap<String, String> = started
+            .iter()
+            .map(|s| (s.clone(), format!("{tag}_{s}")))
+            .collect();
+        let http_port = free_port();
         let keys = dir.path().join("pii-keys");
         std::fs::write(&keys, pii_key_file())?;
         let signing_key = dir.path().join("auth-signing-key.pem");
@@ -267,7 +358,8 @@ impl Cluster {
             ),
         ];
         common.extend(
-            every_env
+            start
+                .every_env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string())),
         );
@@ -283,60 +375,42 @@ impl Cluster {
         };
         let log = |name: &str| dir.path().join(format!("{name}.log"));
         let mut processes = HashMap::new();
+        for name in &started {
+            let mut env = vec![
+                ("DATABASE_URL", format!("{PG_BASE}/{}", databases[name])),
+                ("GRPC_ADDR", format!("127.0.0.1:{}", ports[name])),
+                ("PII_KEYS_FILE", keys.display().to_string()),
+            ];
+            env.extend(settings_of(name, &root, dir.path()));
+            processes.insert(
+                name.clone(),
+                Process {
+                    binary: format!("bianmin-{name}"),
+                    env: with(env),
+                    log: log(name),
+                    child: None,
+                },
+            );
+        }
+        let backend_urls: Vec<(String, String)> = all
+            .iter()
+            .map(|s| (format!("{}_GRPC_URL", s.to_uppercase()), grpc[s].clone()))
+            .collect();
+        let mut gateway_env: Vec<(&str, String)> = vec![
+            ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+            ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
+            (
+                "AUTH_USERS_FILE",
+                root.join("deploy/seed/users.json").display().to_string(),
+            ),
+        ];
+        gateway_env.extend(backend_urls.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        gateway_env.extend(start.gateway_env.iter().map(|(k, v)| (*k, v.to_string())));
         processes.insert(
-            "intake",
+            "gateway".to_string(),
             Process {
-                binary: "bianmin-intake",
-                env: with(vec![
-                    ("DATABASE_URL", format!("{PG_BASE}/{}", databases["intake"])),
-                    ("GRPC_ADDR", format!("127.0.0.1:{intake_port}")),
-                    (
-                        "SEED_FILE",
-                        root.join("deploy/seed/catalog.json").display().to_string(),
-                    ),
-                    ("PII_KEYS_FILE", keys.display().to_string()),
-                    (
-                        "MATERIALS_DIR",
-                        dir.path().join("materials").display().to_string(),
-                    ),
-                ]),
-                log: log("intake"),
-                child: None,
-            },
-        );
-        processes.insert(
-            "review",
-            Process {
-                binary: "bianmin-review",
-                env: with(vec![
-                    ("DATABASE_URL", format!("{PG_BASE}/{}", databases["review"])),
-                    ("GRPC_ADDR", format!("127.0.0.1:{review_port}")),
-                    // Deadlines fire within a fifth of a second in tests.
-                    ("TIMER_CHECK_INTERVAL_MS", "200".to_string()),
-                ]),
-                log: log("review"),
-                child: None,
-            },
-        );
-        processes.insert(
-            "gateway",
-            Process {
-                binary: "bianmin-gateway",
-                env: with(
-                    vec![
-                        ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
-                        ("INTAKE_GRPC_URL", format!("http://127.0.0.1:{intake_port}")),
-                        ("REVIEW_GRPC_URL", format!("http://127.0.0.1:{review_port}")),
-                        ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
-                        (
-                            "AUTH_USERS_FILE",
-                            root.join("deploy/seed/users.json").display().to_string(),
-                        ),
-                    ]
-                    .into_iter()
-                    .chain(gateway_env.iter().map(|(k, v)| (*k, v.to_string())))
-                    .collect(),
-                ),
+                binary: "bianmin-gateway".to_string(),
+                env: with(gateway_env),
                 log: log("gateway"),
                 child: None,
             },
@@ -345,16 +419,21 @@ impl Cluster {
             dir: Some(dir),
             nats,
             gateway: gateway_url,
-            intake_grpc: format!("http://127.0.0.1:{intake_port}"),
-            review_grpc: format!("http://127.0.0.1:{review_port}"),
+            intake_grpc: grpc.get("intake").cloned().unwrap_or_default(),
+            review_grpc: grpc.get("review").cloned().unwrap_or_default(),
+            grpc,
             spans,
             databases,
             processes,
+            started: started.clone(),
         };
-        for name in ["intake", "review", "gateway"] {
+        for name in started
+            .iter()
+            .chain(std::iter::once(&"gateway".to_string()))
+        {
             cluster
                 .processes
-                .get_mut(name)
+                .get_mut(name.as_str())
                 .expect("known service")
                 .spawn()?;
         }
@@ -362,13 +441,19 @@ impl Cluster {
         Ok(cluster)
     }
 
-    /// Waits until the gateway reports every backend SERVING.
+    /// Waits until the gateway reports every started backend SERVING.
     pub async fn wait_ready(&self, within: Duration) -> anyhow::Result<()> {
         let client = bianmin_common::http_client::client();
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if let Ok(r) = client.get(format!("{}/readyz", self.gateway)).send().await {
-                if r.status().is_success() {
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                let serving = |name: &str| {
+                    body["backends"].as_array().is_some_and(|b| {
+                        b.iter().any(|x| x["name"] == name && x["serving"] == true)
+                    })
+                };
+                if self.started.iter().all(|s| serving(s)) {
                     return Ok(());
                 }
             }
@@ -511,13 +596,13 @@ impl Cluster {
         env.retain(|(k, _)| k != "GRPC_ADDR");
         env.push(("GRPC_ADDR".into(), format!("127.0.0.1:{port}")));
         let mut replica = Process {
-            binary: "bianmin-review",
+            binary: "bianmin-review".to_string(),
             env,
             log: self.dir().join("review-2.log"),
             child: None,
         };
         replica.spawn()?;
-        self.processes.insert("review-2", replica);
+        self.processes.insert("review-2".to_string(), replica);
         anyhow::ensure!(
             wait_port(port, Duration::from_secs(30)).await,
             "review-2 did not listen:\n{}",
@@ -547,10 +632,10 @@ impl Cluster {
     /// The last lines of every log, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for name in ["intake", "review", "review-2", "gateway", "nats"] {
-            if name == "review-2" && !self.processes.contains_key(name) {
-                continue;
-            }
+        let mut names: Vec<&str> = self.processes.keys().map(String::as_str).collect();
+        names.sort();
+        names.push("nats");
+        for name in names {
             let text =
                 std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default();
             let lines: Vec<_> = text.lines().collect();
@@ -569,8 +654,9 @@ impl Cluster {
                 eprintln!("cluster logs kept in {}", dir.keep().display());
             }
         }
-        for name in ["gateway", "review", "review-2", "intake"] {
-            self.kill(name).await;
+        let names: Vec<String> = self.processes.keys().cloned().collect();
+        for name in names {
+            self.kill(&name).await;
         }
         self.nats.kill().await;
         if let Ok(mut conn) =

@@ -10,8 +10,8 @@
 //! replayed by an operator once fixed. Database outages are not the
 //! message's fault: they pause the consumer and never dead-letter.
 
+use crate::nats::{DEAD_LETTER_PREFIX, DEAD_LETTER_STREAM, headers};
 use async_nats::jetstream::{self, AckKind, consumer::pull};
-use bianmin_proto::{headers, subjects};
 use futures::{FutureExt as _, StreamExt as _};
 use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
@@ -364,7 +364,7 @@ async fn ack(message: &jetstream::Message, kind: AckKind) {
 
 /// Subject a consumer's dead letters are kept under.
 pub fn dead_letter_subject(consumer: &str, original: &str) -> String {
-    format!("{}.{consumer}.{original}", subjects::DEAD_LETTER_PREFIX)
+    format!("{}.{consumer}.{original}", DEAD_LETTER_PREFIX)
 }
 
 /// Header names a dead letter carries besides the original ones.
@@ -425,10 +425,10 @@ pub async fn replay_dead_letters(
     consumer: Option<&str>,
 ) -> anyhow::Result<u64> {
     use dead_letter_headers as h;
-    let stream = js.get_stream(subjects::DEAD_LETTER_STREAM).await?;
+    let stream = js.get_stream(DEAD_LETTER_STREAM).await?;
     let filter = match consumer {
-        Some(c) => format!("{}.{c}.>", subjects::DEAD_LETTER_PREFIX),
-        None => format!("{}.>", subjects::DEAD_LETTER_PREFIX),
+        Some(c) => format!("{}.{c}.>", DEAD_LETTER_PREFIX),
+        None => format!("{}.>", DEAD_LETTER_PREFIX),
     };
     let reader = stream
         .create_consumer(pull::Config {

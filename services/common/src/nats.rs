@@ -2,9 +2,30 @@
 //! settings rather than server defaults.
 
 use async_nats::jetstream::{self, stream};
-use bianmin_proto::subjects;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// A stream of domain events: one per producing service, declared by the
+/// producer and by each of its consumers (the names are the proto crate's,
+/// where producers and consumers meet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stream {
+    pub name: &'static str,
+    /// The subjects it captures (`bianmin.intake.>`).
+    pub subjects: &'static str,
+}
+
+/// Dead letters of every consumer: `bianmin.dlq.<consumer>.<original subject>`.
+pub const DEAD_LETTER_STREAM: &str = "BIANMIN_DEAD_LETTER";
+pub const DEAD_LETTER_PREFIX: &str = "bianmin.dlq";
+
+/// Message headers every event carries besides the W3C trace context.
+pub mod headers {
+    /// JetStream de-duplication id; equals the event id.
+    pub const MSG_ID: &str = "Nats-Msg-Id";
+    pub const EVENT_ID: &str = "Bianmin-Event-Id";
+    pub const EVENT_TYPE: &str = "Bianmin-Event-Type";
+}
 
 /// JetStream keeps `Nats-Msg-Id`s this long to drop duplicate publishes.
 /// It must outlast the relay's worst retry (its backoff is capped at
@@ -52,29 +73,31 @@ fn event_stream(name: &str, subject: &str) -> stream::Config {
     }
 }
 
-/// Every stream of the platform. Each service ensures all of them at start,
-/// so the first one up never waits for another to create what it consumes.
-pub fn streams(replicas: usize) -> Vec<stream::Config> {
-    let mut all = vec![
-        event_stream(subjects::INTAKE_STREAM, subjects::INTAKE_SUBJECTS),
-        event_stream(subjects::REVIEW_STREAM, subjects::REVIEW_SUBJECTS),
-        stream::Config {
-            max_age: DEAD_LETTER_MAX_AGE,
-            ..event_stream(
-                subjects::DEAD_LETTER_STREAM,
-                &format!("{}.>", subjects::DEAD_LETTER_PREFIX),
-            )
-        },
-    ];
+/// The configurations of `declared` (a service's streams) plus the
+/// dead-letter stream every consumer may write to.
+pub fn streams(declared: &[Stream], replicas: usize) -> Vec<stream::Config> {
+    let mut all: Vec<stream::Config> = declared
+        .iter()
+        .map(|s| event_stream(s.name, s.subjects))
+        .collect();
+    all.push(stream::Config {
+        max_age: DEAD_LETTER_MAX_AGE,
+        ..event_stream(DEAD_LETTER_STREAM, &format!("{DEAD_LETTER_PREFIX}.>"))
+    });
     for s in &mut all {
         s.num_replicas = replicas;
     }
     all
 }
 
-/// Creates the streams, or updates them to these settings.
-pub async fn ensure_streams(js: &jetstream::Context, replicas: usize) -> anyhow::Result<()> {
-    for config in streams(replicas) {
+/// Creates `declared` and the dead-letter stream, or updates them to these
+/// settings.
+pub async fn ensure_streams(
+    js: &jetstream::Context,
+    declared: &[Stream],
+    replicas: usize,
+) -> anyhow::Result<()> {
+    for config in streams(declared, replicas) {
         let name = config.name.clone();
         match js.get_stream(&name).await {
             Ok(_) => {

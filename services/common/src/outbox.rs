@@ -17,8 +17,8 @@
 //! (`Lock:object` waits in `pg_stat_activity`; see BENCHMARKS.md,
 //! 2026-12-01), and group commit could not help.
 
+use crate::nats::headers;
 use async_nats::jetstream;
-use bianmin_proto::headers;
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::sync::LazyLock;
 use std::time::Duration;

@@ -6,13 +6,27 @@ use crate::domain::{notices, timeline};
 use crate::store::applications::{self, Progress};
 use crate::store::notices as notices_store;
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
+use bianmin_common::nats::Stream;
 use bianmin_proto::{events::v1 as ev, subjects};
 use prost::Message as _;
 use sqlx::PgConnection;
 
+/// The streams intake declares at start: its own, and review's, which it
+/// consumes.
+pub const STREAMS: &[Stream] = &[
+    Stream {
+        name: subjects::INTAKE_STREAM,
+        subjects: subjects::INTAKE_SUBJECTS,
+    },
+    Stream {
+        name: subjects::REVIEW_STREAM,
+        subjects: subjects::REVIEW_SUBJECTS,
+    },
+];
+
 pub const REVIEW_EVENTS: Subscription = Subscription {
     stream: subjects::REVIEW_STREAM,
-    consumer: subjects::INTAKE_ON_REVIEW_EVENTS,
+    consumer: "intake-review-events",
     filter_subject: subjects::REVIEW_SUBJECTS,
 };
 

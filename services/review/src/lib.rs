@@ -8,13 +8,12 @@ pub mod policy;
 pub mod store;
 
 use bianmin_common::config::{Env, ServiceSettings};
-use bianmin_common::grpc::{self, Ready};
+use bianmin_common::runtime::{self, Service, Startup};
 use bianmin_proto::review::v1::review_service_server::ReviewServiceServer;
 use sqlx::migrate::Migrator;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 pub const DEFAULT_GRPC_PORT: u16 = 50062;
@@ -51,89 +50,69 @@ impl Settings {
     }
 }
 
+/// What review is, for the shared start-up sequence.
+pub const SERVICE: Service = Service {
+    policy: &policy::POLICY,
+    migrations: &MIGRATIONS,
+    streams: events::STREAMS,
+};
+
 /// Serves review on `listener` until `shutdown`.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let state = Ready::default();
-    let (health, health_service) = grpc::health(&["bianmin.review.v1.ReviewService"]).await;
-    let routes = tonic::service::Routes::new(health_service).add_service(ReviewServiceServer::new(
-        api::ReviewApi {
-            state: state.clone(),
-        },
-    ));
-    let server = tokio::spawn(grpc::serve(
-        listener,
-        &policy::POLICY,
-        routes,
-        health.clone(),
-        shutdown.clone(),
-        settings.service.shutdown_drain,
-    ));
-
-    let tasks = TaskTracker::new();
-    let infra =
-        bianmin_common::runtime::start(&settings.service, &MIGRATIONS, &tasks, &shutdown).await?;
-    let deadlines = flow::Deadlines {
-        calendar: infra.calendar.clone(),
-        warn_share: settings.warn_share,
-        now_offset: chrono::Duration::seconds(settings.now_offset),
+    let routes =
+        |state| tonic::service::Routes::new(ReviewServiceServer::new(api::ReviewApi { state }));
+    let start = |startup: Startup| async move {
+        let infra = &startup.infra;
+        let deadlines = flow::Deadlines {
+            calendar: infra.calendar.clone(),
+            warn_share: settings.warn_share,
+            now_offset: chrono::Duration::seconds(settings.now_offset),
+        };
+        startup
+            .consume(
+                events::APPLICATION_SUBMITTED,
+                events::OnApplicationSubmitted {
+                    deadlines: deadlines.clone(),
+                },
+            )
+            .await?;
+        startup
+            .consume(
+                events::APPLICANT_EVENTS,
+                events::OnApplicantEvent {
+                    deadlines: deadlines.clone(),
+                },
+            )
+            .await?;
+        // Every replica runs the timer loop; SKIP LOCKED shares the work.
+        let replica = format!("{}:{}", hostname(), std::process::id());
+        startup.spawn(flow::run_timers(
+            infra.pool.clone(),
+            deadlines.clone(),
+            settings.timer_interval,
+            replica,
+            startup.shutdown.clone(),
+        ));
+        // Escalations to supervisors (and anything else review notifies).
+        startup.dispatch_notifications(None)?;
+        Ok(api::State {
+            pool: infra.pool.clone(),
+            deadlines,
+        })
     };
-    bianmin_common::runtime::start_consumer(
-        &infra,
-        &settings.service,
-        &tasks,
-        events::APPLICATION_SUBMITTED,
-        events::OnApplicationSubmitted {
-            deadlines: deadlines.clone(),
-        },
-        &shutdown,
+    runtime::serve(
+        SERVICE,
+        settings.service.clone(),
+        listener,
+        shutdown,
+        routes,
+        start,
     )
-    .await?;
-    bianmin_common::runtime::start_consumer(
-        &infra,
-        &settings.service,
-        &tasks,
-        events::APPLICANT_EVENTS,
-        events::OnApplicantEvent {
-            deadlines: deadlines.clone(),
-        },
-        &shutdown,
-    )
-    .await?;
-    // Every replica runs the timer loop; SKIP LOCKED shares the work.
-    let replica = format!("{}:{}", hostname(), std::process::id());
-    tasks.spawn(flow::run_timers(
-        infra.pool.clone(),
-        deadlines.clone(),
-        settings.timer_interval,
-        replica,
-        shutdown.clone(),
-    ));
-    // Escalations to supervisors (and anything else review notifies).
-    tasks.spawn(bianmin_common::notify::run(
-        infra.pool.clone(),
-        bianmin_common::notify::sender_from_settings(
-            settings.service.notify_sender.as_deref(),
-            settings.service.notify_webhook_url.as_deref(),
-        )?,
-        None,
-        std::time::Duration::from_millis(500),
-        shutdown.clone(),
-    ));
-    state.set(api::State {
-        pool: infra.pool.clone(),
-        deadlines,
-    });
-    health.serving().await;
-    tracing::info!(addr = %settings.service.grpc_addr, "review ready");
-
-    let served = server.await?;
-    tasks.close();
-    tasks.wait().await;
-    served
+    .await
 }
 
 fn hostname() -> String {

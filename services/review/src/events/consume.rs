@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 pub const APPLICATION_SUBMITTED: Subscription = Subscription {
     stream: subjects::INTAKE_STREAM,
-    consumer: subjects::REVIEW_ON_APPLICATION_SUBMITTED,
+    consumer: "review-application-submitted",
     filter_subject: subjects::APPLICATION_SUBMITTED,
 };
 
@@ -71,7 +71,7 @@ impl Handler for OnApplicationSubmitted {
 
 pub const APPLICANT_EVENTS: Subscription = Subscription {
     stream: subjects::INTAKE_STREAM,
-    consumer: subjects::REVIEW_ON_APPLICANT_EVENTS,
+    consumer: "review-applicant-events",
     filter_subject: subjects::APPLICANT_SUBJECTS,
 };
 
