@@ -8,7 +8,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BIN="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}/bianmin-bench"
 TARGET="${BENCH_TARGET:-http://127.0.0.1:${GATEWAY_PORT:-8080}}"
-curl -fsS "$TARGET/readyz" >/dev/null 2>&1 || die "no ready cluster at $TARGET: run \`make up\` first"
+curl -fsS "$TARGET/readyz" 2>/dev/null | grep -q '"serving":true' && ! curl -fsS "$TARGET/readyz" 2>/dev/null | grep -q '"serving":false' \
+  || die "no ready cluster at $TARGET: run \`make up\` first"
 [ -x "$BIN" ] || "$ROOT/deploy/build.sh"
 # The ceiling connects to PostgreSQL the way the services do.
 exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \

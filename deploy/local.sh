@@ -89,7 +89,10 @@ up() {
   done
   say "waiting until every service is ready"
   for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1; then
+    # The gateway is ready on its own; its answer says whether each
+    # backend is SERVING too.
+    if curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null | grep -q '"backends"' \
+       && ! curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null | grep -q '"serving":false'; then
       cat <<MSG
 
   Bianmin 便民 is up.

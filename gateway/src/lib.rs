@@ -1,38 +1,39 @@
 //! The gateway: REST/JSON over the gRPC services, where traces start.
 
 pub mod auth;
+pub mod backends;
 pub mod error;
+pub mod idempotency;
+pub mod intake;
 pub mod limits;
 pub mod openapi;
 pub mod partner;
+pub mod review;
 pub mod routes;
 pub mod trace;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use bianmin_common::auth::token::{AuthSettings, Verifier};
 use bianmin_common::balance::Balance;
 use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::config::Env;
-use bianmin_common::propagation::ClientContext;
-use bianmin_proto::intake::v1::intake_service_client::IntakeServiceClient;
-use bianmin_proto::review::v1::review_service_client::ReviewServiceClient;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub http_addr: String,
-    pub intake_url: String,
-    pub review_url: String,
+    /// Each backend's gRPC URL (`<NAME>_GRPC_URL`), in [`backends::BACKENDS`] order.
+    pub backend_urls: Vec<(&'static str, String)>,
     pub calendar_dir: PathBuf,
     /// Deadline of each backend call; passed on downstream.
     pub grpc_timeout: Duration,
@@ -73,8 +74,7 @@ impl Settings {
         Self {
             partner,
             http_addr: env.string("HTTP_ADDR", &format!("127.0.0.1:{DEFAULT_HTTP_PORT}")),
-            intake_url: env.string("INTAKE_GRPC_URL", "http://127.0.0.1:50061"),
-            review_url: env.string("REVIEW_GRPC_URL", "http://127.0.0.1:50062"),
+            backend_urls: backends::urls(env),
             balance: Balance::read(env),
             calendar_dir: env.path("CALENDAR_DIR", "deploy/calendars"),
             grpc_timeout: Duration::from_millis(env.parse("GRPC_TIMEOUT_MS", 10_000)),
@@ -104,15 +104,13 @@ impl Settings {
     }
 }
 
-pub type Intake = IntakeServiceClient<InterceptedService<Channel, ClientContext>>;
-pub type Review = ReviewServiceClient<InterceptedService<Channel, ClientContext>>;
-
 #[derive(Clone)]
 pub struct AppState {
-    pub intake: Intake,
-    pub review: Review,
-    pub intake_channel: Channel,
-    pub review_channel: Channel,
+    /// The channels to the backends; each backend module makes its client
+    /// from its own.
+    pub channels: backends::Channels,
+    /// Cancelled when shutdown begins: `/readyz` answers 503 from then on.
+    pub stopping: CancellationToken,
     pub calendar: Arc<WorkingCalendar>,
     pub grpc_timeout: Duration,
     pub verifier: Arc<Verifier>,
@@ -138,91 +136,90 @@ impl AppState {
     }
 }
 
+/// The API's routes with their documentation: each backend's (from
+/// [`backends::BACKENDS`]) and the gateway's own. `guard` wraps the
+/// routes that need a verified token.
+fn api(
+    layers: &backends::RouteLayers,
+    guard: impl FnOnce(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let (mut protected, mut public) = (OpenApiRouter::new(), OpenApiRouter::new());
+    for backend in backends::BACKENDS {
+        let routes = (backend.routes)(layers);
+        protected = protected.merge(routes.protected);
+        public = public.merge(routes.public);
+    }
+    let (login_schemas, login_paths, login) = routes!(auth::idp::login);
+    let login = (
+        login_schemas,
+        login_paths,
+        login.route_layer(axum::middleware::from_fn_with_state(
+            layers.limits.clone(),
+            limits::login,
+        )),
+    );
+    // The only routes an anonymous caller reaches (gateway/README.md
+    // "Roles and scopes"): the backends' public ones and these.
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(guard(protected))
+        .merge(public)
+        .routes(login)
+        .routes(routes!(auth::idp::jwks))
+        .routes(routes!(routes::calendar::add_working_days))
+}
+
+/// The probes: documented, not traced.
+fn probes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::health::readyz))
+}
+
+/// The OpenAPI document of every route, as `/api/v1/openapi.json` serves
+/// it (`bianmin-gateway openapi` prints it).
+pub fn document() -> utoipa::openapi::OpenApi {
+    let any = limits::Rate {
+        per_second: 1,
+        burst: 1,
+    };
+    let layers = backends::RouteLayers {
+        limits: limits::Limits::new(any, any, any, 1, 1),
+        material_max_bytes: 0,
+    };
+    let (_, mut document) = api(&layers, |r| r).split_for_parts();
+    document.merge(probes().split_for_parts().1);
+    document
+}
+
+/// Every route, with the layers of the whole API around them.
 pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration) -> Router {
-    // Everything here needs a verified token.
-    let protected = Router::new()
-        .route("/api/v1/applications", post(routes::applications::submit))
-        .route("/api/v1/applications/{id}", get(routes::applications::get))
-        .route(
-            "/api/v1/applications/{id}/applicant",
-            get(routes::applications::applicant_in_full),
-        )
-        .route(
-            "/api/v1/applications/by-id-number",
-            post(routes::applications::by_id_number),
-        )
-        .route(
-            "/api/v1/applications/{id}/supplement",
-            post(routes::applications::supplement),
-        )
-        .route(
-            "/api/v1/applications/{id}/withdraw",
-            post(routes::applications::withdraw),
-        )
-        .route("/api/v1/catalog/services", post(routes::catalog::create))
-        .route(
-            "/api/v1/catalog/services/{code}",
-            axum::routing::put(routes::catalog::update),
-        )
-        .route(
-            "/api/v1/catalog/services/{code}/retire",
-            post(routes::catalog::retire),
-        )
-        .route(
-            "/api/v1/catalog/services/{code}/history",
-            get(routes::catalog::history),
-        )
-        .route(
-            "/api/v1/applications/{id}/materials",
-            // The one route whose body may be a whole file.
-            post(routes::materials::upload).route_layer(axum::extract::DefaultBodyLimit::max(
-                state.material_max_bytes,
-            )),
-        )
-        .route(
-            "/api/v1/applications/{id}/materials/{material_id}",
-            get(routes::materials::download),
-        )
-        .route("/api/v1/reviews", get(routes::reviews::list))
-        .route("/api/v1/reviews/measures", get(routes::reviews::measures))
-        .route("/api/v1/reviews/{id}", get(routes::reviews::get))
-        .route("/api/v1/reviews/{id}/{action}", post(routes::reviews::act))
-        .route_layer(axum::middleware::from_fn_with_state(
+    let layers = backends::RouteLayers {
+        limits: state.limits.clone(),
+        material_max_bytes: state.material_max_bytes,
+    };
+    // Everything behind `protected` needs a verified token.
+    let guard = |protected: OpenApiRouter<AppState>| {
+        protected.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require,
-        ));
-    // The only routes an anonymous caller reaches (gateway/README.md "Roles and scopes").
-    let api = Router::new()
-        .merge(protected)
-        .route(
-            "/api/v1/auth/login",
-            post(auth::idp::login).route_layer(axum::middleware::from_fn_with_state(
-                state.limits.clone(),
-                limits::login,
-            )),
-        )
-        .route(
-            "/api/v1/public/applications/{application_no}",
-            get(routes::applications::public_progress).route_layer(
-                axum::middleware::from_fn_with_state(state.limits.clone(), limits::public),
-            ),
-        )
-        .route("/.well-known/jwks.json", get(auth::idp::jwks))
-        .route("/api/v1/centers", get(routes::catalog::centers))
-        .route("/api/v1/catalog/services", get(routes::catalog::services))
-        .route(
-            "/api/v1/calendar/add-working-days",
-            get(routes::calendar::add_working_days),
-        )
+        ))
+    };
+    let (api, mut document) = api(&layers, guard).split_for_parts();
+    let (probes, probes_document) = probes().split_for_parts();
+    document.merge(probes_document);
+    let document = Arc::new(document);
+    let api = api
         .route(
             "/api/v1/openapi.json",
-            get(|| async { axum::Json(openapi::ApiDoc::openapi()) }),
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
         )
         .route_layer(axum::middleware::from_fn(trace::span));
     Router::new()
         .merge(api)
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
+        .merge(probes)
         .fallback(|| async {
             error::HttpError {
                 status: axum::http::StatusCode::NOT_FOUND,
@@ -251,8 +248,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let partner_settings = settings.partner.clone().map_err(anyhow::Error::msg)?;
     let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
-    let intake_channel = bianmin_common::grpc::channel(&settings.intake_url, settings.balance)?;
-    let review_channel = bianmin_common::grpc::channel(&settings.review_url, settings.balance)?;
+    let channels = backends::Channels::connect(&settings.backend_urls, settings.balance)?;
     let idp = match &settings.signing_key_file {
         Some(key) => Some(Arc::new(auth::idp::DevIdp::load(
             key,
@@ -278,15 +274,9 @@ pub async fn run(
         settings.public_lookups_per_minute,
     );
     tokio::spawn(limits.clone().prune(shutdown.clone()));
-    // A material download carries the whole file in one message.
-    let max_message = settings.material_max_bytes.saturating_add(64 * 1024);
     let state = AppState {
-        intake: IntakeServiceClient::with_interceptor(intake_channel.clone(), ClientContext)
-            .max_decoding_message_size(max_message)
-            .max_encoding_message_size(max_message),
-        review: ReviewServiceClient::with_interceptor(review_channel.clone(), ClientContext),
-        intake_channel,
-        review_channel,
+        channels,
+        stopping: shutdown.clone(),
         calendar,
         grpc_timeout: settings.grpc_timeout,
         verifier: Arc::new(verifier),
@@ -301,7 +291,7 @@ pub async fn run(
             let edge = partner::Edge::load(
                 p,
                 &settings.auth,
-                state.intake.clone(),
+                intake::client(&state),
                 state.limits.clone(),
                 settings.grpc_timeout,
             )?;

@@ -35,11 +35,7 @@ enum AuthCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        use utoipa::OpenApi as _;
-        println!(
-            "{}",
-            bianmin_gateway::openapi::ApiDoc::openapi().to_pretty_json()?
-        );
+        println!("{}", bianmin_gateway::document().to_pretty_json()?);
         return Ok(());
     }
     match cli.command {

@@ -1,37 +1,13 @@
-//! The OpenAPI document, generated from the handlers' annotations.
+//! The OpenAPI document's frame: title, tags, the bearer scheme. The paths
+//! come from the routers themselves (each backend module's `routes!`, see
+//! `crate::router`), so a route cannot be served undocumented.
 
-use crate::{auth, error, routes};
+use crate::error;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Bianmin 便民 API", description = "社区服务中心平台 REST API (community service center platform)", version = "1"),
-    paths(
-        routes::applications::submit,
-        routes::applications::get,
-        routes::applications::applicant_in_full,
-        routes::applications::by_id_number,
-        routes::applications::supplement,
-        routes::applications::withdraw,
-        routes::applications::public_progress,
-        routes::catalog::centers,
-        routes::catalog::services,
-        routes::catalog::create,
-        routes::catalog::update,
-        routes::catalog::retire,
-        routes::catalog::history,
-        routes::materials::upload,
-        routes::materials::download,
-        routes::reviews::list,
-        routes::reviews::get,
-        routes::reviews::measures,
-        routes::reviews::act,
-        routes::calendar::add_working_days,
-        routes::health::healthz,
-        routes::health::readyz,
-        auth::idp::login,
-        auth::idp::jwks,
-    ),
     components(schemas(error::ErrorBody)),
     tags(
         (name = "applications", description = "申请与进度 (applications and progress)"),

@@ -216,10 +216,10 @@ pub struct Start<'a> {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        if std::thread::panicking() || std::env::var_os("BIANMIN_KEEP_LOGS").is_some() {
-            if let Some(dir) = self.dir.take() {
-                eprintln!("cluster logs kept in {}", dir.keep().display());
-            }
+        if (std::thread::panicking() || std::env::var_os("BIANMIN_KEEP_LOGS").is_some())
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("cluster logs kept in {}", dir.keep().display());
         }
     }
 }
@@ -564,6 +564,22 @@ impl Cluster {
         }
     }
 
+    /// Sends SIGTERM and returns at once (the process drains and stops on
+    /// its own; `terminate` waits for it).
+    pub fn sigterm(&self, name: &str) {
+        if let Some(pid) = self
+            .processes
+            .get(name)
+            .and_then(|p| p.child.as_ref())
+            .and_then(|c| c.id())
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub async fn terminate(&mut self, name: &str) -> Option<std::process::ExitStatus> {
         let mut child = self.processes.get_mut(name).and_then(|p| p.child.take())?;
@@ -649,10 +665,10 @@ impl Cluster {
 
     /// Stops everything and drops the test databases.
     pub async fn stop(mut self) {
-        if std::env::var_os("BIANMIN_KEEP_LOGS").is_some() {
-            if let Some(dir) = self.dir.take() {
-                eprintln!("cluster logs kept in {}", dir.keep().display());
-            }
+        if std::env::var_os("BIANMIN_KEEP_LOGS").is_some()
+            && let Some(dir) = self.dir.take()
+        {
+            eprintln!("cluster logs kept in {}", dir.keep().display());
         }
         let names: Vec<String> = self.processes.keys().cloned().collect();
         for name in names {

@@ -21,7 +21,7 @@ pub struct PartnerApi {
     pub registry: Arc<Registry>,
     pub key: Arc<SigningKey>,
     pub auth: AuthSettings,
-    pub intake: crate::Intake,
+    pub intake: crate::intake::Client,
     pub limits: crate::limits::Limits,
     pub grpc_timeout: Duration,
 }

@@ -100,7 +100,7 @@ impl Edge {
     pub fn load(
         settings: &Settings,
         auth: &AuthSettings,
-        intake: crate::Intake,
+        intake: crate::intake::Client,
         limits: crate::limits::Limits,
         grpc_timeout: Duration,
     ) -> anyhow::Result<Self> {

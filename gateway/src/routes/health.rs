@@ -5,9 +5,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,48 +29,35 @@ pub async fn healthz() -> Json<HealthAnswer> {
     })
 }
 
-async fn serving(channel: tonic::transport::Channel) -> bool {
-    let mut client = HealthClient::new(channel);
-    let mut request = tonic::Request::new(HealthCheckRequest {
-        service: String::new(),
-    });
-    request.set_timeout(std::time::Duration::from_secs(2));
-    matches!(client.check(request).await, Ok(r) if r.get_ref().status() == ServingStatus::Serving)
-}
-
-/// Readiness: every backend reports SERVING.
+/// Readiness of the gateway itself: ready until shutdown begins, then
+/// 503 while it drains, so the load balancer takes it out first. The
+/// backends are reported in the body (`serving` each) but do not decide:
+/// one backend's outage must not take every gateway pod out of its Service,
+/// when the other backends' routes still work.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, body = HealthAnswer), (status = 503, body = HealthAnswer)))]
+    responses((status = 200, body = HealthAnswer), (status = 503, description = "shutting down", body = HealthAnswer)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthAnswer>) {
-    let (intake, review) = tokio::join!(
-        serving(state.intake_channel.clone()),
-        serving(state.review_channel.clone())
-    );
-    let backends = vec![
-        Backend {
-            name: "intake",
-            serving: intake,
-        },
-        Backend {
-            name: "review",
-            serving: review,
-        },
-    ];
-    if intake && review {
-        (
-            StatusCode::OK,
-            Json(HealthAnswer {
-                status: "ready",
-                backends,
-            }),
-        )
-    } else {
-        (
+    let backends = state
+        .channels
+        .serving()
+        .await
+        .into_iter()
+        .map(|(name, serving)| Backend { name, serving })
+        .collect();
+    if state.stopping.is_cancelled() {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(HealthAnswer {
-                status: "not_ready",
+                status: "stopping",
                 backends,
             }),
-        )
+        );
     }
+    (
+        StatusCode::OK,
+        Json(HealthAnswer {
+            status: "ready",
+            backends,
+        }),
+    )
 }

@@ -1,8 +1,5 @@
-//! REST handlers, one file per resource.
+//! The gateway's own REST handlers: the calendar and the probes. The
+//! backends' routes live in their modules (`intake`, `review`).
 
-pub mod applications;
 pub mod calendar;
-pub mod catalog;
 pub mod health;
-pub mod materials;
-pub mod reviews;

@@ -612,7 +612,7 @@ async fn a_case_goes_from_submission_to_closure_with_a_supplement_round_and_a_jo
         "{measures}"
     );
 
-    // Every action is in the OpenAPI document.
+    // Every action is in the OpenAPI document, each its own route.
     let doc: Value = bianmin_common::http_client::client()
         .get(format!("{}/api/v1/openapi.json", cluster.gateway))
         .send()
@@ -624,8 +624,20 @@ async fn a_case_goes_from_submission_to_closure_with_a_supplement_round_and_a_jo
     for path in [
         "/api/v1/reviews",
         "/api/v1/reviews/{id}",
-        "/api/v1/reviews/{id}/{action}",
         "/api/v1/reviews/measures",
+        "/api/v1/reviews/{id}/accept",
+        "/api/v1/reviews/{id}/request_supplement",
+        "/api/v1/reviews/{id}/resume",
+        "/api/v1/reviews/{id}/extend",
+        "/api/v1/reviews/{id}/start_joint_review",
+        "/api/v1/reviews/{id}/sign_off",
+        "/api/v1/reviews/{id}/decide",
+        "/api/v1/reviews/{id}/plan",
+        "/api/v1/reviews/{id}/complete_task",
+        "/api/v1/reviews/{id}/record_feedback",
+        "/api/v1/reviews/{id}/check_acceptance",
+        "/api/v1/reviews/{id}/close",
+        "/api/v1/reviews/{id}/assign",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} not documented");
     }

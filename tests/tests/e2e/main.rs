@@ -10,6 +10,7 @@ mod auth;
 mod catalog_materials;
 mod dead_letter;
 mod faults;
+mod gateway;
 mod lifecycle;
 mod materials_s3;
 mod partner;

@@ -101,9 +101,7 @@ pub async fn upload(
         }
         e
     })?;
-    let answer = state
-        .intake
-        .clone()
+    let answer = super::client(&state)
         .materials_upload(state.grpc_request_as(
             &caller,
             pb::MaterialsUploadRequest {
@@ -145,9 +143,7 @@ pub async fn download(
     Extension(caller): Extension<Caller>,
     Path((id, material_id)): Path<(String, String)>,
 ) -> Result<Response, HttpError> {
-    let answer = state
-        .intake
-        .clone()
+    let answer = super::client(&state)
         .materials_download(state.grpc_request_as(
             &caller,
             pb::MaterialsDownloadRequest {

@@ -3,9 +3,10 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppJson, ErrorBody, HttpError};
+use crate::idempotency::IdempotencyKey;
 use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -77,7 +78,7 @@ pub struct Application {
     /// staff-assisted kiosk).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_by: Option<String>,
-    pub materials: Vec<crate::routes::materials::Material>,
+    pub materials: Vec<super::materials::Material>,
     /// The checklist it was submitted under, each item with whether an
     /// upload satisfies it.
     pub checklist: Vec<ChecklistStatus>,
@@ -197,22 +198,9 @@ impl From<pb::Application> for Application {
 pub async fn submit(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
     AppJson(body): AppJson<NewApplication>,
 ) -> Result<Response, HttpError> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => String::new(),
-        Some(v) => v
-            .to_str()
-            .map_err(|_| {
-                HttpError::invalid(
-                    "Idempotency-Key",
-                    "idempotency_key_format",
-                    "幂等键须为可见 ASCII 字符 (printable ASCII)",
-                )
-            })?
-            .to_string(),
-    };
     let request = pb::SubmitApplicationRequest {
         center_id: body.center_id,
         service_type: body.service_type,
@@ -228,9 +216,7 @@ pub async fn submit(
         urgent_reason: body.urgent_reason,
         departments: body.departments,
     };
-    let answer = state
-        .intake
-        .clone()
+    let answer = super::client(&state)
         .submit_application(state.grpc_request_as(&caller, request))
         .await?
         .into_inner();
@@ -262,9 +248,7 @@ pub async fn get(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Application>, HttpError> {
-    let application = state
-        .intake
-        .clone()
+    let application = super::client(&state)
         .get_application(state.grpc_request_as(&caller, pb::GetApplicationRequest { id }))
         .await?
         .into_inner();
@@ -304,9 +288,7 @@ pub async fn applicant_in_full(
     Path(id): Path<String>,
     Query(q): Query<PurposeQuery>,
 ) -> Result<Json<ApplicantInFull>, HttpError> {
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .pii_get_applicant(state.grpc_request_as(
             &caller,
             pb::PiiGetApplicantRequest {
@@ -371,9 +353,7 @@ pub async fn by_id_number(
     Extension(caller): Extension<Caller>,
     AppJson(body): AppJson<IdNumberLookup>,
 ) -> Result<Json<ApplicationHistory>, HttpError> {
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .pii_find_applications(state.grpc_request_as(
             &caller,
             pb::PiiFindApplicationsRequest {
@@ -436,9 +416,7 @@ pub async fn supplement(
     Path(id): Path<String>,
     AppJson(body): AppJson<SupplementAnswer>,
 ) -> Result<Json<Application>, HttpError> {
-    let application = state
-        .intake
-        .clone()
+    let application = super::client(&state)
         .supplement_application(state.grpc_request_as(
             &caller,
             pb::SupplementApplicationRequest {
@@ -478,9 +456,7 @@ pub async fn withdraw(
     Path(id): Path<String>,
     AppJson(body): AppJson<Withdrawal>,
 ) -> Result<Json<Application>, HttpError> {
-    let application = state
-        .intake
-        .clone()
+    let application = super::client(&state)
         .withdraw_application(state.grpc_request_as(
             &caller,
             pb::WithdrawApplicationRequest {
@@ -538,9 +514,7 @@ pub async fn public_progress(
     Path(application_no): Path<String>,
     Query(q): Query<PhoneQuery>,
 ) -> Result<Json<PublicProgress>, HttpError> {
-    let p = state
-        .intake
-        .clone()
+    let p = super::client(&state)
         .public_get_progress(state.grpc_request(pb::PublicGetProgressRequest {
             application_no,
             phone_last4: q.phone_last4,

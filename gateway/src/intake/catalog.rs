@@ -118,9 +118,7 @@ pub struct ServiceTypeList {
 #[utoipa::path(get, path = "/api/v1/centers", tag = "catalog",
     responses((status = 200, body = CenterList), (status = 503, body = ErrorBody)))]
 pub async fn centers(State(state): State<AppState>) -> Result<Json<CenterList>, HttpError> {
-    let list = state
-        .intake
-        .clone()
+    let list = super::client(&state)
         .list_centers(state.grpc_request(pb::ListCentersRequest {}))
         .await?
         .into_inner();
@@ -142,9 +140,7 @@ pub async fn centers(State(state): State<AppState>) -> Result<Json<CenterList>, 
 #[utoipa::path(get, path = "/api/v1/catalog/services", tag = "catalog",
     responses((status = 200, body = ServiceTypeList), (status = 503, body = ErrorBody)))]
 pub async fn services(State(state): State<AppState>) -> Result<Json<ServiceTypeList>, HttpError> {
-    let list = state
-        .intake
-        .clone()
+    let list = super::client(&state)
         .list_service_types(state.grpc_request(pb::ListServiceTypesRequest {}))
         .await?
         .into_inner();
@@ -257,9 +253,7 @@ pub async fn create(
     AppJson(body): AppJson<ServiceTypeInput>,
 ) -> Result<Response, HttpError> {
     let code = body.code.clone();
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .catalog_create_service_type(state.grpc_request_as(
             &caller,
             pb::CatalogCreateServiceTypeRequest {
@@ -290,9 +284,7 @@ pub async fn update(
     Path(code): Path<String>,
     AppJson(body): AppJson<ServiceTypeInput>,
 ) -> Result<Response, HttpError> {
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .catalog_update_service_type(state.grpc_request_as(
             &caller,
             pb::CatalogUpdateServiceTypeRequest {
@@ -333,9 +325,7 @@ pub async fn retire(
             )
         })?
     };
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .catalog_retire_service_type(state.grpc_request_as(
             &caller,
             pb::CatalogRetireServiceTypeRequest {
@@ -380,9 +370,7 @@ pub async fn history(
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
 ) -> Result<Json<History>, HttpError> {
-    let r = state
-        .intake
-        .clone()
+    let r = super::client(&state)
         .catalog_list_service_type_history(
             state.grpc_request_as(&caller, pb::CatalogListServiceTypeHistoryRequest { code }),
         )

@@ -1,0 +1,116 @@
+//! The gateway as its own component: readiness that reflects the gateway
+//! (backends reported, not deciding), 503 from `/readyz` while it drains on
+//! SIGTERM, and the document it serves (its content is checked by the
+//! gateway's unit tests).
+
+use bianmin_e2e::{Cluster, Options, Start};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn readiness_is_the_gateways_own_and_turns_503_while_draining() {
+    // Review does not run: its routes fail, intake's still work, and the
+    // gateway stays in its Service.
+    let cluster = Cluster::launch(Start {
+        options: Options { otlp: false },
+        services: Some(&["intake"]),
+        gateway_env: &[("SHUTDOWN_DRAIN_SECONDS", "3")],
+        every_env: &[],
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("{}/readyz", cluster.gateway))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let serving = |name: &str| {
+        body["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .map(|b| b["serving"].as_bool().unwrap())
+    };
+    assert_eq!(serving("intake"), Some(true), "{body}");
+    assert_eq!(serving("review"), Some(false), "{body}");
+
+    let centers = http
+        .get(format!("{}/api/v1/centers", cluster.gateway))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(centers.status(), 200);
+    let staff = cluster.client_as("c01-specialist").await;
+    let queue = staff
+        .get(format!("{}/api/v1/reviews", cluster.gateway))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.status(),
+        503,
+        "review is down: unavailable, not an error of the caller"
+    );
+
+    // SIGTERM: /readyz says 503 at once, while requests are still answered
+    // during the drain.
+    cluster.sigterm("gateway");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut stopping = None;
+    while Instant::now() < deadline {
+        let r = http
+            .get(format!("{}/readyz", cluster.gateway))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            stopping = Some(r.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stopping = stopping.expect("/readyz turned 503 after SIGTERM");
+    assert_eq!(stopping["status"], "stopping");
+    let during = http
+        .get(format!("{}/api/v1/centers", cluster.gateway))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        during.status(),
+        200,
+        "requests are still served while draining"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn the_served_document_lists_each_action_and_others_are_unknown_routes() {
+    let cluster = Cluster::start_only(&["intake"], Options { otlp: false })
+        .await
+        .unwrap();
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", cluster.gateway))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["paths"]["/api/v1/reviews/{id}/decide"]["post"].is_object());
+    // An action that does not exist is an unknown route.
+    let staff = cluster.client_as("c01-specialist").await;
+    let r = staff
+        .post(format!(
+            "{}/api/v1/reviews/0190d7a4-0000-7000-8000-000000000000/frobnicate",
+            cluster.gateway
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    cluster.stop().await;
+}
