@@ -75,8 +75,16 @@ def parse_port(text: str) -> tuple[int, str]:
     return int(number), (proto or "TCP").upper()
 
 
-def load_provided(path: Path, overlay: str) -> Provided:
+# In operator-provided.txt, a name or selector with this placeholder stands
+# for one line per backend service of deploy/services.txt.
+EACH_SERVICE = "<name>"
+
+
+def load_provided(path: Path, overlay: str, services: list[tuple[str, int]] | None = None) -> Provided:
+    """What `path` lists for `overlay`; a line whose name or selector holds
+    `<name>` is read once per service of `services` (default: deploy/services.txt)."""
     provided = Provided()
+    lines = []
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -84,6 +92,13 @@ def load_provided(path: Path, overlay: str) -> Provided:
         parts = line.split()
         if len(parts) < 4:
             raise ValueError(f"{path}: needs `overlay kind name reason`: {raw!r}")
+        if EACH_SERVICE in parts[2]:
+            if services is None:
+                services = load_services()
+            lines += [[*parts[:2], parts[2].replace(EACH_SERVICE, name), *parts[3:]] for name, _ in services]
+        else:
+            lines.append(parts)
+    for parts in lines:
         if parts[0] != overlay:
             continue
         kind, name = parts[1], parts[2]
@@ -320,6 +335,64 @@ def check_network_policy_ports(docs, provided: Provided):
                             what = "a listed external port (operator-provided.txt)" if external else "listened on by the destination pods"
                             problems.append(f"{name_of(doc)}: egress port {resolved[0]}/{resolved[1]} is not {what}")
     return problems
+
+
+def _policy_types(spec: dict) -> set[str]:
+    """A NetworkPolicy's directions: policyTypes, or Kubernetes' default."""
+    return set(spec.get("policyTypes") or ["Ingress"] + (["Egress"] if "egress" in spec else []))
+
+
+def _peer_matches(peer: dict, labels: dict, via_ip_blocks: bool) -> bool:
+    """Whether a rule's peer takes in a pod with `labels` of the render's namespace.
+    A namespaceSelector with labels is taken for another namespace; whether an
+    ipBlock covers pod addresses depends on the network plugin: `via_ip_blocks`."""
+    if "ipBlock" in peer:
+        return via_ip_blocks
+    namespaces = peer.get("namespaceSelector")
+    if namespaces is not None and ((namespaces or {}).get("matchLabels") or (namespaces or {}).get("matchExpressions")):
+        return False
+    pods = peer.get("podSelector")
+    return pods is None or selector_matches(label_selector(pods), labels)
+
+
+def _rule_allows(rule: dict, peers_key: str, peer_labels: dict, port: int, proto: str,
+                 dst_names: dict, via_ip_blocks: bool) -> bool:
+    peers = rule.get(peers_key)
+    if peers and not any(_peer_matches(p, peer_labels, via_ip_blocks) for p in peers):
+        return False
+    if not rule.get("ports"):
+        return True
+    for p in rule["ports"]:
+        if p.get("protocol", "TCP") != proto:
+            continue
+        want = p.get("port")
+        if want is None:
+            return True
+        if isinstance(want, str):  # a named port: the destination pod's
+            if dst_names.get(want) == (port, proto):
+                return True
+        elif want <= port <= p.get("endPort", want):
+            return True
+    return False
+
+
+def network_allows(docs, src_labels: dict, dst_labels: dict, dst_names: dict, port: int,
+                   proto: str = "TCP", via_ip_blocks: bool = False) -> bool:
+    """Whether the render's NetworkPolicies let a pod with `src_labels` open
+    `port` on a pod with `dst_labels` (whose named ports are `dst_names`,
+    {name: (port, proto)}), both in the render's namespace: the source's egress
+    and the destination's ingress must both allow it (a pod no policy of that
+    direction selects is open in that direction)."""
+    policies = [d.get("spec", {}) or {} for d in docs if d.get("kind") == "NetworkPolicy"]
+
+    def side(direction, selected, peer, peers_key):
+        relevant = [p for p in policies if direction in _policy_types(p)
+                    and selector_matches(label_selector(p.get("podSelector")), selected)]
+        return not relevant or any(
+            _rule_allows(rule, peers_key, peer, port, proto, dst_names, via_ip_blocks)
+            for p in relevant for rule in p.get(direction.lower(), []) or [])
+
+    return side("Egress", src_labels, dst_labels, "to") and side("Ingress", dst_labels, src_labels, "from")
 
 
 def _references(docs):
@@ -658,7 +731,66 @@ def self_check():
         for needle in needles:
             hit = any(needle in p for p in found[name])
             results.append((f"self-check: {name} reports {needle!r}", hit, "; ".join(found[name]) or "no problem reported"))
+    # network_allows: a named port means the destination's port of that name;
+    # both the source's egress and the destination's ingress must allow.
+    policies = list(yaml.safe_load_all(_POLICIES))
+    app, db, other = {"app": "app", "tier": "backend"}, {"cluster": "app-db"}, {"app": "other", "tier": "backend"}
+    front = {"app": "front"}
+    for what, want, got in [
+        ("front -> app on its named port grpc", True,
+         network_allows(policies, front, app, {"grpc": (50061, "TCP")}, 50061)),
+        ("front -> app on another port", False,
+         network_allows(policies, front, app, {"grpc": (50061, "TCP")}, 50081)),
+        ("app -> its database", True, network_allows(policies, app, db, {}, 5432)),
+        ("other -> app's database (egress allows, ingress does not)", False,
+         network_allows(policies, other, db, {}, 5432)),
+        ("front -> app's database over an ipBlock only if ipBlocks reach pods", True,
+         network_allows(policies, front, db, {}, 5432, via_ip_blocks=True)),
+        ("... and not otherwise", False, network_allows(policies, front, db, {}, 5432)),
+    ]:
+        results.append((f"self-check: network_allows {what}", got == want, f"got {got}"))
     return results
+
+
+_POLICIES = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: front}
+spec:
+  podSelector: {matchLabels: {app: front}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{podSelector: {matchLabels: {tier: backend}}}]
+      ports: [{port: grpc}]
+    - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+      ports: [{port: 5432}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backends}
+spec:
+  podSelector: {matchLabels: {tier: backend}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: front}}}]
+      ports: [{port: grpc}]
+  egress:
+    - to: [{podSelector: {matchExpressions: [{key: cluster, operator: Exists}]}}]
+      ports: [{port: 5432}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: app-db}
+spec:
+  podSelector: {matchLabels: {cluster: app-db}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: app}}}, {podSelector: {matchLabels: {app: front}}}]
+      ports: [{port: 5432}]
+"""
 
 
 def main(argv):

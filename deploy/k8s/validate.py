@@ -164,6 +164,7 @@ PER_SERVICE = [
     ("ScheduledBackup", "{}-db-nightly"),
     ("Certificate", "{}-service"),
     ("Secret", "{}-db-app"),
+    ("Job", "{}-db-setup"),
 ]
 
 
@@ -171,9 +172,10 @@ def service_list_checks(tally: Tally, services: list[tuple[str, int]], rendered:
     """deploy/services.txt, k8s/base and each render name the same backend
     services, on the same ports."""
     base = yaml.safe_load((ROOT / "k8s" / "base" / "kustomization.yaml").read_text(encoding="utf-8"))
-    folders = {r.split("/")[-2] for r in base["resources"] if re.fullmatch(r"\.\./\.\./services/[^/]+/k8s", r)}
+    folders = {r.split("/")[-2] for r in base.get("components") or []
+               if re.fullmatch(r"\.\./\.\./services/[^/]+/k8s", r)}
     listed = {name for name, _ in services}
-    tally.record("k8s/base lists services/<name>/k8s for exactly the services of deploy/services.txt",
+    tally.record("k8s/base lists services/<name>/k8s (components) for exactly the services of deploy/services.txt",
                  folders == listed, f"services.txt only: {sorted(listed - folders)}; k8s/base only: {sorted(folders - listed)}")
     for overlay, docs in rendered.items():
         by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
@@ -215,23 +217,47 @@ def service_list_checks(tally: Tally, services: list[tuple[str, int]], rendered:
             if have:
                 tally.record(f"{overlay}: {kind} {pattern.format('<name>')} for every listed service",
                              have == listed, f"missing for {sorted(listed - have)}")
-        # prod's default-deny: the gateway may call each service on its port,
-        # and each service may reach NATS.
-        def app(peer):
-            return ((peer.get("podSelector") or {}).get("matchLabels") or {}).get("app.kubernetes.io/name")
+        network_checks(tally, overlay, docs, services)
 
-        gateway, nats = by.get(("NetworkPolicy", "gateway")), by.get(("NetworkPolicy", "nats"))
-        if gateway:
-            allowed = {(app(peer), p.get("port")) for rule in gateway["spec"].get("egress", []) or []
-                       for peer in rule.get("to", []) or [] for p in rule.get("ports", []) or []}
-            missing = [name for name, port in services if (name, port) not in allowed]
-            tally.record(f"{overlay}: NetworkPolicy gateway allows egress to every listed service's port",
-                         not missing, f"missing: {missing}")
-        if nats:
-            allowed = {app(peer) for rule in nats["spec"].get("ingress", []) or [] for peer in rule.get("from", []) or []}
-            missing = sorted(listed - allowed)
-            tally.record(f"{overlay}: NetworkPolicy nats allows ingress from every listed service",
-                         not missing, f"missing: {missing}")
+
+def network_checks(tally: Tally, overlay: str, docs: list[dict], services: list[tuple[str, int]]):
+    """Under an overlay's NetworkPolicies (prod's default deny): the gateway
+    may call each listed service on its gRPC port, each service may reach
+    NATS and its own PostgreSQL (CloudNativePG's pods, operator-provided.txt),
+    and no service may reach another service or another service's database."""
+    if not any(d["kind"] == "NetworkPolicy" for d in docs):
+        return
+    provided = policy_test.load_provided(HERE / "operator-provided.txt", overlay, services)
+    pods = policy_test.pods_with_ports(docs, provided)
+
+    def pod(key, value):
+        return next(((labels, names) for labels, _, names in pods if labels.get(key) == value), None)
+
+    gateway, nats = pod("app.kubernetes.io/name", "gateway"), pod("app.kubernetes.io/name", "nats")
+    for name, port in services:
+        me, db = pod("app.kubernetes.io/name", name), pod("cnpg.io/cluster", f"{name}-db")
+        problems = [f"no pods {what}" for what, p in [("gateway", gateway), ("nats", nats), (name, me),
+                                                      (f"cnpg.io/cluster={name}-db (operator-provided.txt)", db)]
+                    if p is None]
+        if not problems:
+            allows = policy_test.network_allows
+            for what, ok in [
+                (f"gateway -> {name}:{port}", allows(docs, gateway[0], me[0], me[1], port)),
+                (f"{name} -> nats:4222", allows(docs, me[0], nats[0], nats[1], 4222)),
+                (f"{name} -> {name}-db:5432", allows(docs, me[0], db[0], db[1], 5432)),
+            ]:
+                if not ok:
+                    problems.append(f"{what} is not allowed")
+            for other, other_port in services:
+                theirs, their_db = pod("app.kubernetes.io/name", other), pod("cnpg.io/cluster", f"{other}-db")
+                if other == name:
+                    continue
+                if theirs and allows(docs, me[0], theirs[0], theirs[1], other_port, via_ip_blocks=True):
+                    problems.append(f"{name} -> {other}:{other_port} is allowed")
+                if their_db and allows(docs, me[0], their_db[0], their_db[1], 5432, via_ip_blocks=True):
+                    problems.append(f"{name} -> {other}-db:5432 is allowed")
+        tally.record(f"{overlay} {name}: NetworkPolicies let the gateway call it on {port}, it reach NATS and "
+                     f"its own database, and not another service or its database", not problems, "; ".join(problems))
 
 
 def repo_checks(tally: Tally, rendered: dict[str, list[dict]]):

@@ -57,6 +57,27 @@ impl ApiError {
     }
 }
 
+/// Longest idempotency key accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 200;
+
+/// A creating call's idempotency key: `None` when absent (blank), else
+/// printable ASCII of at most [`MAX_IDEMPOTENCY_KEY`] characters; anything
+/// else is refused naming the field. Every service reads keys this way.
+pub fn idempotency_key(raw: &str) -> Result<Option<&str>, ApiError> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Ok(None);
+    }
+    if key.len() > MAX_IDEMPOTENCY_KEY || !key.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "idempotency_key",
+            "idempotency_key_format",
+            "幂等键须为不超过 200 个可见 ASCII 字符 (at most 200 printable ASCII characters)",
+        ));
+    }
+    Ok(Some(key))
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match e {
@@ -148,5 +169,17 @@ mod tests {
     fn internal_errors_do_not_leak() {
         let status: tonic::Status = ApiError::Internal(anyhow::anyhow!("password=secret")).into();
         assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_printable_ascii() {
+        assert_eq!(idempotency_key("").unwrap(), None);
+        assert_eq!(idempotency_key("  demo-1 ").unwrap(), Some("demo-1"));
+        for bad in ["has space", "幂等", &"a".repeat(201)] {
+            let Err(ApiError::Invalid(v)) = idempotency_key(bad) else {
+                panic!("{bad:?} accepted");
+            };
+            assert_eq!(v[0].field, "idempotency_key");
+        }
     }
 }

@@ -87,22 +87,6 @@ fn refused(e: ActError) -> Status {
     }
 }
 
-/// Idempotency keys: printable ASCII, at most 200 characters.
-fn idempotency_key(raw: &str) -> Result<Option<&str>, ApiError> {
-    let key = raw.trim();
-    if key.is_empty() {
-        return Ok(None);
-    }
-    if key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "idempotency_key",
-            "idempotency_key_format",
-            "幂等键须为不超过 200 个可见 ASCII 字符 (at most 200 printable ASCII characters)",
-        ));
-    }
-    Ok(Some(key))
-}
-
 #[tonic::async_trait]
 impl ReviewService for ReviewApi {
     async fn get_review_case(
@@ -224,7 +208,7 @@ impl ReviewService for ReviewApi {
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
         allowed(&state.pool, &principal, &policy::ACT_ON_REVIEW_CASE, &found).await?;
-        let key = idempotency_key(&r.idempotency_key)?.map(str::to_string);
+        let key = bianmin_common::error::idempotency_key(&r.idempotency_key)?.map(str::to_string);
         let command = convert::command(r.action)?;
         let acted = flow::act(
             &state.pool,
