@@ -228,6 +228,36 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// What each service's tests ask of its table: consistent
+    /// ([`Policy::check`]), every method of the service in
+    /// `file_descriptor_set` performed by a rule, and `readme` showing
+    /// exactly this table between its markers.
+    pub fn verify(&self, file_descriptor_set: &[u8], readme: &str) -> Result<(), String> {
+        self.check()?;
+        let methods = crate::grpc::methods_of(file_descriptor_set, self.service);
+        if methods.is_empty() {
+            return Err(format!(
+                "{} has no methods in the descriptors",
+                self.service
+            ));
+        }
+        if let Some(m) = methods.iter().find(|m| self.rule_of_method(m).is_none()) {
+            return Err(format!("{m} is performed by no rule"));
+        }
+        match self.render_into(readme) {
+            None => {
+                Err("the README has no <!-- policy:begin --> … <!-- policy:end --> block".into())
+            }
+            Some(expected) if expected != readme => Err(format!(
+                "the README's permission table differs from the policy; the block should read:\n{}",
+                self.markdown()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
 /// The record an action touches.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
