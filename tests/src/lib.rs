@@ -7,13 +7,12 @@ pub mod otlp;
 pub mod s3;
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-pub const PG_BASE: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+pub use bianmin_common::testkit::PG_BASE;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,93 +32,7 @@ pub fn bin_dir() -> PathBuf {
     target.join("debug")
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-pub(crate) async fn wait_port(port: u16, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-/// A NATS server of the test's own, so stopping it disturbs nothing else.
-pub struct Nats {
-    pub port: u16,
-    store: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Nats {
-    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
-        let mut nats = Self {
-            port: free_port(),
-            store: dir.join("nats-store"),
-            log: dir.join("nats.log"),
-            child: None,
-        };
-        nats.resume().await?;
-        Ok(nats)
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts (again) on the same port and store.
-    pub async fn resume(&mut self) -> anyhow::Result<()> {
-        let bin = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
-        let mut command = Command::new(&bin);
-        if let Ok(conf) = std::env::var("BIANMIN_NATS_CONF") {
-            command.arg("-c").arg(conf);
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        command
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true);
-        self.child = Some(command.spawn().map_err(|e| {
-            anyhow::anyhow!("starting {bin}: {e} (make test sets NATS_SERVER_BIN)")
-        })?);
-        anyhow::ensure!(
-            wait_port(self.port, Duration::from_secs(10)).await,
-            "nats did not start: {}",
-            std::fs::read_to_string(&self.log).unwrap_or_default()
-        );
-        Ok(())
-    }
-
-    /// Kills the server (SIGKILL: a crash, not a goodbye).
-    pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-}
+pub use bianmin_common::testkit::{Nats, free_port, wait_port};
 
 /// The backend services, in start order, with their gRPC ports, from
 /// `deploy/services.txt` (the list `make up`, the container build and the
