@@ -32,6 +32,7 @@ pub fn bin_dir() -> PathBuf {
     target.join("debug")
 }
 
+use bianmin_common::testkit;
 pub use bianmin_common::testkit::{Nats, free_port, wait_port};
 
 /// The backend services, in start order, with their gRPC ports, from
@@ -62,6 +63,61 @@ fn settings_of(name: &str, root: &Path, dir: &Path) -> Vec<(&'static str, String
         "review" => vec![("TIMER_CHECK_INTERVAL_MS", "200".to_string())],
         _ => Vec::new(),
     }
+}
+
+/// A database for one test of service `name`, copied from a template that
+/// the service's own `migrate` command built once per set of migrations
+/// (the shared ones and its own, hashed by content): no test migrates.
+async fn database_for(name: &str, tag: &str) -> anyhow::Result<String> {
+    use sha2::Digest as _;
+    // Hashed as `testkit::template` hashes a Migrator (version, SHA-384 of
+    // the SQL, in order), so both find the same template.
+    let root = workspace_root();
+    let mut migrations = Vec::new();
+    for dir in [
+        root.join("services/common/migrations"),
+        root.join(format!("services/{name}/migrations")),
+    ] {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            if let Some((version, _)) = file.split_once('_')
+                && let Ok(version) = version.parse::<i64>()
+                && file.ends_with(".sql")
+            {
+                migrations.push((version, std::fs::read(&path)?));
+            }
+        }
+    }
+    migrations.sort();
+    let mut hash = sha2::Sha256::new();
+    for (version, sql) in &migrations {
+        hash.update(version.to_be_bytes());
+        hash.update(sha2::Sha384::digest(sql));
+    }
+    let template = testkit::template_name(name, &hash.finalize());
+    let binary = bin_dir().join(format!("bianmin-{name}"));
+    let template = testkit::template_named(&template, |url| async move {
+        let out = Command::new(&binary)
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .env_remove("NATS_URL")
+            .current_dir(workspace_root())
+            .output()
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", binary.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{} migrate: {}",
+            binary.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    })
+    .await?;
+    let database = format!("{tag}_{name}");
+    testkit::copy_of(&template, &database).await?;
+    Ok(database)
 }
 
 /// One service process and how to start it again.
@@ -239,10 +295,10 @@ impl Cluster {
             .iter()
             .map(|(s, p)| (s.clone(), format!("http://127.0.0.1:{p}")))
             .collect();
-        let databases: HashMap<String, String> = started
-            .iter()
-            .map(|s| (s.clone(), format!("{tag}_{s}")))
-            .collect();
+        let mut databases: HashMap<String, String> = HashMap::new();
+        for name in &started {
+            databases.insert(name.clone(), database_for(name, &tag).await?);
+        }
         let http_port = free_port();
         let keys = dir.path().join("pii-keys");
         std::fs::write(&keys, pii_key_file())?;

@@ -126,9 +126,8 @@ fn quoted(name: &str) -> String {
 static TEMPLATES: OnceLock<Mutex<HashMap<String, ()>>> = OnceLock::new();
 
 /// A database migrated with the shared and `migrations`, to copy from:
-/// named by a hash of the migrations, made once (by whichever test process
-/// gets there first; an advisory lock keeps two from racing) and reused
-/// until the migrations change.
+/// named by a hash of the migrations, made once and reused until the
+/// migrations change.
 pub async fn template(service: &str, migrations: &'static Migrator) -> anyhow::Result<String> {
     use sha2::Digest as _;
     let migrator = crate::db::migrator(migrations);
@@ -137,63 +136,100 @@ pub async fn template(service: &str, migrations: &'static Migrator) -> anyhow::R
         hash.update(m.version.to_be_bytes());
         hash.update(&m.checksum);
     }
-    let digest: String = hash
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let name = format!("bianmin_template_{service}_{digest}");
+    let name = template_name(service, &hash.finalize());
+    template_named(&name, |url| async move {
+        let pool = sqlx::PgPool::connect(&url).await?;
+        migrator.run(&pool).await?;
+        pool.close().await;
+        Ok(())
+    })
+    .await
+}
+
+/// `bianmin_template_<service>_<first bytes of digest>`.
+pub fn template_name(service: &str, digest: &[u8]) -> String {
+    let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("bianmin_template_{service}_{short}")
+}
+
+/// The template database `name`, made by `build` (given its URL) if it
+/// does not exist yet: by whichever test process gets there first (an
+/// advisory lock keeps two from racing), under a temporary name renamed
+/// only once whole, so no test copies a half-migrated template.
+pub async fn template_named<F, Fut>(name: &str, build: F) -> anyhow::Result<String>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let made = TEMPLATES.get_or_init(|| Mutex::new(HashMap::new()));
     let mut made = made.lock().await;
-    if made.contains_key(&name) {
-        return Ok(name);
+    if made.contains_key(name) {
+        return Ok(name.to_string());
     }
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
-    // One creator at a time across test processes.
     sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
-        .bind(&name)
+        .bind(name)
         .execute(&mut admin)
         .await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
+            .bind(name)
             .fetch_one(&mut admin)
             .await?;
-    if !exists {
-        let building = format!("{name}_building");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quoted(&building)
-        )))
-        .execute(&mut admin)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {}",
-            quoted(&building)
-        )))
-        .execute(&mut admin)
-        .await?;
-        {
-            let pool = sqlx::PgPool::connect(&format!("{PG_BASE}/{building}")).await?;
-            migrator.run(&pool).await?;
-            pool.close().await;
-        }
-        // Renamed only once whole: a template is never half migrated.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            quoted(&building),
-            quoted(&name)
-        )))
-        .execute(&mut admin)
-        .await?;
-    }
+    let built = if exists {
+        Ok(())
+    } else {
+        build_template(&mut admin, name, build).await
+    };
     sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
-        .bind(&name)
+        .bind(name)
         .execute(&mut admin)
         .await?;
-    made.insert(name.clone(), ());
-    Ok(name)
+    built?;
+    made.insert(name.to_string(), ());
+    Ok(name.to_string())
+}
+
+async fn build_template<F, Fut>(
+    admin: &mut PgConnection,
+    name: &str,
+    build: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let building = format!("{name}_building");
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quoted(&building)),
+        format!("CREATE DATABASE {}", quoted(&building)),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&mut *admin)
+            .await?;
+    }
+    build(format!("{PG_BASE}/{building}")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        quoted(&building),
+        quoted(name)
+    )))
+    .execute(&mut *admin)
+    .await?;
+    Ok(())
+}
+
+/// A fresh database named `name`, copied from `template`: its URL.
+pub async fn copy_of(template: &str, name: &str) -> anyhow::Result<String> {
+    let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        quoted(name),
+        quoted(template)
+    )))
+    .execute(&mut admin)
+    .await?;
+    Ok(format!("{PG_BASE}/{name}"))
 }
 
 /// A fresh database for one test, copied from the service's [`template`]:
@@ -207,15 +243,7 @@ pub async fn fresh_database(
         "test_{service}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
-    let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {} TEMPLATE {}",
-        quoted(&name),
-        quoted(&template)
-    )))
-    .execute(&mut admin)
-    .await?;
-    Ok(format!("{PG_BASE}/{name}"))
+    copy_of(&template, &name).await
 }
 
 /// Drops a test's database.
