@@ -65,6 +65,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+# Commands the READMEs' examples use (their test runs them): installed
+# from the OS packages where missing.
+ensure_doc_tools() {
+  local missing=()
+  for tool in curl jq; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing ${missing[*]} (the README examples use them)"
+    apt_install "${missing[@]}"
+  fi
+}
+
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # PostgreSQL: install from the OS packages if missing, start if stopped.

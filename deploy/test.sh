@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_postgres
+ensure_doc_tools
 export NATS_SERVER_BIN="$(nats_server_bin)"
 export BIANMIN_NATS_CONF="$(nats_config_for "$NATS_SERVER_BIN")"
 say "NATS for tests: $("$NATS_SERVER_BIN" --version)"

@@ -9,6 +9,7 @@ mod applicant;
 mod auth;
 mod catalog_materials;
 mod dead_letter;
+mod docs;
 mod faults;
 mod gateway;
 mod lifecycle;
