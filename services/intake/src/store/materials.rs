@@ -9,6 +9,7 @@
 //! retry overwrites with the same bytes, never a row without its content.
 
 use crate::domain::catalog::ChecklistItem;
+use crate::domain::status::Status;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use chrono::{DateTime, Utc};
@@ -146,7 +147,7 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Target {
     pub center_id: String,
     pub submitted_by: String,
-    pub status: String,
+    pub status: Status,
     pub checklist: Vec<ChecklistItem>,
 }
 
@@ -158,10 +159,17 @@ pub async fn target(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<
     .bind(application_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| Target {
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let status: String = r.get("status");
+    Ok(Some(Target {
         center_id: r.get("center_id"),
         submitted_by: r.get("submitted_by"),
-        status: r.get("status"),
+        status: Status::parse(&status).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "status".into(),
+            source: format!("unknown application status {status:?}").into(),
+        })?,
         checklist: super::catalog::checklist_from_json(r.get("checklist")),
     }))
 }

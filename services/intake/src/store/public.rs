@@ -3,6 +3,7 @@
 
 use super::applications::timeline_of;
 use crate::domain::progress;
+use crate::domain::status::Status;
 use bianmin_common::calendar::WorkingCalendar;
 use bianmin_common::error::ApiError;
 use bianmin_common::pii::{PiiKeys, Sealed};
@@ -46,10 +47,7 @@ pub async fn progress(
         return Ok(None);
     }
     let status: String = r.get("status");
-    let suspended = matches!(
-        status.as_str(),
-        "awaiting_supplement" | "supplement_received"
-    );
+    let suspended = Status::parse(&status).is_some_and(Status::in_supplement);
     let due: Option<NaiveDate> = r.get("review_due_date");
     let (expected_date, working_days_left) = match (suspended, due) {
         // The clock stands still: no date yet, the days that remain.
@@ -70,7 +68,16 @@ pub async fn progress(
         service_type: r.get("service_type"),
         submitted_at: r.get::<DateTime<Utc>, _>("submitted_at").to_rfc3339(),
         applicant_name: progress::mask_name(r.get("applicant_name")),
-        timeline: timeline_of(pool, id).await?,
+        timeline: timeline_of(pool, id)
+            .await?
+            .into_iter()
+            .map(|e| pb::TimelineEntry {
+                kind: e.kind,
+                title: e.title,
+                detail: e.detail,
+                at: e.at.to_rfc3339(),
+            })
+            .collect(),
         expected_date,
         working_days_left,
         suspended,
