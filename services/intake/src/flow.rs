@@ -2,6 +2,8 @@
 //! the domain decide, store the change with its timeline entry, its notice
 //! and its event in the outbox.
 
+pub mod catalog;
+
 use crate::domain::answers::{self, Supplement};
 use crate::domain::catalog::ChecklistItem;
 use crate::domain::status::{self, Refusal, Supplementing};
@@ -9,7 +11,7 @@ use crate::domain::submission::{self, CatalogFacts, TypeStanding, Valid};
 use crate::domain::{notices, timeline};
 use crate::events::publish;
 use crate::store::applications::{self, NewApplication, Protected};
-use crate::store::catalog::{self, ForSubmission};
+use crate::store::catalog::{self as catalog_store, ForSubmission};
 use crate::store::notices as notices_store;
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
@@ -24,8 +26,12 @@ use uuid::Uuid;
 pub enum Error {
     #[error("application {0} not found")]
     NotFound(Uuid),
+    #[error("service type {0} not found")]
+    NoServiceType(String),
     #[error("refused")]
     Refused(Refusal),
+    #[error("catalog change refused")]
+    Catalog(crate::domain::catalog::Refusal),
     /// The idempotency key was used before with another request.
     #[error("idempotency key reused")]
     KeyReused,
@@ -41,6 +47,12 @@ pub enum Error {
 impl From<Refusal> for Error {
     fn from(r: Refusal) -> Self {
         Error::Refused(r)
+    }
+}
+
+impl From<crate::domain::catalog::Refusal> for Error {
+    fn from(r: crate::domain::catalog::Refusal) -> Self {
+        Error::Catalog(r)
     }
 }
 
@@ -195,13 +207,13 @@ async fn check_catalog(
     v: &Valid,
 ) -> sqlx::Result<Result<Accepted, Vec<FieldViolation>>> {
     let found =
-        catalog::for_submission(conn, &v.service_type, &v.center_id, &v.departments).await?;
+        catalog_store::for_submission(conn, &v.service_type, &v.center_id, &v.departments).await?;
     // An unknown type: the rest is looked up on its own.
     let (center_name, unknown_departments) = match &found {
         Some(f) => (f.center_name.clone(), f.unknown_departments.clone()),
         None => (
-            catalog::center_name(conn, &v.center_id).await?,
-            catalog::unknown_departments(conn, &v.departments).await?,
+            catalog_store::center_name(conn, &v.center_id).await?,
+            catalog_store::unknown_departments(conn, &v.departments).await?,
         ),
     };
     let standing = match &found {
@@ -312,8 +324,8 @@ impl Earlier<'_> {
             return Ok(None);
         };
         match applications::by_idempotency_key(conn, self.submitter, key).await? {
-            Some((id, hash)) if hash == self.hash => Ok(Some(Submitted {
-                id,
+            Some(first) if first.request_hash == self.hash => Ok(Some(Submitted {
+                id: first.id,
                 replayed: true,
                 first: None,
             })),

@@ -1,7 +1,7 @@
 //! The applicant's personal data in full, and look-ups by ID number: each
 //! access recorded before anything is shown.
 
-use super::convert::application_not_found;
+use super::convert::{self, application_not_found};
 use super::{State, authorize, center, parse_id};
 use crate::domain::{id_number, purpose};
 use crate::policy;
@@ -33,10 +33,25 @@ pub async fn get_in_full(
     )
     .await
     .map_err(ApiError::from)?;
-    let full = personal::applicant_in_full(&state.pool, &state.keys, id)
-        .await?
+    let sealed = personal::applicant(&state.pool, id)
+        .await
+        .map_err(ApiError::from)?
         .ok_or_else(|| application_not_found(id))?;
-    Ok(Response::new(full))
+    let open = |value, column: &str| {
+        state
+            .keys
+            .open(value, &format!("applications.{column}:{id}"))
+            .map_err(|e| ApiError::Internal(e.into()))
+    };
+    Ok(Response::new(pb::PiiGetApplicantResponse {
+        application_id: id.to_string(),
+        application_no: sealed.application_no,
+        applicant: Some(pb::Applicant {
+            name: sealed.name,
+            id_number: open(&sealed.id_number, "id_number")?,
+            phone: open(&sealed.phone, "phone")?,
+        }),
+    }))
 }
 
 /// `PiiFindApplications`: a resident's applications by ID number, within
@@ -83,6 +98,9 @@ pub async fn find_applications(
     .await
     .map_err(ApiError::from)?;
     Ok(Response::new(pb::PiiFindApplicationsResponse {
-        applications,
+        applications: applications
+            .into_iter()
+            .map(convert::application_summary)
+            .collect(),
     }))
 }

@@ -4,6 +4,7 @@
 use super::convert::{self, application_not_found};
 use super::partner::Exchange;
 use super::{State, authorize, authorize_owned, parse_id, read, reread};
+use crate::domain::status;
 use crate::domain::{answers, progress, submission};
 use crate::flow;
 use crate::policy;
@@ -150,7 +151,7 @@ pub async fn withdraw(
 }
 
 /// `PublicGetProgress`: by number and the phone's last four digits, open
-/// to anyone.
+/// to anyone; an unknown number and a wrong phone answer alike.
 pub async fn public_progress(
     state: &State,
     request: Request<pb::PublicGetProgressRequest>,
@@ -159,17 +160,51 @@ pub async fn public_progress(
     let (number, last4) =
         progress::lookup(&r.application_no, &r.phone_last4).map_err(ApiError::Invalid)?;
     let today = calendar::local_date(chrono::Utc::now());
-    let found = public::progress(
-        &state.pool,
-        &state.keys,
+    let not_found = || ApiError::NotFound(progress::NOT_FOUND.into());
+    let found = public::by_number(&state.pool, &number)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)?;
+    let phone = state
+        .keys
+        .open(&found.phone, &format!("applications.phone:{}", found.id))
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if !phone.ends_with(&last4) {
+        return Err(not_found().into());
+    }
+    let expected = progress::expected(
+        status::Status::parse(&found.status),
+        found.review_due_date,
+        found.supplement_remaining_days,
         &state.calendar,
-        &number,
-        &last4,
         today,
-    )
-    .await?
-    .ok_or_else(|| ApiError::NotFound(progress::NOT_FOUND.into()))?;
-    Ok(Response::new(found))
+    );
+    let timeline = store::timeline_of(&state.pool, found.id)
+        .await
+        .map_err(ApiError::from)?;
+    let suspended = expected.suspended;
+    Ok(Response::new(pb::PublicProgress {
+        application_no: found.application_no,
+        center_id: found.center_id,
+        service_type: found.service_type,
+        submitted_at: found.submitted_at.to_rfc3339(),
+        applicant_name: progress::mask_name(&found.applicant_name),
+        timeline: timeline.into_iter().map(convert::timeline_entry).collect(),
+        expected_date: expected.date,
+        working_days_left: expected.working_days_left,
+        suspended,
+        suspension_reason: if suspended {
+            found.supplement_reason
+        } else {
+            String::new()
+        },
+        missing_items: if suspended {
+            found.missing_items
+        } else {
+            Vec::new()
+        },
+        status: found.status,
+    }))
 }
 
 /// An application read whole, for the partner's look-up.

@@ -1,8 +1,9 @@
 //! The service catalog: the public lists, and district administrators'
 //! management of service types.
 
-use super::State;
+use super::{State, convert};
 use crate::domain;
+use crate::flow::{self, catalog::Changed};
 use crate::policy;
 use crate::store::catalog;
 use bianmin_common::audit::{self, Reads};
@@ -19,7 +20,9 @@ pub async fn list_centers(
     let centers = catalog::centers(&state.pool)
         .await
         .map_err(ApiError::from)?;
-    Ok(Response::new(pb::ListCentersResponse { centers }))
+    Ok(Response::new(pb::ListCentersResponse {
+        centers: centers.into_iter().map(convert::center).collect(),
+    }))
 }
 
 /// `ListServiceTypes`: the types and the department directory.
@@ -34,8 +37,11 @@ pub async fn list_service_types(
         .await
         .map_err(ApiError::from)?;
     Ok(Response::new(pb::ListServiceTypesResponse {
-        service_types,
-        departments,
+        service_types: service_types
+            .into_iter()
+            .map(convert::service_type)
+            .collect(),
+        departments: departments.into_iter().map(convert::department).collect(),
     }))
 }
 
@@ -64,8 +70,17 @@ async fn admin<T>(
 }
 
 fn valid_definition(t: Option<pb::ServiceType>) -> Result<domain::catalog::Definition, ApiError> {
-    let definition = catalog::definition_from_pb(t.unwrap_or_default());
+    let definition = convert::definition(t.unwrap_or_default());
     domain::catalog::validate(&definition).map_err(ApiError::Invalid)
+}
+
+/// The type an administration call left, and whether it was a replay.
+fn answer(changed: Result<Changed, flow::Error>) -> Result<(pb::ServiceType, bool), ApiError> {
+    let changed = changed?;
+    Ok((
+        convert::service_type(changed.service_type),
+        changed.replayed,
+    ))
 }
 
 /// `CatalogCreateServiceType`.
@@ -80,7 +95,7 @@ pub async fn create_service_type(
         .map(|t| t.code.clone());
     let caller = admin(state, &request, code.as_deref()).await?;
     let definition = valid_definition(request.into_inner().service_type)?;
-    let (t, replayed) = catalog::create(&state.pool, &definition, &caller).await?;
+    let (t, replayed) = answer(flow::catalog::create(&state.pool, &definition, &caller).await)?;
     tracing::info!(code = %t.code, replayed, "service type created");
     Ok(Response::new(pb::CatalogServiceTypeResponse {
         service_type: Some(t),
@@ -100,7 +115,7 @@ pub async fn update_service_type(
         .map(|t| t.code.clone());
     let caller = admin(state, &request, code.as_deref()).await?;
     let definition = valid_definition(request.into_inner().service_type)?;
-    let (t, replayed) = catalog::update(&state.pool, &definition, &caller).await?;
+    let (t, replayed) = answer(flow::catalog::update(&state.pool, &definition, &caller).await)?;
     tracing::info!(code = %t.code, version = t.version, replayed, "service type updated");
     Ok(Response::new(pb::CatalogServiceTypeResponse {
         service_type: Some(t),
@@ -131,7 +146,7 @@ pub async fn retire_service_type(
         )
         .into());
     }
-    let (t, replayed) = catalog::retire(&state.pool, code, reason, &caller).await?;
+    let (t, replayed) = answer(flow::catalog::retire(&state.pool, code, reason, &caller).await)?;
     tracing::info!(code = %t.code, replayed, "service type retired");
     Ok(Response::new(pb::CatalogServiceTypeResponse {
         service_type: Some(t),
@@ -146,8 +161,10 @@ pub async fn service_type_history(
 ) -> Result<Response<pb::CatalogListServiceTypeHistoryResponse>, Status> {
     let code = request.get_ref().code.clone();
     admin(state, &request, Some(&code)).await?;
-    let entries = catalog::history(&state.pool, code.trim()).await?;
+    let entries = flow::catalog::history(&state.pool, code.trim())
+        .await
+        .map_err(ApiError::from)?;
     Ok(Response::new(pb::CatalogListServiceTypeHistoryResponse {
-        entries,
+        entries: entries.into_iter().map(convert::history_entry).collect(),
     }))
 }

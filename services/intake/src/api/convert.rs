@@ -1,11 +1,12 @@
 //! The gRPC messages of intake's stored and new applications, and the
 //! errors of its flows as callers see them.
 
-use crate::domain::catalog::ChecklistItem;
+use crate::domain::catalog::{self, ChecklistItem, Definition};
 use crate::domain::materials;
 use crate::domain::status::{Refusal, Status};
 use crate::flow::{self, FirstView};
 use crate::store::applications::{Recorded, Stored};
+use crate::store::{catalog as catalog_store, materials as materials_store, personal};
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 
@@ -26,7 +27,12 @@ impl From<flow::Error> for ApiError {
     fn from(e: flow::Error) -> Self {
         match e {
             flow::Error::NotFound(id) => application_not_found(id),
+            flow::Error::NoServiceType(code) => {
+                ApiError::NotFound(format!("服务事项 {code} 不存在 (no such service type)"))
+            }
             flow::Error::Refused(r) => r.into(),
+            flow::Error::Catalog(catalog::Refusal::Taken(m)) => ApiError::Conflict(m),
+            flow::Error::Catalog(catalog::Refusal::Retired(m)) => ApiError::FailedPrecondition(m),
             flow::Error::KeyReused => ApiError::Conflict(
                 "该幂等键已用于另一份不同的申请 (Idempotency-Key was already used with a different request)".into(),
             ),
@@ -36,6 +42,128 @@ impl From<flow::Error> for ApiError {
             flow::Error::Database(e) => e.into(),
             flow::Error::Internal(e) => ApiError::Internal(e),
         }
+    }
+}
+
+impl From<materials_store::Error> for ApiError {
+    fn from(e: materials_store::Error) -> Self {
+        match e {
+            materials_store::Error::Database(e) => e.into(),
+            materials_store::Error::Unavailable => ApiError::Unavailable(
+                "材料存储暂不可用，请稍后重试 (material storage unavailable, retry later)".into(),
+            ),
+            materials_store::Error::Vanished(key) => {
+                ApiError::Internal(anyhow::anyhow!("material {key} vanished"))
+            }
+        }
+    }
+}
+
+pub fn center(c: catalog_store::Center) -> pb::Center {
+    pb::Center {
+        id: c.id,
+        name: c.name,
+        district: c.district,
+        address: c.address,
+    }
+}
+
+pub fn department(d: catalog_store::Department) -> pb::CatalogDepartment {
+    pb::CatalogDepartment {
+        code: d.code,
+        name: d.name,
+    }
+}
+
+fn checklist_item(i: ChecklistItem) -> pb::CatalogChecklistItem {
+    pb::CatalogChecklistItem {
+        code: i.code,
+        name: i.name,
+        group: i.group,
+        required: i.required,
+    }
+}
+
+pub fn service_type(t: catalog_store::Stored) -> pb::ServiceType {
+    let d = t.definition;
+    pb::ServiceType {
+        code: d.code,
+        name: d.name,
+        domain: d.domain,
+        class: d.class,
+        preliminary_review_days: d.preliminary_review_days,
+        extended_review_days: d.extended_review_days,
+        decision_days: d.decision_days,
+        sensitive: d.sensitive,
+        active: t.retired_at.is_none(),
+        materials: d.materials.into_iter().map(checklist_item).collect(),
+        retired_at: t.retired_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        version: t.version as u32,
+    }
+}
+
+/// A definition from its gRPC form (what an administrator sends).
+pub fn definition(t: pb::ServiceType) -> Definition {
+    Definition {
+        code: t.code,
+        name: t.name,
+        domain: t.domain,
+        class: t.class,
+        preliminary_review_days: t.preliminary_review_days,
+        extended_review_days: t.extended_review_days,
+        decision_days: t.decision_days,
+        sensitive: t.sensitive,
+        materials: t
+            .materials
+            .into_iter()
+            .map(|i| ChecklistItem {
+                code: i.code,
+                name: i.name,
+                group: i.group,
+                required: i.required,
+            })
+            .collect(),
+    }
+}
+
+pub fn history_entry(e: catalog_store::HistoryEntry) -> pb::CatalogHistoryEntry {
+    pb::CatalogHistoryEntry {
+        version: e.version as u32,
+        change: e.change,
+        actor: e.actor,
+        role: e.role,
+        at: e.at.to_rfc3339(),
+        reason: e.reason,
+        service_type: Some(service_type(e.service_type)),
+    }
+}
+
+pub fn material(f: materials_store::File) -> pb::MaterialsFile {
+    pb::MaterialsFile {
+        id: f.id.to_string(),
+        item_code: f.item_code,
+        file_name: f.file_name,
+        content_type: f.content_type,
+        size_bytes: f.size_bytes,
+        sha256: f.sha256,
+        uploaded_by: f.uploaded_by,
+        uploaded_at: f.uploaded_at.to_rfc3339(),
+    }
+}
+
+pub fn application_summary(s: personal::Summary) -> pb::PiiApplicationSummary {
+    pb::PiiApplicationSummary {
+        id: s.id.to_string(),
+        application_no: s.application_no,
+        center_id: s.center_id,
+        service_type: s.service_type,
+        status: s.status,
+        submitted_at: s.submitted_at.to_rfc3339(),
+        applicant: Some(pb::Applicant {
+            name: s.applicant_name,
+            id_number: s.id_number_masked,
+            phone: s.phone_masked,
+        }),
     }
 }
 
@@ -67,8 +195,9 @@ pub fn checklist_status(
 }
 
 /// A stored application with its materials; personal data masked.
-pub fn application(s: Stored, materials: Vec<pb::MaterialsFile>) -> pb::Application {
+pub fn application(s: Stored, materials: Vec<materials_store::File>) -> pb::Application {
     let uploaded: Vec<String> = materials.iter().map(|m| m.item_code.clone()).collect();
+    let materials = materials.into_iter().map(material).collect();
     let checklist = checklist_status(&s.checklist, &uploaded);
     pb::Application {
         id: s.id.to_string(),

@@ -1,7 +1,7 @@
 //! Materials: the files an application is supported with, checked against
 //! its service type's checklist.
 
-use super::{State, owned};
+use super::{State, convert, owned};
 use crate::domain;
 use crate::domain::status;
 use crate::policy;
@@ -57,7 +57,7 @@ pub async fn upload(
     let content_type = domain::materials::check(&r.content, state.material_max_bytes)
         .map_err(|v| ApiError::Invalid(vec![v]))?;
     let file_name = domain::materials::display_name(&r.file_name);
-    let (material, replayed) = materials::save(
+    let saved = materials::save(
         &state.pool,
         state.materials.as_ref(),
         materials::Upload {
@@ -69,10 +69,12 @@ pub async fn upload(
             uploaded_by: &caller.subject,
         },
     )
-    .await?;
-    tracing::info!(application_id = %id, item = %item.code, sha256 = %material.sha256, replayed, "material stored");
+    .await
+    .map_err(ApiError::from)?;
+    let replayed = saved.replayed;
+    tracing::info!(application_id = %id, item = %item.code, sha256 = %saved.file.sha256, replayed, "material stored");
     Ok(Response::new(pb::MaterialsUploadResponse {
-        material: Some(material),
+        material: Some(convert::material(saved.file)),
         replayed,
     }))
 }
@@ -110,12 +112,12 @@ pub async fn download(
         || not_found().into(),
     )
     .await?;
-    let (material, content) =
-        materials::load(&state.pool, state.materials.as_ref(), id, material_id)
-            .await?
-            .ok_or_else(not_found)?;
+    let loaded = materials::load(&state.pool, state.materials.as_ref(), id, material_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)?;
     Ok(Response::new(pb::MaterialsDownloadResponse {
-        material: Some(material),
-        content,
+        material: Some(convert::material(loaded.file)),
+        content: loaded.content,
     }))
 }

@@ -25,24 +25,29 @@ fn status(r: &PgRow) -> sqlx::Result<Status> {
     })
 }
 
-/// The earlier submission under `submitter`'s idempotency `key`: its id and
-/// the hash of the request it was made with.
+/// An earlier submission under an idempotency key.
+pub struct Keyed {
+    pub id: Uuid,
+    /// The keyed hash of the request it was made with.
+    pub request_hash: Vec<u8>,
+}
+
+/// The earlier submission under `submitter`'s idempotency `key`.
 pub async fn by_idempotency_key(
     conn: &mut PgConnection,
     submitter: &str,
     key: &str,
-) -> sqlx::Result<Option<(Uuid, Vec<u8>)>> {
+) -> sqlx::Result<Option<Keyed>> {
     let row = sqlx::query("SELECT id, request_hash FROM applications WHERE submitted_by = $1 AND idempotency_key = $2")
         .bind(submitter)
         .bind(key)
         .fetch_optional(conn)
         .await?;
-    Ok(row.map(|r| {
-        (
-            r.get("id"),
-            r.get::<Option<Vec<u8>>, _>("request_hash")
-                .unwrap_or_default(),
-        )
+    Ok(row.map(|r| Keyed {
+        id: r.get("id"),
+        request_hash: r
+            .get::<Option<Vec<u8>>, _>("request_hash")
+            .unwrap_or_default(),
     }))
 }
 

@@ -61,7 +61,7 @@ pub async fn addressee(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<A
 /// after withdrawing, they hear nothing more of the case (a decision review
 /// took first has changed the status already).
 pub fn notification(to: &Addressee, notice: Notice, fact: &str) -> Option<Notification> {
-    let (template, params) = notice;
+    let Notice { template, params } = notice;
     if to.status == Status::Withdrawn && template != "application_withdrawn" {
         return None;
     }
