@@ -4,7 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod events;
-pub mod partner;
+pub mod flow;
 pub mod policy;
 pub mod store;
 

@@ -1,6 +1,6 @@
 //! What the applicant answers after submitting: a supplement (补正) and a
 //! withdrawal. Pure checks; whether the application is in a state that
-//! takes them is the store's (it reads the state under a row lock).
+//! takes them is [`super::status`]'s.
 
 use bianmin_common::auth::Role;
 use bianmin_common::error::FieldViolation;
@@ -142,16 +142,6 @@ pub fn withdrawal_reason(raw: &str, on_behalf: bool) -> Result<String, FieldViol
     }
     Ok(reason.to_string())
 }
-
-/// Statuses an application can still be withdrawn from: before review
-/// decides. A decided application is the record of a decision; the
-/// resident appeals it or applies again instead.
-pub const WITHDRAWABLE: &[&str] = &[
-    "submitted",
-    "in_review",
-    "awaiting_supplement",
-    "supplement_received",
-];
 
 #[cfg(test)]
 mod tests {

@@ -234,6 +234,60 @@ pub fn validate(d: &Definition) -> Result<Definition, Vec<FieldViolation>> {
     if v.is_empty() { Ok(out) } else { Err(v) }
 }
 
+/// What an administration call does to a stored type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Write the change (and its history row).
+    Apply,
+    /// The type already is as asked: answer it as it stands.
+    Replay,
+}
+
+/// Why an administration call was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The code is taken by another definition (ALREADY_EXISTS).
+    Taken(String),
+    /// The type is retired and cannot change (FAILED_PRECONDITION).
+    Retired(String),
+}
+
+/// A create whose code exists already: the same definition again is a
+/// replay (idempotent on the code); another one is a conflict.
+pub fn create_again(existing: &Definition, given: &Definition) -> Result<Change, Refusal> {
+    if existing == given {
+        return Ok(Change::Replay);
+    }
+    Err(Refusal::Taken(format!(
+        "事项编码 {} 已被另一定义使用；修改请用 PUT /api/v1/catalog/services/{} (code already exists with another definition; change it with an update)",
+        given.code, given.code
+    )))
+}
+
+/// An update of a type that is `active` or retired.
+pub fn update(existing: &Definition, active: bool, given: &Definition) -> Result<Change, Refusal> {
+    if !active {
+        return Err(Refusal::Retired(format!(
+            "服务事项 {} 已停用，不能修改 (service type is retired and cannot change)",
+            given.code
+        )));
+    }
+    Ok(if existing == given {
+        Change::Replay
+    } else {
+        Change::Apply
+    })
+}
+
+/// Retiring a type: once is enough, again is a replay.
+pub fn retire(active: bool) -> Change {
+    if active {
+        Change::Apply
+    } else {
+        Change::Replay
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,5 +381,26 @@ mod tests {
             assert!(!code_ok(bad, 64), "{bad}");
         }
         assert!(!code_ok(&"a".repeat(65), 64));
+    }
+    #[test]
+    fn administration_replays_what_is_already_so() {
+        let d = Definition {
+            code: "medical-aid".into(),
+            ..Definition::default()
+        };
+        let other = Definition {
+            name: "另一个".into(),
+            ..d.clone()
+        };
+        assert_eq!(create_again(&d, &d), Ok(Change::Replay));
+        let Err(Refusal::Taken(m)) = create_again(&d, &other) else {
+            panic!("a taken code is a conflict");
+        };
+        assert!(m.contains("medical-aid"));
+        assert_eq!(update(&d, true, &d), Ok(Change::Replay));
+        assert_eq!(update(&d, true, &other), Ok(Change::Apply));
+        assert!(matches!(update(&d, false, &d), Err(Refusal::Retired(_))));
+        assert_eq!(retire(true), Change::Apply);
+        assert_eq!(retire(false), Change::Replay);
     }
 }

@@ -72,6 +72,30 @@ pub fn display_name(raw: &str) -> String {
         .to_string()
 }
 
+/// The checklist's item an upload names (its code, trimmed), or the
+/// codes it may name.
+pub fn checklist_item<'a>(
+    checklist: &'a [ChecklistItem],
+    code: &str,
+) -> Result<&'a ChecklistItem, FieldViolation> {
+    if let Some(item) = checklist.iter().find(|i| i.code == code) {
+        return Ok(item);
+    }
+    let known: Vec<_> = checklist.iter().map(|i| i.code.as_str()).collect();
+    Err(FieldViolation::new(
+        "item",
+        if code.is_empty() {
+            "required"
+        } else {
+            "material_item_unknown"
+        },
+        format!(
+            "请指明材料清单中的一项 (item must be one of the checklist's codes: {})",
+            known.join(", ")
+        ),
+    ))
+}
+
 /// Per checklist item, whether at least one material satisfies it.
 pub fn satisfied<'a>(
     checklist: &'a [ChecklistItem],
@@ -127,5 +151,21 @@ mod tests {
         let got = satisfied(&list, &["income".into(), "income".into()]);
         assert!(!got[0].1);
         assert!(got[1].1);
+    }
+
+    #[test]
+    fn an_upload_names_an_item_of_the_checklist() {
+        let item = |code: &str| ChecklistItem {
+            code: code.into(),
+            name: code.into(),
+            group: "proof".into(),
+            required: true,
+        };
+        let list = [item("id_card"), item("income")];
+        assert_eq!(checklist_item(&list, "income").unwrap().code, "income");
+        assert_eq!(checklist_item(&list, "").unwrap_err().rule, "required");
+        let unknown = checklist_item(&list, "photo").unwrap_err();
+        assert_eq!(unknown.rule, "material_item_unknown");
+        assert!(unknown.message.ends_with("codes: id_card, income)"));
     }
 }

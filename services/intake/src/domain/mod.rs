@@ -8,5 +8,6 @@ pub mod notices;
 pub mod phone;
 pub mod progress;
 pub mod purpose;
+pub mod status;
 pub mod submission;
 pub mod timeline;

@@ -65,6 +65,42 @@ pub fn working_days_left(calendar: &WorkingCalendar, today: NaiveDate, due: Naiv
     calendar.working_days_between(today, due)
 }
 
+/// When the resident can expect a decision, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// A supplement is awaited or under way: the clock stands still.
+    pub suspended: bool,
+    /// The due date, or empty when none runs (or the clock stands still).
+    pub date: String,
+    pub working_days_left: Option<u32>,
+}
+
+/// The expectation for an application in `status` with `due` as its
+/// review due date and `remaining_days` left when its clock stands.
+pub fn expected(
+    status: Option<super::status::Status>,
+    due: Option<NaiveDate>,
+    remaining_days: Option<i32>,
+    calendar: &WorkingCalendar,
+    today: NaiveDate,
+) -> Expected {
+    let suspended = status.is_some_and(super::status::Status::in_supplement);
+    let (date, working_days_left) = match (suspended, due) {
+        // The clock stands still: no date yet, the days that remain.
+        (true, _) => (String::new(), remaining_days.map(|d| d.max(0) as u32)),
+        (false, Some(due)) => (
+            due.to_string(),
+            Some(working_days_left(calendar, today, due)),
+        ),
+        (false, None) => (String::new(), None),
+    };
+    Expected {
+        suspended,
+        date,
+        working_days_left,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +134,36 @@ mod tests {
         let tue = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
         assert_eq!(working_days_left(&cal, fri, tue), 2);
         assert_eq!(working_days_left(&cal, tue, fri), 0);
+    }
+    #[test]
+    fn a_standing_clock_shows_the_days_left_and_no_date() {
+        use super::super::status::Status;
+        let cal = WorkingCalendar::weekdays_only();
+        let today: NaiveDate = "2026-11-23".parse().unwrap();
+        let due: NaiveDate = "2026-11-27".parse().unwrap();
+        let standing = expected(
+            Some(Status::AwaitingSupplement),
+            Some(due),
+            Some(-1),
+            &cal,
+            today,
+        );
+        assert_eq!(
+            standing,
+            Expected {
+                suspended: true,
+                date: String::new(),
+                working_days_left: Some(0),
+            }
+        );
+        let running = expected(Some(Status::InReview), Some(due), None, &cal, today);
+        assert!(!running.suspended);
+        assert_eq!(running.date, "2026-11-27");
+        assert_eq!(
+            running.working_days_left,
+            Some(working_days_left(&cal, today, due))
+        );
+        let none = expected(Some(Status::Closed), None, Some(3), &cal, today);
+        assert_eq!((none.date.as_str(), none.working_days_left), ("", None));
     }
 }

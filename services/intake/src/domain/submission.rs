@@ -261,6 +261,95 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
     })
 }
 
+/// Where the submission's service type stands in the catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TypeStanding {
+    Unknown,
+    Retired,
+    Active,
+}
+
+/// What the catalog says about a valid submission: read by the store in
+/// the submission's first statement.
+#[derive(Clone, Copy, Debug)]
+pub struct CatalogFacts<'a> {
+    pub center_known: bool,
+    pub service_type: TypeStanding,
+    /// The named departments the directory does not know.
+    pub unknown_departments: &'a [String],
+}
+
+/// The rules a submission breaks against the catalog: an unknown center,
+/// an unknown or retired type, departments not in the directory. Empty
+/// when it may be stored.
+pub fn against_catalog(v: &Valid, facts: CatalogFacts<'_>) -> Vec<FieldViolation> {
+    let mut violations = Vec::new();
+    if !facts.center_known {
+        violations.push(FieldViolation::new(
+            "center_id",
+            "center_unknown",
+            format!("服务中心 {} 不存在 (no such center)", v.center_id),
+        ));
+    }
+    match facts.service_type {
+        TypeStanding::Unknown => violations.push(FieldViolation::new(
+            "service_type",
+            "service_type_unknown",
+            format!("服务事项 {} 不存在 (no such service type)", v.service_type),
+        )),
+        TypeStanding::Retired => violations.push(FieldViolation::new(
+            "service_type",
+            "service_type_retired",
+            format!(
+                "服务事项 {} 已停止受理 (service type is retired)",
+                v.service_type
+            ),
+        )),
+        TypeStanding::Active => {}
+    }
+    for unknown in facts.unknown_departments {
+        let i = v.departments.iter().position(|d| d == unknown).unwrap_or(0);
+        violations.push(FieldViolation::new(
+            format!("departments[{i}]"),
+            "department_unknown",
+            format!("部门 {unknown} 不在部门目录中 (unknown department; see GET /api/v1/catalog/services)"),
+        ));
+    }
+    violations
+}
+
+/// The request in a canonical form, hashed (keyed) to tell a retry (same
+/// body) from a reused idempotency key (different body) without keeping
+/// the body in clear.
+pub fn canonical(v: &Valid) -> String {
+    let mut fields = vec![
+        serde_json::json!(v.center_id),
+        serde_json::json!(v.service_type),
+        serde_json::json!(v.channel),
+        serde_json::json!(v.name),
+        serde_json::json!(v.id_number),
+        serde_json::json!(v.phone),
+        serde_json::json!(v.reason),
+    ];
+    // Only urgent requests carry the flag, so a plain request hashes as it
+    // did before urgency existed (a retry across an upgrade still replays).
+    if v.urgent {
+        fields.extend([serde_json::json!(true), serde_json::json!(v.urgent_reason)]);
+    }
+    // Only when named, so a retry of a request from before departments
+    // existed still matches its first answer.
+    if !v.departments.is_empty() {
+        fields.push(serde_json::json!(v.departments));
+    }
+    serde_json::Value::Array(fields).to_string()
+}
+
+/// The number on the resident's receipt: center, local date of submission
+/// and the sequence number, as in `C01-20261123-000042`.
+pub fn application_no(center_id: &str, on: NaiveDate, seq: i64) -> String {
+    format!("{center_id}-{}-{seq:06}", on.format("%Y%m%d"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,5 +492,68 @@ mod tests {
             validate(&d, today()).unwrap_err()[0].field,
             "departments[0]"
         );
+    }
+    fn valid() -> Valid {
+        validate(&good(), today()).unwrap()
+    }
+
+    #[test]
+    fn the_catalog_rules_are_reported_together() {
+        let mut v = valid();
+        v.departments = vec!["civil-affairs".into(), "nowhere".into()];
+        let unknown = vec!["nowhere".to_string()];
+        let broken = against_catalog(
+            &v,
+            CatalogFacts {
+                center_known: false,
+                service_type: TypeStanding::Retired,
+                unknown_departments: &unknown,
+            },
+        );
+        let found: Vec<_> = broken
+            .iter()
+            .map(|f| (f.field.as_str(), f.rule.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("center_id", "center_unknown"),
+                ("service_type", "service_type_retired"),
+                ("departments[1]", "department_unknown"),
+            ]
+        );
+        let fine = CatalogFacts {
+            center_known: true,
+            service_type: TypeStanding::Active,
+            unknown_departments: &[],
+        };
+        assert!(against_catalog(&v, fine).is_empty());
+        let unknown_type = CatalogFacts {
+            service_type: TypeStanding::Unknown,
+            ..fine
+        };
+        assert_eq!(
+            against_catalog(&v, unknown_type)[0].rule,
+            "service_type_unknown"
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_names_urgency_and_departments_only_when_given() {
+        let plain = valid();
+        let text = canonical(&plain);
+        assert!(text.starts_with('[') && !text.contains("true"));
+        let mut urgent = plain.clone();
+        urgent.urgent = true;
+        urgent.urgent_reason = "独居老人".into();
+        assert!(canonical(&urgent).ends_with(",true,\"独居老人\"]"));
+        let mut with_departments = plain.clone();
+        with_departments.departments = vec!["civil-affairs".into()];
+        assert!(canonical(&with_departments).ends_with(",[\"civil-affairs\"]]"));
+    }
+
+    #[test]
+    fn application_numbers_carry_center_date_and_sequence() {
+        assert_eq!(application_no("C01", today(), 42), "C01-20261123-000042");
     }
 }

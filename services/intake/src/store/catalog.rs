@@ -4,8 +4,6 @@
 
 use crate::domain::catalog::{self as rules, ChecklistItem, Definition};
 use bianmin_common::auth::Principal;
-use bianmin_common::error::ApiError;
-use bianmin_proto::intake::v1 as pb;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{PgConnection, PgPool, Row};
@@ -91,13 +89,22 @@ pub async fn apply_seed(pool: &PgPool, seed: &SeedFile) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn centers(pool: &PgPool) -> sqlx::Result<Vec<pb::Center>> {
+/// A service center as listed.
+#[derive(Clone, Debug)]
+pub struct Center {
+    pub id: String,
+    pub name: String,
+    pub district: String,
+    pub address: String,
+}
+
+pub async fn centers(pool: &PgPool) -> sqlx::Result<Vec<Center>> {
     let rows = sqlx::query("SELECT id, name, district, address FROM centers ORDER BY id")
         .fetch_all(pool)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| pb::Center {
+        .map(|r| Center {
             id: r.get("id"),
             name: r.get("name"),
             district: r.get("district"),
@@ -113,13 +120,20 @@ pub async fn center_name(tx: &mut PgConnection, id: &str) -> sqlx::Result<Option
         .await
 }
 
-pub async fn departments(pool: &PgPool) -> sqlx::Result<Vec<pb::CatalogDepartment>> {
+/// A department of the directory.
+#[derive(Clone, Debug)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+}
+
+pub async fn departments(pool: &PgPool) -> sqlx::Result<Vec<Department>> {
     let rows = sqlx::query("SELECT code, name FROM departments ORDER BY code")
         .fetch_all(pool)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| pb::CatalogDepartment {
+        .map(|r| Department {
             code: r.get("code"),
             name: r.get("name"),
         })
@@ -149,60 +163,6 @@ pub fn checklist_from_json(value: serde_json::Value) -> Vec<ChecklistItem> {
     })
 }
 
-pub fn item_to_pb(i: ChecklistItem) -> pb::CatalogChecklistItem {
-    pb::CatalogChecklistItem {
-        code: i.code,
-        name: i.name,
-        group: i.group,
-        required: i.required,
-    }
-}
-
-fn rfc3339(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.to_rfc3339()).unwrap_or_default()
-}
-
-fn to_pb(d: Definition, version: i32, retired_at: Option<DateTime<Utc>>) -> pb::ServiceType {
-    pb::ServiceType {
-        code: d.code,
-        name: d.name,
-        domain: d.domain,
-        class: d.class,
-        preliminary_review_days: d.preliminary_review_days,
-        extended_review_days: d.extended_review_days,
-        decision_days: d.decision_days,
-        sensitive: d.sensitive,
-        active: retired_at.is_none(),
-        materials: d.materials.into_iter().map(item_to_pb).collect(),
-        retired_at: rfc3339(retired_at),
-        version: version as u32,
-    }
-}
-
-/// A definition from its gRPC form (what an administrator sends).
-pub fn definition_from_pb(t: pb::ServiceType) -> Definition {
-    Definition {
-        code: t.code,
-        name: t.name,
-        domain: t.domain,
-        class: t.class,
-        preliminary_review_days: t.preliminary_review_days,
-        extended_review_days: t.extended_review_days,
-        decision_days: t.decision_days,
-        sensitive: t.sensitive,
-        materials: t
-            .materials
-            .into_iter()
-            .map(|i| ChecklistItem {
-                code: i.code,
-                name: i.name,
-                group: i.group,
-                required: i.required,
-            })
-            .collect(),
-    }
-}
-
 /// A stored type: its definition and where it stands.
 #[derive(Clone, Debug)]
 pub struct Stored {
@@ -214,9 +174,6 @@ pub struct Stored {
 impl Stored {
     pub fn active(&self) -> bool {
         self.retired_at.is_none()
-    }
-    pub fn to_pb(&self) -> pb::ServiceType {
-        to_pb(self.definition.clone(), self.version, self.retired_at)
     }
 }
 
@@ -240,13 +197,13 @@ fn stored(r: sqlx::postgres::PgRow) -> Stored {
 
 const SERVICE_TYPE_COLUMNS: &str = "code, name, domain, class, preliminary_review_days, extended_review_days, decision_days, sensitive, materials, version, retired_at";
 
-pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> {
+pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<Stored>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {SERVICE_TYPE_COLUMNS} FROM service_types ORDER BY code"
     )))
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| stored(r).to_pb()).collect())
+    Ok(rows.into_iter().map(stored).collect())
 }
 
 /// How a read of a type locks its row until the transaction ends.
@@ -254,7 +211,8 @@ pub async fn service_types(pool: &PgPool) -> sqlx::Result<Vec<pb::ServiceType>> 
 pub enum Lock {
     None,
     /// A change (a submission waits for it with its own share lock: see
-    /// `applications::submit`): it and its history row cannot interleave with another.
+    /// `applications::insert_submitted`): it and its history row cannot
+    /// interleave with another.
     Update,
 }
 
@@ -357,7 +315,7 @@ fn bind_definition<'q>(
 }
 
 /// Inserts a new type; false when the code is taken.
-async fn insert(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
+pub async fn insert(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
     let done = bind_definition(
     sqlx::query(
         "INSERT INTO service_types (code, name, domain, class, preliminary_review_days, extended_review_days,
@@ -372,7 +330,9 @@ async fn insert(tx: &mut PgConnection, d: &Definition) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-async fn record(
+/// Keeps version `version` of a type in its history, with who changed it
+/// and why.
+pub async fn record(
     tx: &mut PgConnection,
     d: &Definition,
     version: i32,
@@ -399,117 +359,55 @@ async fn record(
     Ok(())
 }
 
-fn not_found(code: &str) -> ApiError {
-    ApiError::NotFound(format!("服务事项 {code} 不存在 (no such service type)"))
-}
-
-/// Creates a type. Idempotent on the code: the same definition again is a
-/// replay; another definition under a taken code is a conflict.
-pub async fn create(
-    pool: &PgPool,
-    d: &Definition,
-    actor: &Principal,
-) -> Result<(pb::ServiceType, bool), ApiError> {
-    let mut tx = pool.begin().await?;
-    if insert(&mut tx, d).await? {
-        record(&mut tx, d, 1, "created", actor, "", None).await?;
-        let created = find_service_type(&mut tx, &d.code, Lock::None)
-            .await?
-            .ok_or_else(|| not_found(&d.code))?;
-        tx.commit().await?;
-        return Ok((created.to_pb(), false));
-    }
-    let existing = find_service_type(&mut tx, &d.code, Lock::None)
-        .await?
-        .ok_or_else(|| not_found(&d.code))?;
-    if existing.definition == *d {
-        return Ok((existing.to_pb(), true));
-    }
-    Err(ApiError::Conflict(format!(
-        "事项编码 {} 已被另一定义使用；修改请用 PUT /api/v1/catalog/services/{} (code already exists with another definition; change it with an update)",
-        d.code, d.code
-    )))
-}
-
-/// Replaces a type's definition; a retired type cannot change.
-pub async fn update(
-    pool: &PgPool,
-    d: &Definition,
-    actor: &Principal,
-) -> Result<(pb::ServiceType, bool), ApiError> {
-    let mut tx = pool.begin().await?;
-    let existing = find_service_type(&mut tx, &d.code, Lock::Update)
-        .await?
-        .ok_or_else(|| not_found(&d.code))?;
-    if !existing.active() {
-        return Err(ApiError::FailedPrecondition(format!(
-            "服务事项 {} 已停用，不能修改 (service type is retired and cannot change)",
-            d.code
-        )));
-    }
-    if existing.definition == *d {
-        return Ok((existing.to_pb(), true));
-    }
-    let version = existing.version + 1;
+/// Replaces a type's definition as version `version`.
+pub async fn replace(tx: &mut PgConnection, d: &Definition, version: i32) -> sqlx::Result<()> {
     bind_definition(
-    sqlx::query(
-        "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
+        sqlx::query(
+            "UPDATE service_types SET name = $2, domain = $3, class = $4, preliminary_review_days = $5,
              extended_review_days = $6, decision_days = $7, sensitive = $8, materials = $9, version = $10
          WHERE code = $1",
-    ),
-    d,
-)
+        ),
+        d,
+    )
     .bind(version)
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    record(&mut tx, d, version, "updated", actor, "", None).await?;
-    tx.commit().await?;
-    Ok((to_pb(d.clone(), version, None), false))
+    Ok(())
 }
 
-/// Retires a type: no new applications; those submitted keep their policy.
-pub async fn retire(
-    pool: &PgPool,
+/// Marks a type retired at `at`, as version `version`.
+pub async fn mark_retired(
+    tx: &mut PgConnection,
     code: &str,
-    reason: &str,
-    actor: &Principal,
-) -> Result<(pb::ServiceType, bool), ApiError> {
-    let mut tx = pool.begin().await?;
-    let existing = find_service_type(&mut tx, code, Lock::Update)
-        .await?
-        .ok_or_else(|| not_found(code))?;
-    if !existing.active() {
-        return Ok((existing.to_pb(), true));
-    }
-    let version = existing.version + 1;
-    let now = Utc::now();
+    at: DateTime<Utc>,
+    version: i32,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE service_types SET active = false, retired_at = $2, version = $3 WHERE code = $1",
     )
     .bind(code)
-    .bind(now)
+    .bind(at)
     .bind(version)
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    record(
-        &mut tx,
-        &existing.definition,
-        version,
-        "retired",
-        actor,
-        reason,
-        Some(now),
-    )
-    .await?;
-    let retired = find_service_type(&mut tx, code, Lock::None)
-        .await?
-        .ok_or_else(|| not_found(code))?;
-    tx.commit().await?;
-    Ok((retired.to_pb(), false))
+    Ok(())
 }
 
-/// Every change of one type, oldest first.
-pub async fn history(pool: &PgPool, code: &str) -> Result<Vec<pb::CatalogHistoryEntry>, ApiError> {
+/// One change of a type, as its history keeps it.
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    pub version: i32,
+    pub change: String,
+    pub actor: String,
+    pub role: String,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+    /// The type as it was after the change.
+    pub service_type: Stored,
+}
+
+/// Every change of one type, oldest first; empty for an unknown code.
+pub async fn history(pool: &PgPool, code: &str) -> sqlx::Result<Vec<HistoryEntry>> {
     let rows = sqlx::query(
         "SELECT version, change, actor, role, at, reason, snapshot FROM service_type_history
          WHERE code = $1 ORDER BY version",
@@ -517,9 +415,6 @@ pub async fn history(pool: &PgPool, code: &str) -> Result<Vec<pb::CatalogHistory
     .bind(code)
     .fetch_all(pool)
     .await?;
-    if rows.is_empty() {
-        return Err(not_found(code));
-    }
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -530,14 +425,18 @@ pub async fn history(pool: &PgPool, code: &str) -> Result<Vec<pb::CatalogHistory
                 .map(|t| t.with_timezone(&Utc));
             let version: i32 = r.get("version");
             let definition: Definition = serde_json::from_value(snapshot).unwrap_or_default();
-            pb::CatalogHistoryEntry {
-                version: version as u32,
+            HistoryEntry {
+                version,
                 change: r.get("change"),
                 actor: r.get("actor"),
                 role: r.get("role"),
-                at: r.get::<DateTime<Utc>, _>("at").to_rfc3339(),
+                at: r.get("at"),
                 reason: r.get("reason"),
-                service_type: Some(to_pb(definition, version, retired_at)),
+                service_type: Stored {
+                    definition,
+                    version,
+                    retired_at,
+                },
             }
         })
         .collect())

@@ -9,8 +9,7 @@
 //! retry overwrites with the same bytes, never a row without its content.
 
 use crate::domain::catalog::ChecklistItem;
-use bianmin_common::error::ApiError;
-use bianmin_proto::intake::v1 as pb;
+use crate::domain::status::Status;
 use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
@@ -146,7 +145,7 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Target {
     pub center_id: String,
     pub submitted_by: String,
-    pub status: String,
+    pub status: Status,
     pub checklist: Vec<ChecklistItem>,
 }
 
@@ -158,10 +157,17 @@ pub async fn target(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<
     .bind(application_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| Target {
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let status: String = r.get("status");
+    Ok(Some(Target {
         center_id: r.get("center_id"),
         submitted_by: r.get("submitted_by"),
-        status: r.get("status"),
+        status: Status::parse(&status).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "status".into(),
+            source: format!("unknown application status {status:?}").into(),
+        })?,
         checklist: super::catalog::checklist_from_json(r.get("checklist")),
     }))
 }
@@ -169,21 +175,45 @@ pub async fn target(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<
 const COLUMNS: &str =
     "id, item_code, file_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at";
 
-fn file(r: &sqlx::postgres::PgRow) -> pb::MaterialsFile {
-    pb::MaterialsFile {
-        id: r.get::<Uuid, _>("id").to_string(),
+/// A stored material, without its content.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub id: Uuid,
+    pub item_code: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+fn file(r: &sqlx::postgres::PgRow) -> File {
+    File {
+        id: r.get("id"),
         item_code: r.get("item_code"),
         file_name: r.get("file_name"),
         content_type: r.get("content_type"),
         size_bytes: r.get::<i64, _>("size_bytes") as u64,
         sha256: r.get("sha256"),
         uploaded_by: r.get("uploaded_by"),
-        uploaded_at: r.get::<DateTime<Utc>, _>("uploaded_at").to_rfc3339(),
+        uploaded_at: r.get("uploaded_at"),
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The object store failed (logged with the object's key).
+    #[error("object store unavailable")]
+    Unavailable,
+    #[error("material {0} vanished")]
+    Vanished(String),
+}
+
 /// An application's materials, oldest first.
-pub async fn list(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Vec<pb::MaterialsFile>> {
+pub async fn list(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Vec<File>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM materials WHERE application_id = $1 ORDER BY uploaded_at, id"
     )))
@@ -198,7 +228,7 @@ async fn existing(
     application_id: Uuid,
     item: &str,
     sha256: &str,
-) -> sqlx::Result<Option<pb::MaterialsFile>> {
+) -> sqlx::Result<Option<File>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM materials WHERE application_id = $1 AND item_code = $2 AND sha256 = $3"
     )))
@@ -220,16 +250,22 @@ pub struct Upload<'a> {
     pub uploaded_by: &'a str,
 }
 
+/// A stored upload.
+pub struct Saved {
+    pub file: File,
+    /// The same content for the same item was stored before: this is it.
+    pub replayed: bool,
+}
+
 /// Stores an upload; the same content for the same item again returns the
-/// first material (`true`: replayed).
-pub async fn save(
-    pool: &PgPool,
-    store: &dyn ObjectStore,
-    u: Upload<'_>,
-) -> Result<(pb::MaterialsFile, bool), ApiError> {
+/// first material (replayed).
+pub async fn save(pool: &PgPool, store: &dyn ObjectStore, u: Upload<'_>) -> Result<Saved, Error> {
     let sha256 = hex(&Sha256::digest(&u.content));
     if let Some(found) = existing(pool, u.application_id, u.item_code, &sha256).await? {
-        return Ok((found, true));
+        return Ok(Saved {
+            file: found,
+            replayed: true,
+        });
     }
     let key = format!("applications/{}/{}/{sha256}", u.application_id, u.item_code);
     let size = u.content.len() as i64;
@@ -238,9 +274,7 @@ pub async fn save(
         .await
         .map_err(|e| {
             tracing::error!(error = %e, key, "object store write failed");
-            ApiError::Unavailable(
-                "材料存储暂不可用，请稍后重试 (material storage unavailable, retry later)".into(),
-            )
+            Error::Unavailable
         })?;
     let inserted = sqlx::query(
         "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by)
@@ -260,8 +294,17 @@ pub async fn save(
     .await?;
     let stored = existing(pool, u.application_id, u.item_code, &sha256)
         .await?
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("material {key} vanished")))?;
-    Ok((stored, inserted.rows_affected() == 0))
+        .ok_or_else(|| Error::Vanished(key.clone()))?;
+    Ok(Saved {
+        file: stored,
+        replayed: inserted.rows_affected() == 0,
+    })
+}
+
+/// A material with its content.
+pub struct Loaded {
+    pub file: File,
+    pub content: bytes::Bytes,
 }
 
 /// One material and its content.
@@ -270,7 +313,7 @@ pub async fn load(
     store: &dyn ObjectStore,
     application_id: Uuid,
     material_id: Uuid,
-) -> Result<Option<(pb::MaterialsFile, bytes::Bytes)>, ApiError> {
+) -> Result<Option<Loaded>, Error> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, object_key FROM materials WHERE application_id = $1 AND id = $2"
     )))
@@ -292,11 +335,12 @@ pub async fn load(
     .await
     .map_err(|e| {
         tracing::error!(error = %e, key, "object store read failed");
-        ApiError::Unavailable(
-            "材料存储暂不可用，请稍后重试 (material storage unavailable, retry later)".into(),
-        )
+        Error::Unavailable
     })?;
-    Ok(Some((file(&row), content)))
+    Ok(Some(Loaded {
+        file: file(&row),
+        content,
+    }))
 }
 
 #[cfg(test)]

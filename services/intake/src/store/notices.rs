@@ -1,6 +1,7 @@
 //! Notices to the applicant, recorded in the transaction of the change.
 
 use crate::domain::notices::Notice;
+use crate::domain::status::Status;
 use bianmin_common::notify::{self, Channel, Notification, Recipient};
 use bianmin_common::pii::Sealed;
 use sqlx::postgres::PgRow;
@@ -16,7 +17,7 @@ pub struct Addressee {
     pub id: Uuid,
     pub application_no: String,
     pub channel: String,
-    pub status: String,
+    pub status: Status,
     pub phone: Sealed,
     pub phone_masked: String,
 }
@@ -26,18 +27,22 @@ pub const ADDRESSEE_COLUMNS: &str =
     "id, application_no, channel, status, phone_sealed, phone_key_id, phone_masked";
 
 impl Addressee {
-    pub fn from_row(r: &PgRow) -> Self {
-        Self {
+    pub fn from_row(r: &PgRow) -> sqlx::Result<Self> {
+        let status: String = r.try_get("status")?;
+        Ok(Self {
             id: r.get("id"),
             application_no: r.get("application_no"),
             channel: r.get("channel"),
-            status: r.get("status"),
+            status: Status::parse(&status).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "status".into(),
+                source: format!("unknown application status {status:?}").into(),
+            })?,
             phone: Sealed {
                 key_id: r.get("phone_key_id"),
                 ciphertext: r.get("phone_sealed"),
             },
             phone_masked: r.get("phone_masked"),
-        }
+        })
     }
 }
 
@@ -48,7 +53,7 @@ pub async fn addressee(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<A
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-    Ok(row.as_ref().map(Addressee::from_row))
+    row.as_ref().map(Addressee::from_row).transpose()
 }
 
 /// The notification `notice` makes for `to`, once per `fact` (e.g.
@@ -56,8 +61,8 @@ pub async fn addressee(tx: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<A
 /// after withdrawing, they hear nothing more of the case (a decision review
 /// took first has changed the status already).
 pub fn notification(to: &Addressee, notice: Notice, fact: &str) -> Option<Notification> {
-    let (template, params) = notice;
-    if to.status == "withdrawn" && template != "application_withdrawn" {
+    let Notice { template, params } = notice;
+    if to.status == Status::Withdrawn && template != "application_withdrawn" {
         return None;
     }
     // WeChat when they applied through WeChat, else SMS.

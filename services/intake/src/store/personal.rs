@@ -1,18 +1,20 @@
 //! The applicant's personal data in full, and look-ups by ID number.
 
-use bianmin_common::error::ApiError;
-use bianmin_common::pii::{PiiKeys, Sealed};
-use bianmin_proto::intake::v1 as pb;
+use bianmin_common::pii::Sealed;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-/// Opens the sealed ID and phone number of one application.
-pub async fn applicant_in_full(
-    pool: &PgPool,
-    keys: &PiiKeys,
-    id: Uuid,
-) -> Result<Option<pb::PiiGetApplicantResponse>, ApiError> {
+/// An application's applicant with the ID and phone number as sealed.
+pub struct SealedApplicant {
+    pub application_no: String,
+    pub name: String,
+    pub id_number: Sealed,
+    pub phone: Sealed,
+}
+
+/// The sealed ID and phone number of one application.
+pub async fn applicant(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SealedApplicant>> {
     let Some(r) = sqlx::query(
         "SELECT application_no, applicant_name, id_number_sealed, id_number_key_id, phone_sealed, phone_key_id
          FROM applications WHERE id = $1",
@@ -23,23 +25,29 @@ pub async fn applicant_in_full(
     else {
         return Ok(None);
     };
-    let open = |column: &str| {
-        let sealed = Sealed {
-            key_id: r.get(format!("{column}_key_id").as_str()),
-            ciphertext: r.get(format!("{column}_sealed").as_str()),
-        };
-        keys.open(&sealed, &format!("applications.{column}:{id}"))
-            .map_err(|e| ApiError::Internal(e.into()))
+    let sealed = |column: &str| Sealed {
+        key_id: r.get(format!("{column}_key_id").as_str()),
+        ciphertext: r.get(format!("{column}_sealed").as_str()),
     };
-    Ok(Some(pb::PiiGetApplicantResponse {
-        application_id: id.to_string(),
+    Ok(Some(SealedApplicant {
         application_no: r.get("application_no"),
-        applicant: Some(pb::Applicant {
-            name: r.get("applicant_name"),
-            id_number: open("id_number")?,
-            phone: open("phone")?,
-        }),
+        name: r.get("applicant_name"),
+        id_number: sealed("id_number"),
+        phone: sealed("phone"),
     }))
+}
+
+/// One application of a resident, masked.
+pub struct Summary {
+    pub id: Uuid,
+    pub application_no: String,
+    pub center_id: String,
+    pub service_type: String,
+    pub status: String,
+    pub submitted_at: DateTime<Utc>,
+    pub applicant_name: String,
+    pub id_number_masked: String,
+    pub phone_masked: String,
 }
 
 /// Every application whose ID number has this keyed hash, newest first;
@@ -48,7 +56,7 @@ pub async fn applications_by_id_number(
     pool: &PgPool,
     hash: &[u8],
     center: Option<&str>,
-) -> sqlx::Result<Vec<pb::PiiApplicationSummary>> {
+) -> sqlx::Result<Vec<Summary>> {
     let rows = sqlx::query(
         "SELECT id, application_no, center_id, service_type, status, submitted_at, applicant_name,
                 id_number_masked, phone_masked
@@ -61,18 +69,16 @@ pub async fn applications_by_id_number(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| pb::PiiApplicationSummary {
-            id: r.get::<Uuid, _>("id").to_string(),
+        .map(|r| Summary {
+            id: r.get("id"),
             application_no: r.get("application_no"),
             center_id: r.get("center_id"),
             service_type: r.get("service_type"),
             status: r.get("status"),
-            submitted_at: r.get::<DateTime<Utc>, _>("submitted_at").to_rfc3339(),
-            applicant: Some(pb::Applicant {
-                name: r.get("applicant_name"),
-                id_number: r.get("id_number_masked"),
-                phone: r.get("phone_masked"),
-            }),
+            submitted_at: r.get("submitted_at"),
+            applicant_name: r.get("applicant_name"),
+            id_number_masked: r.get("id_number_masked"),
+            phone_masked: r.get("phone_masked"),
         })
         .collect())
 }

@@ -187,7 +187,11 @@ pub fn apply(
 ) -> Result<Emit, Refusal> {
     let mut next = case.clone();
     let from = case.stage;
-    let (emit, reason, detail) = step(&mut next, actor, &command, now, calendar)?;
+    let Stepped {
+        emit,
+        reason,
+        detail,
+    } = step(&mut next, actor, &command, now, calendar)?;
     next.history.push(Transition {
         action: command.name().into(),
         from,
@@ -332,8 +336,34 @@ fn calendar_error(e: calendar::CalendarError) -> Refusal {
     invalid("new_due_date", "calendar", e.to_string())
 }
 
-type Stepped = (Emit, String, String);
+/// What a step changed besides the case: the event to publish, and why
+/// and what for the history.
+struct Stepped {
+    emit: Emit,
+    reason: String,
+    detail: String,
+}
 
+fn stepped(emit: Emit, reason: impl Into<String>, detail: impl Into<String>) -> Stepped {
+    Stepped {
+        emit,
+        reason: reason.into(),
+        detail: detail.into(),
+    }
+}
+
+/// What every step is taken with besides the case, the actor and the
+/// command's fields.
+struct Ctx<'a> {
+    now: DateTime<Utc>,
+    /// `now` as a date in Asia/Shanghai, where limits are counted.
+    today: NaiveDate,
+    calendar: &'a WorkingCalendar,
+    /// The command's name, for refusals.
+    action: &'static str,
+}
+
+/// Dispatches `command` to its step.
 fn step(
     case: &mut Case,
     actor: &Actor,
@@ -341,132 +371,424 @@ fn step(
     now: DateTime<Utc>,
     calendar: &WorkingCalendar,
 ) -> Result<Stepped, Refusal> {
-    let today = calendar::local_date(now);
-    let name = command.name();
+    let ctx = &Ctx {
+        now,
+        today: calendar::local_date(now),
+        calendar,
+        action: command.name(),
+    };
     match command {
-        Command::Accept { reason } => {
-            stage_in(case, &[Stage::PreliminaryReview], name)?;
-            may(actor, &policy::ACCEPT)?;
-            let clock = Clock::start(
-                calendar,
-                ClockKind::Decision,
-                case.accepted_on,
-                case.policy.decision_days,
-                case.suspended_days,
-            )
-            .map_err(calendar_error)?;
-            let detail = format!(
-                "初审通过，决定时限至 {} (decision due {})",
-                clock.due, clock.due
-            );
-            case.end_clock(now);
-            case.overdue = clock.is_overdue(today);
-            case.clock = Some(clock);
-            case.stage = Stage::DetailedAssessment;
-            Ok((Emit::StageChanged, reason.clone(), detail))
-        }
+        Command::Accept { reason } => accept(case, actor, reason, ctx),
         Command::RequestSupplement {
             missing_items,
             reason,
-        } => {
-            stage_in(
-                case,
-                &[Stage::PreliminaryReview, Stage::DetailedAssessment],
-                name,
-            )?;
-            may(actor, &policy::REQUEST_SUPPLEMENT)?;
-            let items = clean_list("missing_items", missing_items)?;
-            required("reason", reason)?;
-            // 一次性告知: what the resident already supplied is not asked again.
-            let present: HashSet<&str> = case
-                .supplements
-                .iter()
-                .flat_map(|r| r.received_items.iter().map(String::as_str))
-                .collect();
-            if let Some((i, item)) = items
-                .iter()
-                .enumerate()
-                .find(|(_, it)| present.contains(it.as_str()))
-            {
-                return Err(invalid(
-                    &format!("missing_items[{i}]"),
-                    "already_present",
-                    format!(
-                        "{item} 已补正，不得重复要求 (already supplied; ask only for what is missing, all at once)"
-                    ),
-                ));
-            }
-            let mut detail = String::new();
-            // DOMAIN.md: supplements allow the extended preliminary limit.
-            if case.stage == Stage::PreliminaryReview {
-                detail = extend_to_policy(case, calendar)?;
-            }
-            let clock = running_clock(case, name)?;
-            clock.suspend(calendar, today);
-            let remaining = clock.suspended.as_ref().map(|s| s.remaining).unwrap_or(0);
-            detail = format!(
-                "{detail}计时暂停，剩余 {remaining} 个工作日；需补正：{} (clock suspended)",
-                items.join("、")
-            );
-            case.supplements.push(SupplementRound {
-                missing_items: items,
-                reason: reason.clone(),
-                requested_at: now,
-                requested_by: actor.subject.clone(),
-                received_items: Vec::new(),
-                resumed_at: None,
-                return_to: case.stage,
-            });
-            case.overdue = false;
-            case.stage = Stage::SupplementRequested;
-            Ok((Emit::SupplementRequested, reason.clone(), detail))
-        }
+        } => request_supplement(case, actor, missing_items, reason, ctx),
         Command::Resume {
             received_items,
             reason,
-        } => {
-            stage_in(case, &[Stage::SupplementRequested], name)?;
-            may(actor, &policy::RESUME)?;
-            let received = clean_list("received_items", received_items)?;
-            let round =
-                case.supplements.last().cloned().ok_or_else(|| {
-                    Refusal::Illegal("没有补正请求 (no supplement request)".into())
-                })?;
-            let missing: Vec<&String> = round
-                .missing_items
-                .iter()
-                .filter(|m| !received.contains(m))
-                .collect();
-            if !missing.is_empty() {
-                let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-                return Err(invalid(
-                    "received_items",
-                    "supplement_incomplete",
-                    format!("尚缺：{} (still missing)", list.join("、")),
-                ));
-            }
-            let clock = running_clock(case, name)?;
-            let spent = clock.resume(calendar, today).map_err(calendar_error)?;
-            let due = clock.due;
-            case.overdue = clock.is_overdue(today);
-            case.suspended_days += spent;
-            if let Some(last) = case.supplements.last_mut() {
-                last.received_items = received;
-                last.resumed_at = Some(now);
-            }
-            case.stage = round.return_to;
-            Ok((
-                Emit::Resumed,
-                reason.clone(),
-                format!(
-                    "计时恢复，暂停 {spent} 个工作日不计入，新期限 {due} (clock resumed, due {due})"
-                ),
-            ))
-        }
+        } => resume(case, actor, received_items, reason, ctx),
         Command::Extend {
             reason,
             new_due_date,
-        } => {
+        } => extend(case, actor, reason, *new_due_date, ctx),
+        Command::StartJointReview {
+            departments,
+            reason,
+        } => start_joint_review(case, actor, departments, reason, ctx),
+        Command::SignOff {
+            department,
+            approve,
+            reason_codes: codes,
+            reason_text,
+        } => sign_off(case, actor, department, *approve, codes, reason_text, ctx),
+        Command::Decide {
+            outcome,
+            reason_codes: codes,
+            reason_text,
+        } => decide(case, actor, *outcome, codes, reason_text, ctx),
+        Command::Plan { plan: proposed } => plan(case, actor, proposed, ctx),
+        Command::CompleteTask {
+            task_id,
+            content,
+            minutes_spent,
+            result,
+            resident_feedback,
+        } => complete_task(
+            case,
+            actor,
+            Report {
+                task_id,
+                content,
+                minutes_spent: *minutes_spent,
+                result,
+                resident_feedback,
+            },
+            ctx,
+        ),
+        Command::RecordFeedback {
+            task_id,
+            resident_feedback,
+        } => record_feedback(case, actor, task_id, resident_feedback, ctx),
+        Command::CheckAcceptance {
+            passed,
+            notes,
+            reopen_task_ids,
+        } => check_acceptance(case, actor, *passed, notes, reopen_task_ids, ctx),
+        Command::Close {
+            results,
+            problems,
+            improvements,
+        } => close(case, actor, results, problems, improvements, ctx),
+        Command::Withdraw { reason, by } => withdraw(case, actor, reason, by, ctx),
+        Command::Assign { assignee, reason } => assign(case, actor, assignee, reason),
+    }
+}
+
+/// `accept` (初审通过): the decision clock starts from the acceptance date.
+fn accept(case: &mut Case, actor: &Actor, reason: &str, ctx: &Ctx<'_>) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::PreliminaryReview], ctx.action)?;
+    may(actor, &policy::ACCEPT)?;
+    let clock = Clock::start(
+        ctx.calendar,
+        ClockKind::Decision,
+        case.accepted_on,
+        case.policy.decision_days,
+        case.suspended_days,
+    )
+    .map_err(calendar_error)?;
+    let detail = format!(
+        "初审通过，决定时限至 {} (decision due {})",
+        clock.due, clock.due
+    );
+    case.end_clock(ctx.now);
+    case.overdue = clock.is_overdue(ctx.today);
+    case.clock = Some(clock);
+    case.stage = Stage::DetailedAssessment;
+    Ok(stepped(Emit::StageChanged, reason, detail))
+}
+
+/// `request_supplement` (一次性告知): asks for everything missing at once and suspends the clock.
+fn request_supplement(
+    case: &mut Case,
+    actor: &Actor,
+    missing_items: &[String],
+    reason: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(
+        case,
+        &[Stage::PreliminaryReview, Stage::DetailedAssessment],
+        ctx.action,
+    )?;
+    may(actor, &policy::REQUEST_SUPPLEMENT)?;
+    let items = clean_list("missing_items", missing_items)?;
+    required("reason", reason)?;
+    // 一次性告知: what the resident already supplied is not asked again.
+    let present: HashSet<&str> = case
+        .supplements
+        .iter()
+        .flat_map(|r| r.received_items.iter().map(String::as_str))
+        .collect();
+    if let Some((i, item)) = items
+        .iter()
+        .enumerate()
+        .find(|(_, it)| present.contains(it.as_str()))
+    {
+        return Err(invalid(
+            &format!("missing_items[{i}]"),
+            "already_present",
+            format!(
+                "{item} 已补正，不得重复要求 (already supplied; ask only for what is missing, all at once)"
+            ),
+        ));
+    }
+    let mut detail = String::new();
+    // DOMAIN.md: supplements allow the extended preliminary limit.
+    if case.stage == Stage::PreliminaryReview {
+        detail = extend_to_policy(case, ctx.calendar)?;
+    }
+    let clock = running_clock(case, ctx.action)?;
+    clock.suspend(ctx.calendar, ctx.today);
+    let remaining = clock.suspended.as_ref().map(|s| s.remaining).unwrap_or(0);
+    detail = format!(
+        "{detail}计时暂停，剩余 {remaining} 个工作日；需补正：{} (clock suspended)",
+        items.join("、")
+    );
+    case.supplements.push(SupplementRound {
+        missing_items: items,
+        reason: reason.to_string(),
+        requested_at: ctx.now,
+        requested_by: actor.subject.clone(),
+        received_items: Vec::new(),
+        resumed_at: None,
+        return_to: case.stage,
+    });
+    case.overdue = false;
+    case.stage = Stage::SupplementRequested;
+    Ok(stepped(Emit::SupplementRequested, reason, detail))
+}
+
+/// `resume`: The supplements arrived: the clock runs again without the days it stood.
+fn resume(
+    case: &mut Case,
+    actor: &Actor,
+    received_items: &[String],
+    reason: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::SupplementRequested], ctx.action)?;
+    may(actor, &policy::RESUME)?;
+    let received = clean_list("received_items", received_items)?;
+    let round = case
+        .supplements
+        .last()
+        .cloned()
+        .ok_or_else(|| Refusal::Illegal("没有补正请求 (no supplement request)".into()))?;
+    let missing: Vec<&String> = round
+        .missing_items
+        .iter()
+        .filter(|m| !received.contains(m))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        return Err(invalid(
+            "received_items",
+            "supplement_incomplete",
+            format!("尚缺：{} (still missing)", list.join("、")),
+        ));
+    }
+    let clock = running_clock(case, ctx.action)?;
+    let spent = clock
+        .resume(ctx.calendar, ctx.today)
+        .map_err(calendar_error)?;
+    let due = clock.due;
+    case.overdue = clock.is_overdue(ctx.today);
+    case.suspended_days += spent;
+    if let Some(last) = case.supplements.last_mut() {
+        last.received_items = received;
+        last.resumed_at = Some(ctx.now);
+    }
+    case.stage = round.return_to;
+    Ok(stepped(
+        Emit::Resumed,
+        reason.to_string(),
+        format!("计时恢复，暂停 {spent} 个工作日不计入，新期限 {due} (clock resumed, due {due})"),
+    ))
+}
+
+/// `extend`: Extends the running limit: to the policy's extended limit freely, beyond it with a supervisor.
+fn extend(
+    case: &mut Case,
+    actor: &Actor,
+    reason: &str,
+    new_due_date: Option<NaiveDate>,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(
+        case,
+        &[
+            Stage::PreliminaryReview,
+            Stage::DetailedAssessment,
+            Stage::JointReview,
+        ],
+        ctx.action,
+    )?;
+    may(actor, &policy::EXTEND)?;
+    required("reason", reason)?;
+    let previous_due = case.due_date();
+    let within_policy = matches!(case.clock.as_ref(), Some(c) if c.kind == ClockKind::Preliminary && c.limit < case.policy.extended_days);
+    if within_policy && new_due_date.is_none() {
+        let detail = extend_to_policy(case, ctx.calendar)?;
+        case.overdue = case.clock.as_ref().is_some_and(|c| c.is_overdue(ctx.today));
+        return Ok(stepped(
+            Emit::Extended {
+                previous_due,
+                approved_by: String::new(),
+            },
+            reason,
+            detail,
+        ));
+    }
+    // Beyond the policy: only with a supervisor's recorded approval.
+    may(actor, &policy::EXTEND_BEYOND_LIMIT)?;
+    let Some(new_due) = new_due_date else {
+        return Err(invalid(
+            "new_due_date",
+            "required",
+            "超出政策时限的延期须给出新的期限 (an extension beyond the policy needs new_due_date)",
+        ));
+    };
+    let clock = running_clock(case, ctx.action)?;
+    if new_due <= clock.due || new_due <= ctx.today {
+        return Err(invalid(
+            "new_due_date",
+            "after_current_due",
+            format!(
+                "新期限须晚于 {} 和今天 (must be after the current due date and ctx.today)",
+                clock.due
+            ),
+        ));
+    }
+    if !ctx.calendar.is_working_day(new_due) {
+        return Err(invalid(
+            "new_due_date",
+            "working_day",
+            "新期限须为工作日 (must be a working day)",
+        ));
+    }
+    clock.limit += ctx.calendar.working_days_between(clock.due, new_due);
+    clock.due = new_due;
+    clock.extended_beyond_policy = true;
+    case.overdue = false;
+    let detail =
+        format!("经主管批准延期至 {new_due} (extended to {new_due} with supervisor approval)");
+    Ok(stepped(
+        Emit::Extended {
+            previous_due,
+            approved_by: actor.subject.clone(),
+        },
+        reason,
+        detail,
+    ))
+}
+
+/// `start_joint_review`: Hands the case to the departments that must each sign off.
+fn start_joint_review(
+    case: &mut Case,
+    actor: &Actor,
+    departments: &[String],
+    reason: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::DetailedAssessment], ctx.action)?;
+    may(actor, &policy::START_JOINT_REVIEW)?;
+    let departments = clean_list("departments", departments)?;
+    let detail = format!(
+        "联合审核部门：{} (joint review by these departments)",
+        departments.join("、")
+    );
+    case.sign_offs = departments
+        .into_iter()
+        .map(|department| SignOff {
+            department,
+            verdict: Verdict::Pending,
+            reason_codes: Vec::new(),
+            reason_text: String::new(),
+            by: String::new(),
+            at: None,
+        })
+        .collect();
+    case.stage = Stage::JointReview;
+    Ok(stepped(Emit::StageChanged, reason, detail))
+}
+
+/// `sign_off`: One department's verdict; any rejection decides the case.
+fn sign_off(
+    case: &mut Case,
+    actor: &Actor,
+    department: &str,
+    approve: bool,
+    codes: &[String],
+    reason_text: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::JointReview], ctx.action)?;
+    may(actor, &policy::SIGN_OFF)?;
+    required("department", department)?;
+    if !approve {
+        reason_codes("reason_codes", codes, reason_text)?;
+    }
+    let sign_off = case
+        .sign_offs
+        .iter_mut()
+        .find(|s| s.department == department.trim())
+        .ok_or_else(|| {
+            invalid(
+                "department",
+                "not_in_joint_review",
+                format!("{department} 不在联合审核部门之列 (not one of the departments)"),
+            )
+        })?;
+    if sign_off.verdict != Verdict::Pending {
+        return Err(Refusal::Illegal(format!(
+            "{department} 已签署意见 (has already signed off)"
+        )));
+    }
+    sign_off.verdict = if approve {
+        Verdict::Approved
+    } else {
+        Verdict::Rejected
+    };
+    sign_off.reason_codes = codes.to_vec();
+    sign_off.reason_text = reason_text.to_string();
+    sign_off.by = actor.subject.clone();
+    sign_off.at = Some(ctx.now);
+    if approve {
+        let pending = case
+            .sign_offs
+            .iter()
+            .filter(|s| s.verdict == Verdict::Pending)
+            .count();
+        return Ok(stepped(
+            Emit::StageChanged,
+            "",
+            format!("{department} 同意；待签 {pending} 个部门 (approved; {pending} pending)"),
+        ));
+    }
+    // Any rejection rejects the case, with that department's reasons.
+    let why = format!("{department}：{}", reasons::describe(codes, reason_text));
+    record_decision(
+        case,
+        actor,
+        Outcome::Rejected,
+        codes.to_vec(),
+        why.clone(),
+        ctx.now,
+        ctx.calendar,
+    );
+    Ok(stepped(
+        Emit::Decided,
+        why,
+        "联合审核不同意，不予批准 (joint review rejected)",
+    ))
+}
+
+/// `decide`: Approves or rejects; approval after a joint review needs every department.
+fn decide(
+    case: &mut Case,
+    actor: &Actor,
+    outcome: Outcome,
+    codes: &[String],
+    reason_text: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    match outcome {
+        Outcome::Approved => {
+            stage_in(
+                case,
+                &[Stage::DetailedAssessment, Stage::JointReview],
+                ctx.action,
+            )?;
+            may(actor, &policy::APPROVE)?;
+            if case.stage == Stage::JointReview
+                && case
+                    .sign_offs
+                    .iter()
+                    .any(|s| s.verdict != Verdict::Approved)
+            {
+                let pending: Vec<&str> = case
+                    .sign_offs
+                    .iter()
+                    .filter(|s| s.verdict != Verdict::Approved)
+                    .map(|s| s.department.as_str())
+                    .collect();
+                return Err(Refusal::Illegal(format!(
+                    "联合审核尚未全部同意：{} (joint review not yet approved by all)",
+                    pending.join("、")
+                )));
+            }
+        }
+        Outcome::Rejected => {
             stage_in(
                 case,
                 &[
@@ -474,421 +796,279 @@ fn step(
                     Stage::DetailedAssessment,
                     Stage::JointReview,
                 ],
-                name,
+                ctx.action,
             )?;
-            may(actor, &policy::EXTEND)?;
-            required("reason", reason)?;
-            let previous_due = case.due_date();
-            let within_policy = matches!(case.clock.as_ref(), Some(c) if c.kind == ClockKind::Preliminary && c.limit < case.policy.extended_days);
-            if within_policy && new_due_date.is_none() {
-                let detail = extend_to_policy(case, calendar)?;
-                case.overdue = case.clock.as_ref().is_some_and(|c| c.is_overdue(today));
-                return Ok((
-                    Emit::Extended {
-                        previous_due,
-                        approved_by: String::new(),
-                    },
-                    reason.clone(),
-                    detail,
-                ));
-            }
-            // Beyond the policy: only with a supervisor's recorded approval.
-            may(actor, &policy::EXTEND_BEYOND_LIMIT)?;
-            let Some(new_due) = *new_due_date else {
-                return Err(invalid(
-                    "new_due_date",
-                    "required",
-                    "超出政策时限的延期须给出新的期限 (an extension beyond the policy needs new_due_date)",
-                ));
-            };
-            let clock = running_clock(case, name)?;
-            if new_due <= clock.due || new_due <= today {
-                return Err(invalid(
-                    "new_due_date",
-                    "after_current_due",
-                    format!(
-                        "新期限须晚于 {} 和今天 (must be after the current due date and today)",
-                        clock.due
-                    ),
-                ));
-            }
-            if !calendar.is_working_day(new_due) {
-                return Err(invalid(
-                    "new_due_date",
-                    "working_day",
-                    "新期限须为工作日 (must be a working day)",
-                ));
-            }
-            clock.limit += calendar.working_days_between(clock.due, new_due);
-            clock.due = new_due;
-            clock.extended_beyond_policy = true;
-            case.overdue = false;
-            let detail = format!(
-                "经主管批准延期至 {new_due} (extended to {new_due} with supervisor approval)"
-            );
-            Ok((
-                Emit::Extended {
-                    previous_due,
-                    approved_by: actor.subject.clone(),
-                },
-                reason.clone(),
-                detail,
-            ))
-        }
-        Command::StartJointReview {
-            departments,
-            reason,
-        } => {
-            stage_in(case, &[Stage::DetailedAssessment], name)?;
-            may(actor, &policy::START_JOINT_REVIEW)?;
-            let departments = clean_list("departments", departments)?;
-            let detail = format!(
-                "联合审核部门：{} (joint review by these departments)",
-                departments.join("、")
-            );
-            case.sign_offs = departments
-                .into_iter()
-                .map(|department| SignOff {
-                    department,
-                    verdict: Verdict::Pending,
-                    reason_codes: Vec::new(),
-                    reason_text: String::new(),
-                    by: String::new(),
-                    at: None,
-                })
-                .collect();
-            case.stage = Stage::JointReview;
-            Ok((Emit::StageChanged, reason.clone(), detail))
-        }
-        Command::SignOff {
-            department,
-            approve,
-            reason_codes: codes,
-            reason_text,
-        } => {
-            stage_in(case, &[Stage::JointReview], name)?;
-            may(actor, &policy::SIGN_OFF)?;
-            required("department", department)?;
-            if !approve {
-                reason_codes("reason_codes", codes, reason_text)?;
-            }
-            let sign_off = case
-                .sign_offs
-                .iter_mut()
-                .find(|s| s.department == department.trim())
-                .ok_or_else(|| {
-                    invalid(
-                        "department",
-                        "not_in_joint_review",
-                        format!("{department} 不在联合审核部门之列 (not one of the departments)"),
-                    )
-                })?;
-            if sign_off.verdict != Verdict::Pending {
-                return Err(Refusal::Illegal(format!(
-                    "{department} 已签署意见 (has already signed off)"
-                )));
-            }
-            sign_off.verdict = if *approve {
-                Verdict::Approved
+            // A specialist may reject at 初审; later only a supervisor decides.
+            let rule = if case.stage == Stage::PreliminaryReview {
+                &policy::REJECT_AT_PRELIMINARY_REVIEW
             } else {
-                Verdict::Rejected
+                &policy::REJECT
             };
-            sign_off.reason_codes = codes.clone();
-            sign_off.reason_text = reason_text.clone();
-            sign_off.by = actor.subject.clone();
-            sign_off.at = Some(now);
-            if *approve {
-                let pending = case
-                    .sign_offs
-                    .iter()
-                    .filter(|s| s.verdict == Verdict::Pending)
-                    .count();
-                return Ok((
-                    Emit::StageChanged,
-                    String::new(),
-                    format!(
-                        "{department} 同意；待签 {pending} 个部门 (approved; {pending} pending)"
-                    ),
-                ));
-            }
-            // Any rejection rejects the case, with that department's reasons.
-            let why = format!("{department}：{}", reasons::describe(codes, reason_text));
-            decide(
-                case,
-                actor,
-                Outcome::Rejected,
-                codes.clone(),
-                why.clone(),
-                now,
-                calendar,
-            );
-            Ok((
-                Emit::Decided,
-                why,
-                "联合审核不同意，不予批准 (joint review rejected)".into(),
-            ))
-        }
-        Command::Decide {
-            outcome,
-            reason_codes: codes,
-            reason_text,
-        } => {
-            match outcome {
-                Outcome::Approved => {
-                    stage_in(case, &[Stage::DetailedAssessment, Stage::JointReview], name)?;
-                    may(actor, &policy::APPROVE)?;
-                    if case.stage == Stage::JointReview
-                        && case
-                            .sign_offs
-                            .iter()
-                            .any(|s| s.verdict != Verdict::Approved)
-                    {
-                        let pending: Vec<&str> = case
-                            .sign_offs
-                            .iter()
-                            .filter(|s| s.verdict != Verdict::Approved)
-                            .map(|s| s.department.as_str())
-                            .collect();
-                        return Err(Refusal::Illegal(format!(
-                            "联合审核尚未全部同意：{} (joint review not yet approved by all)",
-                            pending.join("、")
-                        )));
-                    }
-                }
-                Outcome::Rejected => {
-                    stage_in(
-                        case,
-                        &[
-                            Stage::PreliminaryReview,
-                            Stage::DetailedAssessment,
-                            Stage::JointReview,
-                        ],
-                        name,
-                    )?;
-                    // A specialist may reject at 初审; later only a supervisor decides.
-                    let rule = if case.stage == Stage::PreliminaryReview {
-                        &policy::REJECT_AT_PRELIMINARY_REVIEW
-                    } else {
-                        &policy::REJECT
-                    };
-                    may(actor, rule)?;
-                    reason_codes("reason_codes", codes, reason_text)?;
-                }
-            }
-            let why = reasons::describe(codes, reason_text);
-            decide(
-                case,
-                actor,
-                *outcome,
-                codes.clone(),
-                reason_text.clone(),
-                now,
-                calendar,
-            );
-            Ok((
-                Emit::Decided,
-                why,
-                format!("决定：{} (decided)", outcome.as_str()),
-            ))
-        }
-        Command::Plan { plan } => {
-            stage_in(case, &[Stage::Decided], name)?;
-            may(actor, &policy::PLAN)?;
-            if !matches!(case.decision.as_ref(), Some(d) if d.outcome == Outcome::Approved) {
-                return Err(Refusal::Illegal(
-                    "不予批准的案件不能制定服务计划 (a rejected case gets no service plan)".into(),
-                ));
-            }
-            let plan = validate_plan(plan)?;
-            let detail = format!(
-                "服务计划：{} 项任务 ({} tasks)",
-                plan.tasks.len(),
-                plan.tasks.len()
-            );
-            case.plan = Some(plan);
-            case.stage = Stage::Execution;
-            Ok((Emit::Planned, String::new(), detail))
-        }
-        Command::CompleteTask {
-            task_id,
-            content,
-            minutes_spent,
-            result,
-            resident_feedback,
-        } => {
-            stage_in(case, &[Stage::Execution], name)?;
-            may(actor, &policy::COMPLETE_TASK)?;
-            required("content", content)?;
-            required("result", result)?;
-            let task = find_task(case, task_id)?;
-            if task.done {
-                return Err(Refusal::Illegal(format!(
-                    "任务 {task_id} 已完成 (task already completed)"
-                )));
-            }
-            task.done = true;
-            let title = task.title.clone();
-            let feedback = resident_feedback.trim().to_string();
-            case.ledger.push(LedgerEntry {
-                task_id: task_id.trim().to_string(),
-                content: content.clone(),
-                completed_at: now,
-                completed_by: actor.subject.clone(),
-                minutes_spent: *minutes_spent,
-                result: result.clone(),
-                feedback_at: (!feedback.is_empty()).then_some(now),
-                resident_feedback: feedback,
-                feedback_due_at: now + FEEDBACK_WITHIN,
-            });
-            if case
-                .plan
-                .as_ref()
-                .is_some_and(|p| p.tasks.iter().all(|t| t.done))
-            {
-                case.stage = Stage::AcceptanceCheck;
-            }
-            Ok((
-                Emit::TaskCompleted {
-                    task_id: task_id.trim().to_string(),
-                },
-                String::new(),
-                format!("完成任务：{title} (task completed)"),
-            ))
-        }
-        Command::RecordFeedback {
-            task_id,
-            resident_feedback,
-        } => {
-            stage_in(
-                case,
-                &[Stage::Execution, Stage::AcceptanceCheck, Stage::Closed],
-                name,
-            )?;
-            may(actor, &policy::RECORD_FEEDBACK)?;
-            required("resident_feedback", resident_feedback)?;
-            let entry = case
-                .ledger
-                .iter_mut()
-                .rev()
-                .find(|e| e.task_id == task_id.trim())
-                .ok_or_else(|| {
-                    invalid(
-                        "task_id",
-                        "not_completed",
-                        format!("任务 {task_id} 尚未完成 (task not completed)"),
-                    )
-                })?;
-            if entry.feedback_at.is_some() {
-                return Err(Refusal::Illegal(format!(
-                    "任务 {task_id} 已有反馈 (feedback already recorded)"
-                )));
-            }
-            entry.resident_feedback = resident_feedback.trim().to_string();
-            entry.feedback_at = Some(now);
-            let late = now > entry.feedback_due_at;
-            Ok((
-                Emit::StageChanged,
-                String::new(),
-                format!(
-                    "记录服务反馈{} (feedback recorded)",
-                    if late { "（逾期）" } else { "" }
-                ),
-            ))
-        }
-        Command::CheckAcceptance {
-            passed,
-            notes,
-            reopen_task_ids,
-        } => {
-            stage_in(case, &[Stage::AcceptanceCheck], name)?;
-            may(actor, &policy::CHECK_ACCEPTANCE)?;
-            if case.acceptance.as_ref().is_some_and(|a| a.passed) {
-                return Err(Refusal::Illegal(
-                    "已验收合格 (acceptance already passed)".into(),
-                ));
-            }
-            if !passed {
-                required("notes", notes)?;
-                let ids = clean_list("reopen_task_ids", reopen_task_ids)?;
-                for id in &ids {
-                    find_task(case, id)?.done = false;
-                }
-                case.stage = Stage::Execution;
-            }
-            case.acceptance = Some(AcceptanceCheck {
-                passed: *passed,
-                notes: notes.clone(),
-                by: actor.subject.clone(),
-                at: now,
-            });
-            let detail = if *passed {
-                "验收合格 (acceptance passed)"
-            } else {
-                "验收不合格，返回执行 (acceptance failed; back to execution)"
-            };
-            Ok((Emit::StageChanged, notes.clone(), detail.into()))
-        }
-        Command::Close {
-            results,
-            problems,
-            improvements,
-        } => {
-            let rejected = case.stage == Stage::Decided
-                && case
-                    .decision
-                    .as_ref()
-                    .is_some_and(|d| d.outcome == Outcome::Rejected);
-            let accepted = case.stage == Stage::AcceptanceCheck
-                && case.acceptance.as_ref().is_some_and(|a| a.passed);
-            if !rejected && !accepted {
-                return Err(Refusal::Illegal(format!(
-                    "案件处于{}阶段，须验收合格或不予批准后方可结案 (case is in {}; close needs a passed acceptance check or a rejection)",
-                    case.stage.label(),
-                    case.stage.as_str()
-                )));
-            }
-            may(actor, &policy::CLOSE)?;
-            required("results", results)?;
-            case.summary = Some(Summary {
-                results: results.clone(),
-                problems: problems.clone(),
-                improvements: improvements.clone(),
-                by: actor.subject.clone(),
-                at: now,
-            });
-            case.clock = None;
-            case.overdue = false;
-            case.stage = Stage::Closed;
-            Ok((Emit::Closed, String::new(), "结案 (closed)".into()))
-        }
-        Command::Withdraw { reason, by } => {
-            stage_in(case, WITHDRAWABLE, name)?;
-            may(actor, &policy::WITHDRAW)?;
-            // The clock stops without counting as met or missed: there is
-            // nothing left to decide.
-            case.clock = None;
-            case.overdue = false;
-            case.stage = Stage::Withdrawn;
-            Ok((
-                Emit::StageChanged,
-                reason.clone(),
-                format!("申请人撤回申请（{by}）(withdrawn by the applicant)"),
-            ))
-        }
-        Command::Assign { assignee, reason } => {
-            if matches!(case.stage, Stage::Closed | Stage::Withdrawn) {
-                return Err(Refusal::Illegal("已结案 (case is closed)".into()));
-            }
-            may(actor, &policy::ASSIGN)?;
-            required("assignee", assignee)?;
-            case.assignee = assignee.trim().to_string();
-            Ok((
-                Emit::StageChanged,
-                reason.clone(),
-                format!("承办人：{} (assigned)", case.assignee),
-            ))
+            may(actor, rule)?;
+            reason_codes("reason_codes", codes, reason_text)?;
         }
     }
+    let why = reasons::describe(codes, reason_text);
+    record_decision(
+        case,
+        actor,
+        outcome,
+        codes.to_vec(),
+        reason_text.to_string(),
+        ctx.now,
+        ctx.calendar,
+    );
+    Ok(stepped(
+        Emit::Decided,
+        why,
+        format!("决定：{} (decided)", outcome.as_str()),
+    ))
+}
+
+/// `plan`: The service plan of an approved case, split into tasks.
+fn plan(case: &mut Case, actor: &Actor, plan: &Plan, ctx: &Ctx<'_>) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::Decided], ctx.action)?;
+    may(actor, &policy::PLAN)?;
+    if !matches!(case.decision.as_ref(), Some(d) if d.outcome == Outcome::Approved) {
+        return Err(Refusal::Illegal(
+            "不予批准的案件不能制定服务计划 (a rejected case gets no service plan)".into(),
+        ));
+    }
+    let plan = validate_plan(plan)?;
+    let detail = format!(
+        "服务计划：{} 项任务 ({} tasks)",
+        plan.tasks.len(),
+        plan.tasks.len()
+    );
+    case.plan = Some(plan);
+    case.stage = Stage::Execution;
+    Ok(stepped(Emit::Planned, "", detail))
+}
+
+/// What staff report on finishing a task: `Command::CompleteTask`'s fields.
+struct Report<'a> {
+    task_id: &'a str,
+    content: &'a str,
+    minutes_spent: u32,
+    result: &'a str,
+    resident_feedback: &'a str,
+}
+
+/// `complete_task`: Records a task done in the ledger; the last one leads to the acceptance check.
+fn complete_task(
+    case: &mut Case,
+    actor: &Actor,
+    report: Report<'_>,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    let Report {
+        task_id,
+        content,
+        minutes_spent,
+        result,
+        resident_feedback,
+    } = report;
+    stage_in(case, &[Stage::Execution], ctx.action)?;
+    may(actor, &policy::COMPLETE_TASK)?;
+    required("content", content)?;
+    required("result", result)?;
+    let task = find_task(case, task_id)?;
+    if task.done {
+        return Err(Refusal::Illegal(format!(
+            "任务 {task_id} 已完成 (task already completed)"
+        )));
+    }
+    task.done = true;
+    let title = task.title.clone();
+    let feedback = resident_feedback.trim().to_string();
+    case.ledger.push(LedgerEntry {
+        task_id: task_id.trim().to_string(),
+        content: content.to_string(),
+        completed_at: ctx.now,
+        completed_by: actor.subject.clone(),
+        minutes_spent,
+        result: result.to_string(),
+        feedback_at: (!feedback.is_empty()).then_some(ctx.now),
+        resident_feedback: feedback,
+        feedback_due_at: ctx.now + FEEDBACK_WITHIN,
+    });
+    if case
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.tasks.iter().all(|t| t.done))
+    {
+        case.stage = Stage::AcceptanceCheck;
+    }
+    Ok(stepped(
+        Emit::TaskCompleted {
+            task_id: task_id.trim().to_string(),
+        },
+        "",
+        format!("完成任务：{title} (task completed)"),
+    ))
+}
+
+/// `record_feedback`: The resident's feedback on a completed task, once.
+fn record_feedback(
+    case: &mut Case,
+    actor: &Actor,
+    task_id: &str,
+    resident_feedback: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(
+        case,
+        &[Stage::Execution, Stage::AcceptanceCheck, Stage::Closed],
+        ctx.action,
+    )?;
+    may(actor, &policy::RECORD_FEEDBACK)?;
+    required("resident_feedback", resident_feedback)?;
+    let entry = case
+        .ledger
+        .iter_mut()
+        .rev()
+        .find(|e| e.task_id == task_id.trim())
+        .ok_or_else(|| {
+            invalid(
+                "task_id",
+                "not_completed",
+                format!("任务 {task_id} 尚未完成 (task not completed)"),
+            )
+        })?;
+    if entry.feedback_at.is_some() {
+        return Err(Refusal::Illegal(format!(
+            "任务 {task_id} 已有反馈 (feedback already recorded)"
+        )));
+    }
+    entry.resident_feedback = resident_feedback.trim().to_string();
+    entry.feedback_at = Some(ctx.now);
+    let late = ctx.now > entry.feedback_due_at;
+    Ok(stepped(
+        Emit::StageChanged,
+        "",
+        format!(
+            "记录服务反馈{} (feedback recorded)",
+            if late { "（逾期）" } else { "" }
+        ),
+    ))
+}
+
+/// `check_acceptance`: Passes the service, or sends the named tasks back to execution.
+fn check_acceptance(
+    case: &mut Case,
+    actor: &Actor,
+    passed: bool,
+    notes: &str,
+    reopen_task_ids: &[String],
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(case, &[Stage::AcceptanceCheck], ctx.action)?;
+    may(actor, &policy::CHECK_ACCEPTANCE)?;
+    if case.acceptance.as_ref().is_some_and(|a| a.passed) {
+        return Err(Refusal::Illegal(
+            "已验收合格 (acceptance already passed)".into(),
+        ));
+    }
+    if !passed {
+        required("notes", notes)?;
+        let ids = clean_list("reopen_task_ids", reopen_task_ids)?;
+        for id in &ids {
+            find_task(case, id)?.done = false;
+        }
+        case.stage = Stage::Execution;
+    }
+    case.acceptance = Some(AcceptanceCheck {
+        passed,
+        notes: notes.to_string(),
+        by: actor.subject.clone(),
+        at: ctx.now,
+    });
+    let detail = if passed {
+        "验收合格 (acceptance passed)"
+    } else {
+        "验收不合格，返回执行 (acceptance failed; back to execution)"
+    };
+    Ok(stepped(Emit::StageChanged, notes, detail))
+}
+
+/// `close`: Closes a case after a passed acceptance check or a rejection.
+fn close(
+    case: &mut Case,
+    actor: &Actor,
+    results: &str,
+    problems: &str,
+    improvements: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    let rejected = case.stage == Stage::Decided
+        && case
+            .decision
+            .as_ref()
+            .is_some_and(|d| d.outcome == Outcome::Rejected);
+    let accepted =
+        case.stage == Stage::AcceptanceCheck && case.acceptance.as_ref().is_some_and(|a| a.passed);
+    if !rejected && !accepted {
+        return Err(Refusal::Illegal(format!(
+            "案件处于{}阶段，须验收合格或不予批准后方可结案 (case is in {}; close needs a passed acceptance check or a rejection)",
+            case.stage.label(),
+            case.stage.as_str()
+        )));
+    }
+    may(actor, &policy::CLOSE)?;
+    required("results", results)?;
+    case.summary = Some(Summary {
+        results: results.to_string(),
+        problems: problems.to_string(),
+        improvements: improvements.to_string(),
+        by: actor.subject.clone(),
+        at: ctx.now,
+    });
+    case.clock = None;
+    case.overdue = false;
+    case.stage = Stage::Closed;
+    Ok(stepped(Emit::Closed, "", "结案 (closed)"))
+}
+
+/// `withdraw`: The applicant withdrew before the decision.
+fn withdraw(
+    case: &mut Case,
+    actor: &Actor,
+    reason: &str,
+    by: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Stepped, Refusal> {
+    stage_in(case, WITHDRAWABLE, ctx.action)?;
+    may(actor, &policy::WITHDRAW)?;
+    // The clock stops without counting as met or missed: there is
+    // nothing left to decide.
+    case.clock = None;
+    case.overdue = false;
+    case.stage = Stage::Withdrawn;
+    Ok(stepped(
+        Emit::StageChanged,
+        reason.to_string(),
+        format!("申请人撤回申请（{by}）(withdrawn by the applicant)"),
+    ))
+}
+
+/// `assign`: Names the case's assignee, in any stage before the end.
+fn assign(
+    case: &mut Case,
+    actor: &Actor,
+    assignee: &str,
+    reason: &str,
+) -> Result<Stepped, Refusal> {
+    if matches!(case.stage, Stage::Closed | Stage::Withdrawn) {
+        return Err(Refusal::Illegal("已结案 (case is closed)".into()));
+    }
+    may(actor, &policy::ASSIGN)?;
+    required("assignee", assignee)?;
+    case.assignee = assignee.trim().to_string();
+    Ok(stepped(
+        Emit::StageChanged,
+        reason.to_string(),
+        format!("承办人：{} (assigned)", case.assignee),
+    ))
 }
 
 /// Raises a preliminary clock to the policy's extended limit; no approval
@@ -913,7 +1093,7 @@ fn extend_to_policy(case: &mut Case, calendar: &WorkingCalendar) -> Result<Strin
     ))
 }
 
-fn decide(
+fn record_decision(
     case: &mut Case,
     actor: &Actor,
     outcome: Outcome,

@@ -8,7 +8,7 @@
 //! anyone else, so a partner can never see more than the table allows even
 //! if the edge were wrong.
 
-use crate::api::State;
+use super::{State, center};
 use crate::policy;
 use crate::store::applications;
 use bianmin_common::audit::{self, Entry, Reads};
@@ -18,14 +18,80 @@ use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
-/// The purpose a partner's call states, to audit with it (`""` when none).
-/// The partner edge refuses a call without one before it gets here; the
-/// demo `partner` account of the REST API states none.
-pub fn stated_purpose<T>(caller: &Principal, request: &Request<T>) -> String {
-    if caller.role != Role::Partner {
-        return String::new();
+/// What intake records of a caller's exchange: for a partner, every
+/// submission is audited with the purpose it stated, allowed ones too,
+/// and what came of it; for anyone else only refusals are.
+pub struct Exchange {
+    partner: bool,
+    /// The purpose the call states (`""` when none). The partner edge
+    /// refuses a partner's call without one before it gets here; the demo
+    /// `partner` account of the REST API states none.
+    purpose: String,
+}
+
+impl Exchange {
+    pub fn of<T>(caller: &Principal, request: &Request<T>) -> Self {
+        let partner = caller.role == Role::Partner;
+        let purpose = if partner {
+            auth::purpose::of(request).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Exchange { partner, purpose }
     }
-    auth::purpose::of(request).unwrap_or_default()
+
+    /// Applies the permission table to a submission to `center_id`.
+    /// Submitting is never hidden (the centers are public), only denied.
+    pub async fn authorize_submission(
+        &self,
+        state: &State,
+        caller: &Principal,
+        center_id: &str,
+    ) -> Result<(), Status> {
+        let reads = if self.partner {
+            Reads::Sensitive
+        } else {
+            Reads::RefusalsOnly
+        };
+        audit::enforce_with_detail(
+            &state.pool,
+            caller,
+            &policy::SUBMIT_APPLICATION,
+            &format!("center:{center_id}"),
+            Target {
+                owner: Some(&caller.subject),
+                ..center(center_id)
+            },
+            reads,
+            &self.purpose,
+            || Status::not_found("中心不存在 (center not found)"),
+        )
+        .await
+    }
+
+    /// What the table decided is audited by [`Self::authorize_submission`];
+    /// this adds what came of an allowed partner submission (the
+    /// application, or a replay of it).
+    pub async fn record_submitted(
+        &self,
+        state: &State,
+        caller: &Principal,
+        application: &pb::Application,
+        replayed: bool,
+    ) {
+        if !self.partner {
+            return;
+        }
+        let mut entry = Entry::decision(
+            caller,
+            &policy::SUBMIT_APPLICATION,
+            &format!("application:{}", application.id),
+            Decision::Allow,
+        );
+        entry.outcome = if replayed { "replayed" } else { "submitted" }.into();
+        entry.detail = self.purpose.clone();
+        audit::record(&state.pool, entry).await;
+    }
 }
 
 /// The purpose of a call that must state one (the edge-only partner
@@ -54,29 +120,6 @@ async fn required_purpose<T>(
         ),
     )
     .into())
-}
-
-/// What the table decided is audited by `enforce`; this adds what came of
-/// an allowed partner submission (the application, or a replay of it).
-pub async fn record_submitted(
-    state: &State,
-    caller: &Principal,
-    application: &pb::Application,
-    replayed: bool,
-    purpose: &str,
-) {
-    if caller.role != Role::Partner {
-        return;
-    }
-    let mut entry = Entry::decision(
-        caller,
-        &policy::SUBMIT_APPLICATION,
-        &format!("application:{}", application.id),
-        Decision::Allow,
-    );
-    entry.outcome = if replayed { "replayed" } else { "submitted" }.into();
-    entry.detail = purpose.to_string();
-    audit::record(&state.pool, entry).await;
 }
 
 /// Application numbers as intake writes them: `C01-20261123-000042`.
@@ -120,7 +163,7 @@ pub async fn get_application(
         required_purpose(state, &caller, &policy::READ_APPLICATION, &record, &request).await?;
     let no = application_no(&raw_no)?;
     let not_found = || ApiError::NotFound(format!("申请 {no} 不存在 (application not found)"));
-    let Some((id, center_id, submitted_by)) = applications::owner_by_no(&state.pool, no)
+    let Some(owner) = applications::owner_by_no(&state.pool, no)
         .await
         .map_err(ApiError::from)?
     else {
@@ -140,17 +183,14 @@ pub async fn get_application(
         &state.pool,
         &caller,
         &policy::READ_APPLICATION,
-        &format!("application:{id}"),
-        Target {
-            center_id: &center_id,
-            owner: Some(&submitted_by),
-        },
+        &format!("application:{}", owner.id),
+        super::owned(&owner),
         Reads::Sensitive,
         &purpose,
         || not_found().into(),
     )
     .await?;
-    let application = applications::get(&state.pool, id)
+    let application = super::applications::application(state, owner.id)
         .await?
         .ok_or_else(not_found)?;
     Ok(Response::new(application))

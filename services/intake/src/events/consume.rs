@@ -2,27 +2,14 @@
 //! consumer dispatching by subject, so the resident's timeline follows the
 //! case in the order review decided it.
 
+use crate::domain::status::Status;
 use crate::domain::{notices, timeline};
-use crate::store::applications::{self, Progress};
+use crate::store::applications::{self, Progress, SupplementRequest};
 use crate::store::notices as notices_store;
 use bianmin_common::inbox::{Event, HandleError, Handler, Subscription};
-use bianmin_common::nats::Stream;
 use bianmin_proto::{events::v1 as ev, subjects};
 use prost::Message as _;
 use sqlx::PgConnection;
-
-/// The streams intake declares at start: its own, and review's, which it
-/// consumes.
-pub const STREAMS: &[Stream] = &[
-    Stream {
-        name: subjects::INTAKE_STREAM,
-        subjects: subjects::INTAKE_SUBJECTS,
-    },
-    Stream {
-        name: subjects::REVIEW_STREAM,
-        subjects: subjects::REVIEW_SUBJECTS,
-    },
-];
 
 pub const REVIEW_EVENTS: Subscription = Subscription {
     stream: subjects::REVIEW_STREAM,
@@ -33,15 +20,43 @@ pub const REVIEW_EVENTS: Subscription = Subscription {
 /// Shows review's progress on the applicant's application and timeline.
 pub struct OnReviewEvent;
 
-/// What one review event changes: the status residents read, the due
-/// date (Some("") clears it), and the timeline entry, if any.
-type Change = (
-    Option<ev::ReviewEventHeader>,
-    Option<&'static str>,
-    Option<String>,
-    Option<timeline::Entry>,
-    Option<(Vec<String>, String, u32)>,
-);
+/// What one review event changes on the application.
+struct Change {
+    header: Option<ev::ReviewEventHeader>,
+    /// The status residents read; None leaves it.
+    status: Option<Status>,
+    /// The due date: Some("") clears it, None leaves it.
+    due_date: Option<String>,
+    entry: Option<timeline::Entry>,
+    supplement: Option<SupplementRequest>,
+}
+
+impl Change {
+    /// A change of the timeline alone (and the stage, from the header).
+    fn entry(header: Option<ev::ReviewEventHeader>, entry: Option<timeline::Entry>) -> Self {
+        Change {
+            header,
+            status: None,
+            due_date: None,
+            entry,
+            supplement: None,
+        }
+    }
+
+    fn status(self, status: Status) -> Self {
+        Change {
+            status: Some(status),
+            ..self
+        }
+    }
+
+    fn due(self, due_date: String) -> Self {
+        Change {
+            due_date: Some(due_date),
+            ..self
+        }
+    }
+}
 
 fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
     Ok(Some(match subject {
@@ -52,30 +67,26 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 &e.reason,
                 e.remaining_working_days,
             );
-            let supplement = (e.missing_items, e.reason, e.remaining_working_days);
-            (
-                e.header,
-                Some("awaiting_supplement"),
-                None,
-                Some(entry),
-                Some(supplement),
-            )
+            Change {
+                supplement: Some(SupplementRequest {
+                    missing_items: e.missing_items,
+                    reason: e.reason,
+                    remaining_working_days: e.remaining_working_days,
+                }),
+                ..Change::entry(e.header, Some(entry)).status(Status::AwaitingSupplement)
+            }
         }
         subjects::REVIEW_RESUMED => {
             let e = ev::ReviewResumed::decode(p)?;
             let entry = timeline::resumed(&e.due_date);
-            (
-                e.header,
-                Some("in_review"),
-                Some(e.due_date),
-                Some(entry),
-                None,
-            )
+            Change::entry(e.header, Some(entry))
+                .status(Status::InReview)
+                .due(e.due_date)
         }
         subjects::DEADLINE_EXTENDED => {
             let e = ev::DeadlineExtended::decode(p)?;
             let entry = timeline::extended(&e.reason, &e.due_date);
-            (e.header, None, Some(e.due_date), Some(entry), None)
+            Change::entry(e.header, Some(entry)).due(e.due_date)
         }
         subjects::REVIEW_STAGE_CHANGED => {
             let e = ev::ReviewStageChanged::decode(p)?;
@@ -85,28 +96,19 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|h| h.stage.as_str())
                 .unwrap_or_default();
             let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
-            (e.header, None, Some(e.due_date), entry, None)
+            Change::entry(e.header, entry).due(e.due_date)
         }
         subjects::REVIEW_DECIDED => {
             let e = ev::ReviewDecided::decode(p)?;
-            let status = if e.outcome == "approved" {
-                "approved"
-            } else {
-                "rejected"
-            };
             let entry = timeline::decided(&e.outcome, &e.reasons);
-            (
-                e.header,
-                Some(status),
-                Some(String::new()),
-                Some(entry),
-                None,
-            )
+            Change::entry(e.header, Some(entry))
+                .status(Status::decided(&e.outcome))
+                .due(String::new())
         }
         subjects::SERVICE_PLANNED => {
             let e = ev::ServicePlanned::decode(p)?;
             let entry = timeline::planned(&e.content, &e.schedule);
-            (e.header, Some("in_service"), None, Some(entry), None)
+            Change::entry(e.header, Some(entry)).status(Status::InService)
         }
         subjects::TASK_COMPLETED => {
             let e = ev::TaskCompleted::decode(p)?;
@@ -116,23 +118,19 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|l| l.result.as_str())
                 .unwrap_or_default();
             let entry = timeline::task_completed(&e.task_title, result);
-            (e.header, None, None, Some(entry), None)
+            Change::entry(e.header, Some(entry))
         }
         subjects::CASE_CLOSED => {
             let e = ev::CaseClosed::decode(p)?;
-            (
-                e.header,
-                Some("closed"),
-                Some(String::new()),
-                Some(timeline::closed()),
-                None,
-            )
+            Change::entry(e.header, Some(timeline::closed()))
+                .status(Status::Closed)
+                .due(String::new())
         }
         subjects::DEADLINE_BREACHED => {
             let e = ev::DeadlineBreached::decode(p)?;
             // The resident sees a missed review limit, not staff's feedback clock.
             let entry = (e.clock != "feedback").then(|| timeline::overdue(&e.due));
-            (e.header, None, None, entry, None)
+            Change::entry(e.header, entry)
         }
         // Warnings are for staff; anything newer is not the resident's concern yet.
         _ => return Ok(None),
@@ -171,19 +169,18 @@ impl OnReviewEvent {
                 None => Err(unknown(&opened.case_id)),
             };
         }
-        let Some((header, status, due, entry, supplement)) = change(event.subject, event.payload)?
-        else {
+        let Some(change) = change(event.subject, event.payload)? else {
             return Ok(None);
         };
-        let h = header.unwrap_or_default();
+        let h = change.header.unwrap_or_default();
         let progress = Progress {
             application_id: &h.application_id,
             occurred_at: &h.occurred_at,
             stage: &h.stage,
-            status,
-            due_date: due.as_deref(),
-            entry,
-            supplement,
+            status: change.status,
+            due_date: change.due_date.as_deref(),
+            entry: change.entry,
+            supplement: change.supplement,
         };
         match applications::review_progress(tx, event.id, progress).await? {
             Some(to) => Ok(Some(to)),
