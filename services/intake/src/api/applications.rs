@@ -15,22 +15,6 @@ use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
 
-/// Idempotency keys: printable ASCII, at most 200 characters.
-fn idempotency_key(raw: &str) -> Result<Option<&str>, ApiError> {
-    let key = raw.trim();
-    if key.is_empty() {
-        return Ok(None);
-    }
-    if key.len() > 200 || !key.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "idempotency_key",
-            "idempotency_key_format",
-            "幂等键须为不超过 200 个可见 ASCII 字符 (at most 200 printable ASCII characters)",
-        ));
-    }
-    Ok(Some(key))
-}
-
 /// The submission as the domain reads it.
 fn draft<'a>(r: &'a pb::SubmitApplicationRequest, caller: &'a Principal) -> submission::Draft<'a> {
     let applicant = r.applicant.as_ref();
@@ -68,7 +52,7 @@ pub async fn submit(
         .await?;
     let today = calendar::local_date(chrono::Utc::now());
     let valid = submission::validate(&draft(&r, &caller), today).map_err(ApiError::Invalid)?;
-    let key = idempotency_key(&r.idempotency_key)?;
+    let key = bianmin_common::error::idempotency_key(&r.idempotency_key)?;
     let submitted = flow::submit(&state.pool, &state.keys, &valid, &caller.subject, key)
         .await
         .map_err(ApiError::from)?;

@@ -174,14 +174,14 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
     let departments = departments(&mut v, draft.departments);
 
     let name = draft.name.trim();
-    if required(&mut v, "applicant.name", name, "申请人姓名") {
-        if name.chars().count() > MAX_NAME_CHARS || has_control_chars(name) {
-            v.push(FieldViolation::new(
-                "applicant.name",
-                "name_format",
-                format!("姓名不超过 {MAX_NAME_CHARS} 个字且不含控制字符 (at most {MAX_NAME_CHARS} characters, no control characters)"),
-            ));
-        }
+    if required(&mut v, "applicant.name", name, "申请人姓名")
+        && (name.chars().count() > MAX_NAME_CHARS || has_control_chars(name))
+    {
+        v.push(FieldViolation::new(
+            "applicant.name",
+            "name_format",
+            format!("姓名不超过 {MAX_NAME_CHARS} 个字且不含控制字符 (at most {MAX_NAME_CHARS} characters, no control characters)"),
+        ));
     }
 
     let mut id = String::new();
