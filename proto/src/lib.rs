@@ -60,3 +60,51 @@ pub mod subjects {
     pub const DEADLINE_WARNING: &str = "bianmin.review.deadline.warning";
     pub const DEADLINE_BREACHED: &str = "bianmin.review.deadline.breached";
 }
+
+impl events::v1::EventEnvelope {
+    /// The envelope of event `event_id`, which happened at `occurred_at`
+    /// (RFC 3339, UTC) in center `center_id`.
+    pub fn new(
+        event_id: impl std::fmt::Display,
+        occurred_at: impl std::fmt::Display,
+        center_id: &str,
+    ) -> Option<Self> {
+        Some(Self {
+            event_id: event_id.to_string(),
+            occurred_at: occurred_at.to_string(),
+            center_id: center_id.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    /// Every event of `bianmin.events.v1` starts with the one envelope.
+    #[test]
+    fn every_event_has_the_envelope_first() {
+        let set = prost_types::FileDescriptorSet::decode(super::FILE_DESCRIPTOR_SET).unwrap();
+        let mut events = 0;
+        for file in set
+            .file
+            .iter()
+            .filter(|f| f.package() == "bianmin.events.v1")
+        {
+            for message in &file.message_type {
+                if matches!(message.name(), "EventEnvelope" | "CaseRef") {
+                    continue;
+                }
+                let first = message.field.iter().find(|f| f.number() == 1);
+                assert!(
+                    first.is_some_and(|f| f.name() == "envelope"
+                        && f.type_name() == ".bianmin.events.v1.EventEnvelope"),
+                    "{} does not start with `EventEnvelope envelope = 1`",
+                    message.name()
+                );
+                events += 1;
+            }
+        }
+        assert!(events >= 10, "{events} events");
+    }
+}

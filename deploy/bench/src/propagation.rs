@@ -60,17 +60,19 @@ impl Watch {
                     let Ok(opened) = ReviewCaseOpened::decode(message.payload.as_ref()) else {
                         continue;
                     };
+                    let center = opened.envelope.unwrap_or_default().center_id;
+                    let case = opened.case_ref.unwrap_or_default();
                     let mut book = book.lock().expect("propagation book");
-                    if opened.center_id == review_center {
+                    if center == review_center {
                         if book.to_review.len() == TO_REVIEW_MAX {
                             book.to_review.pop_front();
                         }
-                        book.to_review.push_back(opened.case_id.clone());
+                        book.to_review.push_back(case.case_id.clone());
                     }
-                    match book.waiting.remove(&opened.application_id) {
+                    match book.waiting.remove(&case.application_id) {
                         Some(answered) => book.latency.ok(seen.duration_since(answered)),
                         None => {
-                            book.early.insert(opened.application_id, seen);
+                            book.early.insert(case.application_id, seen);
                         }
                     }
                 }

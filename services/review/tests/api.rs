@@ -32,11 +32,9 @@ async fn announce(review: &Spawned, application_id: &str) {
     let js = async_nats::jetstream::new(client);
     let event_id = uuid::Uuid::now_v7().to_string();
     let event = ev::ApplicationSubmitted {
-        event_id: event_id.clone(),
-        occurred_at: chrono::Utc::now().to_rfc3339(),
+        envelope: ev::EventEnvelope::new(&event_id, chrono::Utc::now().to_rfc3339(), "C01"),
         application_id: application_id.into(),
         application_no: "C01-20261202-000001".into(),
-        center_id: "C01".into(),
         service_type: "elderly-care-subsidy".into(),
         channel: "window".into(),
         preliminary_review_days: 5,

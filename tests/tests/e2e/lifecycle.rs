@@ -117,7 +117,7 @@ async fn outbox_count(db: &sqlx::PgPool, event_type: &str, case_id: &str) -> usi
             let payload: Vec<u8> = r.get("payload");
             // Every review event after the opening starts with the same header.
             bianmin_proto::events::v1::DeadlineBreached::decode(payload.as_slice())
-                .is_ok_and(|e| e.header.is_some_and(|h| h.case_id == case_id))
+                .is_ok_and(|e| e.case_ref.is_some_and(|c| c.case_id == case_id))
         })
         .count()
 }

@@ -22,7 +22,10 @@ pub struct OnReviewEvent;
 
 /// What one review event changes on the application.
 struct Change {
-    header: Option<ev::ReviewEventHeader>,
+    /// When it happened.
+    envelope: Option<ev::EventEnvelope>,
+    /// The case, its application and stage.
+    case_ref: Option<ev::CaseRef>,
     /// The status residents read; None leaves it.
     status: Option<Status>,
     /// The due date: Some("") clears it, None leaves it.
@@ -32,10 +35,15 @@ struct Change {
 }
 
 impl Change {
-    /// A change of the timeline alone (and the stage, from the header).
-    fn entry(header: Option<ev::ReviewEventHeader>, entry: Option<timeline::Entry>) -> Self {
+    /// A change of the timeline alone (and the stage, from the case).
+    fn entry(
+        envelope: Option<ev::EventEnvelope>,
+        case_ref: Option<ev::CaseRef>,
+        entry: Option<timeline::Entry>,
+    ) -> Self {
         Change {
-            header,
+            envelope,
+            case_ref,
             status: None,
             due_date: None,
             entry,
@@ -73,42 +81,43 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                     reason: e.reason,
                     remaining_working_days: e.remaining_working_days,
                 }),
-                ..Change::entry(e.header, Some(entry)).status(Status::AwaitingSupplement)
+                ..Change::entry(e.envelope, e.case_ref, Some(entry))
+                    .status(Status::AwaitingSupplement)
             }
         }
         subjects::REVIEW_RESUMED => {
             let e = ev::ReviewResumed::decode(p)?;
             let entry = timeline::resumed(&e.due_date);
-            Change::entry(e.header, Some(entry))
+            Change::entry(e.envelope, e.case_ref, Some(entry))
                 .status(Status::InReview)
                 .due(e.due_date)
         }
         subjects::DEADLINE_EXTENDED => {
             let e = ev::DeadlineExtended::decode(p)?;
             let entry = timeline::extended(&e.reason, &e.due_date);
-            Change::entry(e.header, Some(entry)).due(e.due_date)
+            Change::entry(e.envelope, e.case_ref, Some(entry)).due(e.due_date)
         }
         subjects::REVIEW_STAGE_CHANGED => {
             let e = ev::ReviewStageChanged::decode(p)?;
             let stage = e
-                .header
+                .case_ref
                 .as_ref()
-                .map(|h| h.stage.as_str())
+                .map(|c| c.stage.as_str())
                 .unwrap_or_default();
             let entry = timeline::stage_changed(&e.action, stage, &e.due_date);
-            Change::entry(e.header, entry).due(e.due_date)
+            Change::entry(e.envelope, e.case_ref, entry).due(e.due_date)
         }
         subjects::REVIEW_DECIDED => {
             let e = ev::ReviewDecided::decode(p)?;
             let entry = timeline::decided(&e.outcome, &e.reasons);
-            Change::entry(e.header, Some(entry))
+            Change::entry(e.envelope, e.case_ref, Some(entry))
                 .status(Status::decided(&e.outcome))
                 .due(String::new())
         }
         subjects::SERVICE_PLANNED => {
             let e = ev::ServicePlanned::decode(p)?;
             let entry = timeline::planned(&e.content, &e.schedule);
-            Change::entry(e.header, Some(entry)).status(Status::InService)
+            Change::entry(e.envelope, e.case_ref, Some(entry)).status(Status::InService)
         }
         subjects::TASK_COMPLETED => {
             let e = ev::TaskCompleted::decode(p)?;
@@ -118,11 +127,11 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
                 .map(|l| l.result.as_str())
                 .unwrap_or_default();
             let entry = timeline::task_completed(&e.task_title, result);
-            Change::entry(e.header, Some(entry))
+            Change::entry(e.envelope, e.case_ref, Some(entry))
         }
         subjects::CASE_CLOSED => {
             let e = ev::CaseClosed::decode(p)?;
-            Change::entry(e.header, Some(timeline::closed()))
+            Change::entry(e.envelope, e.case_ref, Some(timeline::closed()))
                 .status(Status::Closed)
                 .due(String::new())
         }
@@ -130,7 +139,7 @@ fn change(subject: &str, p: &[u8]) -> Result<Option<Change>, HandleError> {
             let e = ev::DeadlineBreached::decode(p)?;
             // The resident sees a missed review limit, not staff's feedback clock.
             let entry = (e.clock != "feedback").then(|| timeline::overdue(&e.due));
-            Change::entry(e.header, entry)
+            Change::entry(e.envelope, e.case_ref, entry)
         }
         // Warnings are for staff; anything newer is not the resident's concern yet.
         _ => return Ok(None),
@@ -166,17 +175,20 @@ impl OnReviewEvent {
             let opened = ev::ReviewCaseOpened::decode(event.payload)?;
             return match applications::review_opened(tx, event.id, &opened).await? {
                 Some(to) => Ok(Some(to)),
-                None => Err(unknown(&opened.case_id)),
+                None => Err(unknown(&opened.case_ref.unwrap_or_default().case_id)),
             };
         }
         let Some(change) = change(event.subject, event.payload)? else {
             return Ok(None);
         };
-        let h = change.header.unwrap_or_default();
+        let (envelope, case) = (
+            change.envelope.unwrap_or_default(),
+            change.case_ref.unwrap_or_default(),
+        );
         let progress = Progress {
-            application_id: &h.application_id,
-            occurred_at: &h.occurred_at,
-            stage: &h.stage,
+            application_id: &case.application_id,
+            occurred_at: &envelope.occurred_at,
+            stage: &case.stage,
             status: change.status,
             due_date: change.due_date.as_deref(),
             entry: change.entry,
@@ -184,7 +196,7 @@ impl OnReviewEvent {
         };
         match applications::review_progress(tx, event.id, progress).await? {
             Some(to) => Ok(Some(to)),
-            None => Err(unknown(&h.case_id)),
+            None => Err(unknown(&case.case_id)),
         }
     }
 }

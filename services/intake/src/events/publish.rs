@@ -27,11 +27,9 @@ pub fn submitted(a: &NewApplication<'_>, at: DateTime<Utc>) -> OutboxEvent {
     let event_id = Uuid::now_v7();
     let (v, d) = (a.valid, a.definition);
     let event = ev::ApplicationSubmitted {
-        event_id: event_id.to_string(),
-        occurred_at: at.to_rfc3339(),
+        envelope: ev::EventEnvelope::new(event_id, at.to_rfc3339(), &v.center_id),
         application_id: a.id.to_string(),
         application_no: a.application_no.to_string(),
-        center_id: v.center_id.clone(),
         service_type: v.service_type.clone(),
         channel: v.channel.clone(),
         preliminary_review_days: d.preliminary_review_days,
@@ -60,10 +58,8 @@ pub async fn supplemented(
 ) -> sqlx::Result<()> {
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationSupplemented {
-        event_id: event_id.to_string(),
-        occurred_at: at.to_rfc3339(),
+        envelope: ev::EventEnvelope::new(event_id, at.to_rfc3339(), center_id),
         application_id: application_id.to_string(),
-        center_id: center_id.to_string(),
         supplied_items: answer.items.clone(),
         note: answer.note.clone(),
         supplied_by: by.subject.clone(),
@@ -92,10 +88,8 @@ pub async fn withdrawn(
 ) -> sqlx::Result<()> {
     let event_id = Uuid::now_v7();
     let event = ev::ApplicationWithdrawn {
-        event_id: event_id.to_string(),
-        occurred_at: at.to_rfc3339(),
+        envelope: ev::EventEnvelope::new(event_id, at.to_rfc3339(), center_id),
         application_id: application_id.to_string(),
-        center_id: center_id.to_string(),
         reason: reason.to_string(),
         withdrawn_by: by.subject.clone(),
         withdrawn_by_role: by.role.as_str().to_string(),

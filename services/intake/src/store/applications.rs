@@ -391,17 +391,21 @@ pub async fn review_opened(
     event_id: Uuid,
     e: &ev::ReviewCaseOpened,
 ) -> Result<Option<Addressee>, sqlx::Error> {
+    let (case, envelope) = (
+        e.case_ref.clone().unwrap_or_default(),
+        e.envelope.clone().unwrap_or_default(),
+    );
     let (Ok(application_id), Ok(case_id), Ok(due)) = (
-        Uuid::parse_str(&e.application_id),
-        Uuid::parse_str(&e.case_id),
+        Uuid::parse_str(&case.application_id),
+        Uuid::parse_str(&case.case_id),
         e.due_date.parse::<NaiveDate>(),
     ) else {
         return Ok(None);
     };
-    let at = DateTime::parse_from_rfc3339(&e.occurred_at)
+    let at = DateTime::parse_from_rfc3339(&envelope.occurred_at)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
-    let entry = timeline::review_opened(&e.stage, due, e.limit_working_days);
+    let entry = timeline::review_opened(&case.stage, due, e.limit_working_days);
     // The change, its timeline entry (`$5`..) and who to tell, in one
     // statement (see `with_entry`).
     let updated = sqlx::query(sqlx::AssertSqlSafe(with_entry(
@@ -415,7 +419,7 @@ pub async fn review_opened(
     )))
     .bind(application_id)
     .bind(case_id)
-    .bind(&e.stage)
+    .bind(&case.stage)
     .bind(due)
     .bind(Some(entry.kind))
     .bind(&entry.title)

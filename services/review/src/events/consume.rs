@@ -26,17 +26,18 @@ pub struct OnApplicationSubmitted {
 impl Handler for OnApplicationSubmitted {
     async fn handle(&self, tx: &mut PgConnection, event: &Event<'_>) -> Result<(), HandleError> {
         let submitted = ev::ApplicationSubmitted::decode(event.payload)?;
+        let envelope = submitted.envelope.clone().unwrap_or_default();
         let application_id = Uuid::parse_str(&submitted.application_id).map_err(|_| {
             HandleError::Permanent(format!(
                 "application id {:?} is not a UUID",
                 submitted.application_id
             ))
         })?;
-        let received = chrono::DateTime::parse_from_rfc3339(&submitted.occurred_at)
+        let received = chrono::DateTime::parse_from_rfc3339(&envelope.occurred_at)
             .map_err(|_| {
                 HandleError::Permanent(format!(
                     "occurred_at {:?} is not RFC 3339",
-                    submitted.occurred_at
+                    envelope.occurred_at
                 ))
             })?
             .with_timezone(&chrono::Utc);
@@ -55,7 +56,7 @@ impl Handler for OnApplicationSubmitted {
         let opening = Opening {
             application_id,
             application_no: &submitted.application_no,
-            center_id: &submitted.center_id,
+            center_id: &envelope.center_id,
             service_type: &submitted.service_type,
             urgent: submitted.urgent,
         };

@@ -12,22 +12,24 @@ use bianmin_proto::{events::v1 as ev, subjects};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// What every review event after the opening carries first.
-fn header(id: Uuid, s: &Stored, at: DateTime<Utc>) -> Option<ev::ReviewEventHeader> {
-    Some(ev::ReviewEventHeader {
-        event_id: id.to_string(),
-        occurred_at: at.to_rfc3339(),
+/// Every event's envelope: which event, when, which center.
+fn envelope(id: Uuid, s: &Stored, at: DateTime<Utc>) -> Option<ev::EventEnvelope> {
+    ev::EventEnvelope::new(id, at.to_rfc3339(), &s.center_id)
+}
+
+/// The case every review event concerns, at its stage after the change.
+fn case_ref(s: &Stored) -> Option<ev::CaseRef> {
+    Some(ev::CaseRef {
         case_id: s.id.to_string(),
         application_id: s.application_id.to_string(),
-        center_id: s.center_id.clone(),
         stage: s.case.stage.as_str().to_string(),
     })
 }
 
-/// An event of type `$ty` with the header and the given fields.
+/// An event of type `$ty` with the envelope, the case and the given fields.
 macro_rules! event {
     ($ty:ident, $id:expr, $s:expr, $at:expr, { $($field:ident : $value:expr),* $(,)? }) => {
-        ev::$ty { header: header($id, $s, $at), $($field: $value),* }
+        ev::$ty { envelope: envelope($id, $s, $at), case_ref: case_ref($s), $($field: $value),* }
     };
 }
 
@@ -47,18 +49,11 @@ fn date(d: Option<chrono::NaiveDate>) -> String {
 pub fn opened(s: &Stored, at: DateTime<Utc>) -> OutboxEvent {
     let id = Uuid::now_v7();
     let clock = s.case.clock.as_ref();
-    // Opened keeps the flat fields it was first published with.
-    let e = ev::ReviewCaseOpened {
-        event_id: id.to_string(),
-        occurred_at: at.to_rfc3339(),
-        case_id: s.id.to_string(),
-        application_id: s.application_id.to_string(),
-        center_id: s.center_id.clone(),
-        stage: s.case.stage.as_str().into(),
+    let e = event!(ReviewCaseOpened, id, s, at, {
         accepted_on: s.case.accepted_on.to_string(),
         due_date: date(s.case.due_date()),
         limit_working_days: clock.map(|c| c.limit).unwrap_or(0),
-    };
+    });
     out(id, subjects::REVIEW_CASE_OPENED, "ReviewCaseOpened", &e)
 }
 
