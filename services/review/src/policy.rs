@@ -187,23 +187,7 @@ mod tests {
         }
     }
 
-    /// Rewrites the README's table from this one:
-    /// `cargo test -p bianmin-review -- --ignored write_the_readme_table`.
-    #[test]
-    #[ignore]
-    fn write_the_readme_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
-        let readme = std::fs::read_to_string(path).unwrap();
-        std::fs::write(path, POLICY.render_into(&readme).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn the_table_names_every_method_and_the_readme_shows_it() {
-        let readme = include_str!("../README.md");
-        POLICY
-            .verify(bianmin_proto::FILE_DESCRIPTOR_SET, readme)
-            .unwrap();
-    }
+    bianmin_common::policy_readme_tests!(POLICY);
 
     #[test]
     fn only_the_centers_own_staff_act_on_its_cases() {

@@ -258,6 +258,32 @@ impl Policy {
     }
 }
 
+/// The two tests every service's `policy.rs` carries, for its `POLICY`:
+/// the table checked against the service's gRPC methods and its README's
+/// block (`the_table_names_every_method_and_the_readme_shows_it`), and an
+/// ignored one that rewrites the README's block from the table
+/// (`cargo test -p bianmin-<name> -- --ignored write_the_readme_table`).
+#[macro_export]
+macro_rules! policy_readme_tests {
+    ($policy:path) => {
+        #[test]
+        #[ignore]
+        fn write_the_readme_table() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
+            let readme = std::fs::read_to_string(path).unwrap();
+            std::fs::write(path, $policy.render_into(&readme).unwrap()).unwrap();
+        }
+
+        #[test]
+        fn the_table_names_every_method_and_the_readme_shows_it() {
+            let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+            $policy
+                .verify(::bianmin_proto::FILE_DESCRIPTOR_SET, readme)
+                .unwrap();
+        }
+    };
+}
+
 /// The record an action touches.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
