@@ -4,6 +4,12 @@
 use prost::Message;
 use std::{env, fs, path::PathBuf};
 
+const REST_MESSAGE: &str = r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema), serde(default))]"#;
+const REST_ENUM: &str = r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema))]"#;
+const REST_SKIP: &str = r#"#[cfg_attr(feature = "rest", serde(skip), schema(ignore))]"#;
+const REST_OMIT_EMPTY: &str =
+    r#"#[cfg_attr(feature = "rest", serde(skip_serializing_if = "String::is_empty"))]"#;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every .proto under bianmin/: a new package needs no edit here.
     let mut files = Vec::new();
@@ -17,16 +23,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        // The gateway serves review's messages as JSON and documents them in
-        // OpenAPI; `default` lets a REST body leave fields out.
-        .message_attribute(
-            ".bianmin.review.v1",
-            r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema), serde(default))]"#,
+        // The REST bodies are the services' own messages as JSON, documented
+        // in OpenAPI from the same definitions (the `rest` feature, which
+        // only the gateway turns on): one schema per message, nothing copied
+        // by hand that could drift, and what a REST caller sees is exactly
+        // what the service chose to answer (masked by the service itself).
+        // `default` lets a REST body leave fields out.
+        .message_attribute(".bianmin", REST_MESSAGE)
+        .enum_attribute(".bianmin", REST_ENUM)
+        // Not in a REST body: files travel as the raw request or response
+        // body, idempotency keys in the `Idempotency-Key` header.
+        .field_attribute(".bianmin.intake.v1.MaterialsUploadRequest.content", REST_SKIP)
+        .field_attribute(".bianmin.intake.v1.MaterialsDownloadResponse.content", REST_SKIP)
+        .field_attribute(".bianmin.intake.v1.SubmitApplicationRequest.idempotency_key", REST_SKIP)
+        .field_attribute(".bianmin.review.v1.ActOnReviewCaseRequest.idempotency_key", REST_SKIP)
+        // Nor what the path names.
+        .field_attribute(".bianmin.intake.v1.SupplementApplicationRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.intake.v1.WithdrawApplicationRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.intake.v1.CatalogRetireServiceTypeRequest.code", REST_SKIP)
+        // The REST name of the catalog's list.
+        .field_attribute(
+            ".bianmin.intake.v1.ListServiceTypesResponse.service_types",
+            r#"#[cfg_attr(feature = "rest", serde(rename = "services"))]"#,
         )
-        .enum_attribute(
-            ".bianmin.review.v1",
-            r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema))]"#,
+        // A checklist item is required unless a REST body says otherwise.
+        .field_attribute(
+            ".bianmin.intake.v1.CatalogChecklistItem.required",
+            r#"#[cfg_attr(feature = "rest", serde(default = "crate::rest::yes"), schema(default = true))]"#,
         )
+        // Absent rather than empty in JSON.
+        .field_attribute(".bianmin.intake.v1.Application.received_by", REST_OMIT_EMPTY)
+        .field_attribute(".bianmin.intake.v1.ServiceType.retired_at", REST_OMIT_EMPTY)
         // Material files travel as `Bytes`: no copy between the transport,
         // the handler and the object store.
         .bytes(".bianmin.intake.v1.MaterialsUploadRequest.content")

@@ -29,6 +29,15 @@ pub mod events {
     }
 }
 
+/// Defaults of the REST (JSON) form of the messages.
+#[cfg(feature = "rest")]
+pub mod rest {
+    /// `true`, for the fields whose REST default it is.
+    pub fn yes() -> bool {
+        true
+    }
+}
+
 /// Encoded `FileDescriptorSet` of every proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/bianmin_descriptor.bin"));

@@ -9,174 +9,15 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-/// A new application. Every field is checked and every problem reported.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct NewApplication {
-    /// Center code, e.g. `C01` (see `GET /api/v1/centers`).
-    #[schema(example = "C01")]
-    pub center_id: String,
-    /// Service type code (see `GET /api/v1/catalog/services`).
-    #[schema(example = "elderly-care-subsidy")]
-    pub service_type: String,
-    /// web, wechat, app, window, kiosk, phone, home_visit or egov.
-    #[schema(example = "window")]
-    pub channel: String,
-    pub applicant: NewApplicant,
-    #[schema(example = "独居老人，申请居家养老服务补贴")]
-    pub reason: String,
-    /// Urgent cases surface first in review's queue.
-    pub urgent: bool,
-    /// Required when `urgent`.
-    #[schema(example = "照料人突发疾病住院")]
-    pub urgent_reason: String,
-    /// Departments involved (一窗受理), codes from
-    /// `GET /api/v1/catalog/services` (`departments`).
-    #[schema(example = json!(["civil_affairs", "health"]))]
-    pub departments: Vec<String>,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct NewApplicant {
-    #[schema(example = "张秀兰")]
-    pub name: String,
-    /// 18-character resident ID number (GB 11643).
-    #[schema(example = "11010519491231002X")]
-    pub id_number: String,
-    #[schema(example = "13812345678")]
-    pub phone: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Application {
-    pub id: String,
-    /// The number a resident quotes, e.g. `C01-20261123-000042`.
-    pub application_no: String,
-    /// submitted, in_review, ...
-    pub status: String,
-    pub center_id: String,
-    pub service_type: String,
-    pub channel: String,
-    pub applicant: Applicant,
-    pub reason: String,
-    pub submitted_at: String,
-    /// Oldest first.
-    pub timeline: Vec<TimelineEntry>,
-    /// Present once review has opened the case.
-    pub review: Option<Review>,
-    pub urgent: bool,
-    pub urgent_reason: String,
-    /// While `awaiting_supplement`: every item review asked for, and why.
-    pub missing_items: Vec<String>,
-    pub supplement_reason: String,
-    pub departments: Vec<String>,
-    /// The staff member who received it (window, phone, home_visit, or a
-    /// staff-assisted kiosk).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received_by: Option<String>,
-    pub materials: Vec<super::materials::Material>,
-    /// The checklist it was submitted under, each item with whether an
-    /// upload satisfies it.
-    pub checklist: Vec<ChecklistStatus>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChecklistStatus {
-    pub code: String,
-    pub name: String,
-    /// basic_info, needs_form or proof.
-    pub group: String,
-    pub required: bool,
-    pub satisfied: bool,
-}
-
-/// Masked: ID and phone numbers are never shown in full here.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Applicant {
-    pub name: String,
-    #[schema(example = "110105********002X")]
-    pub id_number: String,
-    #[schema(example = "138****5678")]
-    pub phone: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TimelineEntry {
-    pub kind: String,
-    pub title: String,
-    pub detail: String,
-    pub at: String,
-}
-
-impl From<pb::TimelineEntry> for TimelineEntry {
-    fn from(t: pb::TimelineEntry) -> Self {
-        Self {
-            kind: t.kind,
-            title: t.title,
-            detail: t.detail,
-            at: t.at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Review {
-    pub case_id: String,
-    #[schema(example = "preliminary_review")]
-    pub stage: String,
-    /// YYYY-MM-DD, counted in working days.
-    #[schema(example = "2026-11-30")]
-    pub due_date: String,
-}
-
-impl From<pb::Application> for Application {
-    fn from(a: pb::Application) -> Self {
-        let applicant = a.applicant.unwrap_or_default();
-        Self {
-            id: a.id,
-            application_no: a.application_no,
-            status: a.status,
-            center_id: a.center_id,
-            service_type: a.service_type,
-            channel: a.channel,
-            applicant: Applicant {
-                name: applicant.name,
-                id_number: applicant.id_number,
-                phone: applicant.phone,
-            },
-            reason: a.reason,
-            submitted_at: a.submitted_at,
-            timeline: a.timeline.into_iter().map(TimelineEntry::from).collect(),
-            review: a.review.map(|r| Review {
-                case_id: r.case_id,
-                stage: r.stage,
-                due_date: r.due_date,
-            }),
-            urgent: a.urgent,
-            urgent_reason: a.urgent_reason,
-            missing_items: a.missing_items,
-            supplement_reason: a.supplement_reason,
-            departments: a.departments,
-            received_by: Some(a.received_by).filter(|r| !r.is_empty()),
-            materials: a.materials.into_iter().map(Into::into).collect(),
-            checklist: a
-                .checklist
-                .into_iter()
-                .map(|c| ChecklistStatus {
-                    code: c.code,
-                    name: c.name,
-                    group: c.group,
-                    required: c.required,
-                    satisfied: c.satisfied,
-                })
-                .collect(),
-        }
-    }
-}
+/// A new application: intake's `SubmitApplicationRequest` as JSON (the
+/// idempotency key travels in the header). Every field is checked and every
+/// problem reported.
+pub type NewApplication = pb::SubmitApplicationRequest;
+/// An application as intake answers it: masked, with its timeline.
+pub type Application = pb::Application;
 
 /// Submit an application.
 ///
@@ -202,25 +43,14 @@ pub async fn submit(
     AppJson(body): AppJson<NewApplication>,
 ) -> Result<Response, HttpError> {
     let request = pb::SubmitApplicationRequest {
-        center_id: body.center_id,
-        service_type: body.service_type,
-        channel: body.channel,
-        applicant: Some(pb::Applicant {
-            name: body.applicant.name,
-            id_number: body.applicant.id_number,
-            phone: body.applicant.phone,
-        }),
-        reason: body.reason,
         idempotency_key,
-        urgent: body.urgent,
-        urgent_reason: body.urgent_reason,
-        departments: body.departments,
+        ..body
     };
     let answer = super::client(&state)
         .submit_application(state.grpc_request_as(&caller, request))
         .await?
         .into_inner();
-    let application: Application = answer.application.unwrap_or_default().into();
+    let application: Application = answer.application.unwrap_or_default();
     let mut response = (StatusCode::CREATED, Json(&application)).into_response();
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/applications/{}", application.id))
     {
@@ -252,7 +82,7 @@ pub async fn get(
         .get_application(state.grpc_request_as(&caller, pb::GetApplicationRequest { id }))
         .await?
         .into_inner();
-    Ok(Json(application.into()))
+    Ok(Json(application))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -263,12 +93,7 @@ pub struct PurposeQuery {
 }
 
 /// The applicant in full: ID and phone number unmasked.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicantInFull {
-    pub application_id: String,
-    pub application_no: String,
-    pub applicant: Applicant,
-}
+pub type ApplicantInFull = pb::PiiGetApplicantResponse;
 
 /// The applicant's ID and phone number in full, for the center's
 /// supervisors and district admins; every view is written to the access
@@ -298,44 +123,14 @@ pub async fn applicant_in_full(
         ))
         .await?
         .into_inner();
-    let a = r.applicant.unwrap_or_default();
-    Ok(Json(ApplicantInFull {
-        application_id: r.application_id,
-        application_no: r.application_no,
-        applicant: Applicant {
-            name: a.name,
-            id_number: a.id_number,
-            phone: a.phone,
-        },
-    }))
+    Ok(Json(r))
 }
 
 /// An ID number to look up; in the body, so it never lands in a URL or an
 /// access log line.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct IdNumberLookup {
-    #[schema(example = "11010519491231002X")]
-    pub id_number: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicationSummary {
-    pub id: String,
-    pub application_no: String,
-    pub center_id: String,
-    pub service_type: String,
-    pub status: String,
-    pub submitted_at: String,
-    /// Masked.
-    pub applicant: Applicant,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApplicationHistory {
-    /// Newest first; only the centers you see.
-    pub applications: Vec<ApplicationSummary>,
-}
+pub type IdNumberLookup = pb::PiiFindApplicationsRequest;
+/// The applications found, newest first, masked.
+pub type ApplicationHistory = pb::PiiFindApplicationsResponse;
 
 /// A resident's history: their applications found by ID number (exact,
 /// through a keyed hash), within your centers; masked. Each look-up is
@@ -354,48 +149,15 @@ pub async fn by_id_number(
     AppJson(body): AppJson<IdNumberLookup>,
 ) -> Result<Json<ApplicationHistory>, HttpError> {
     let r = super::client(&state)
-        .pii_find_applications(state.grpc_request_as(
-            &caller,
-            pb::PiiFindApplicationsRequest {
-                id_number: body.id_number,
-            },
-        ))
+        .pii_find_applications(state.grpc_request_as(&caller, body))
         .await?
         .into_inner();
-    Ok(Json(ApplicationHistory {
-        applications: r
-            .applications
-            .into_iter()
-            .map(|a| {
-                let p = a.applicant.unwrap_or_default();
-                ApplicationSummary {
-                    id: a.id,
-                    application_no: a.application_no,
-                    center_id: a.center_id,
-                    service_type: a.service_type,
-                    status: a.status,
-                    submitted_at: a.submitted_at,
-                    applicant: Applicant {
-                        name: p.name,
-                        id_number: p.id_number,
-                        phone: p.phone,
-                    },
-                }
-            })
-            .collect(),
-    }))
+    Ok(Json(r))
 }
 
-/// The answer to a supplement request (补正).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct SupplementAnswer {
-    /// Every item review asked for (as listed in `missing_items`).
-    #[schema(example = json!(["户口簿复印件", "收入证明"]))]
-    pub supplied_items: Vec<String>,
-    #[schema(example = "已补齐，收入证明为街道开具")]
-    pub note: String,
-}
+/// The answer to a supplement request (补正): every item review asked for
+/// (as listed in `missing_items`), and a note.
+pub type SupplementAnswer = pb::SupplementApplicationRequest;
 
 /// Answer a supplement request: the applicant for their own application,
 /// or the center's staff for them. Review resumes the case on the extended
@@ -417,26 +179,17 @@ pub async fn supplement(
     AppJson(body): AppJson<SupplementAnswer>,
 ) -> Result<Json<Application>, HttpError> {
     let application = super::client(&state)
-        .supplement_application(state.grpc_request_as(
-            &caller,
-            pb::SupplementApplicationRequest {
-                id,
-                supplied_items: body.supplied_items,
-                note: body.note,
-            },
-        ))
+        .supplement_application(
+            state.grpc_request_as(&caller, pb::SupplementApplicationRequest { id, ..body }),
+        )
         .await?
         .into_inner();
-    Ok(Json(application.into()))
+    Ok(Json(application))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct Withdrawal {
-    /// Required when staff withdraw for the applicant.
-    #[schema(example = "申请人已获得其他渠道救助")]
-    pub reason: String,
-}
+/// Why the application is withdrawn (required when staff withdraw for the
+/// applicant).
+pub type Withdrawal = pb::WithdrawApplicationRequest;
 
 /// Withdraw an application before it is decided: the applicant, or the
 /// center's staff on their behalf (with a reason). Review ends the case.
@@ -457,16 +210,12 @@ pub async fn withdraw(
     AppJson(body): AppJson<Withdrawal>,
 ) -> Result<Json<Application>, HttpError> {
     let application = super::client(&state)
-        .withdraw_application(state.grpc_request_as(
-            &caller,
-            pb::WithdrawApplicationRequest {
-                id,
-                reason: body.reason,
-            },
-        ))
+        .withdraw_application(
+            state.grpc_request_as(&caller, pb::WithdrawApplicationRequest { id, ..body }),
+        )
         .await?
         .into_inner();
-    Ok(Json(application.into()))
+    Ok(Json(application))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -478,25 +227,7 @@ pub struct PhoneQuery {
 
 /// What anyone with the application number and the phone's last digits
 /// sees: masked, no personal data.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PublicProgress {
-    pub application_no: String,
-    pub status: String,
-    pub center_id: String,
-    pub service_type: String,
-    pub submitted_at: String,
-    #[schema(example = "张*兰")]
-    pub applicant_name: String,
-    pub timeline: Vec<TimelineEntry>,
-    /// YYYY-MM-DD; empty while suspended or once decided.
-    pub expected_date: String,
-    /// Working days to the expected date; while suspended, those left once
-    /// the clock runs again.
-    pub working_days_left: Option<u32>,
-    pub suspended: bool,
-    pub suspension_reason: String,
-    pub missing_items: Vec<String>,
-}
+pub type PublicProgress = pb::PublicProgress;
 
 /// Follow an application without logging in. A wrong number and a wrong
 /// phone answer alike (404). Rate limited per client address, tighter than
@@ -521,18 +252,5 @@ pub async fn public_progress(
         }))
         .await?
         .into_inner();
-    Ok(Json(PublicProgress {
-        application_no: p.application_no,
-        status: p.status,
-        center_id: p.center_id,
-        service_type: p.service_type,
-        submitted_at: p.submitted_at,
-        applicant_name: p.applicant_name,
-        timeline: p.timeline.into_iter().map(TimelineEntry::from).collect(),
-        expected_date: p.expected_date,
-        working_days_left: p.working_days_left,
-        suspended: p.suspended,
-        suspension_reason: p.suspension_reason,
-        missing_items: p.missing_items,
-    }))
+    Ok(Json(p))
 }

@@ -9,110 +9,14 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Center {
-    #[schema(example = "C01")]
-    pub id: String,
-    pub name: String,
-    pub district: String,
-    pub address: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceType {
-    #[schema(example = "elderly-care-subsidy")]
-    pub code: String,
-    pub name: String,
-    /// 社会救助, 社区养老, 便民服务, ...
-    pub domain: String,
-    /// 基础, 辅助 or 特色.
-    pub class: String,
-    pub preliminary_review_days: u32,
-    pub extended_review_days: u32,
-    pub decision_days: u32,
-    /// Handles sensitive data (medical, elderly care).
-    pub sensitive: bool,
-    /// Retired types take no new applications.
-    pub active: bool,
-    /// What to bring (办事指南): each item with its group (`basic_info`
-    /// 基本信息, `needs_form` 需求表, `proof` 证明材料) and whether it is
-    /// required.
-    pub materials: Vec<ChecklistItem>,
-    /// RFC 3339 when retired, else absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retired_at: Option<String>,
-    /// 1 when created, +1 at each change.
-    pub version: u32,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct ChecklistItem {
-    #[schema(example = "id_card")]
-    pub code: String,
-    #[schema(example = "居民身份证复印件")]
-    pub name: String,
-    /// basic_info, needs_form or proof.
-    #[schema(example = "basic_info")]
-    pub group: String,
-    #[serde(default = "yes")]
-    pub required: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Department {
-    #[schema(example = "civil_affairs")]
-    pub code: String,
-    #[schema(example = "民政")]
-    pub name: String,
-}
-
-impl From<pb::ServiceType> for ServiceType {
-    fn from(t: pb::ServiceType) -> Self {
-        Self {
-            code: t.code,
-            name: t.name,
-            domain: t.domain,
-            class: t.class,
-            preliminary_review_days: t.preliminary_review_days,
-            extended_review_days: t.extended_review_days,
-            decision_days: t.decision_days,
-            sensitive: t.sensitive,
-            active: t.active,
-            materials: t
-                .materials
-                .into_iter()
-                .map(|i| ChecklistItem {
-                    code: i.code,
-                    name: i.name,
-                    group: i.group,
-                    required: i.required,
-                })
-                .collect(),
-            retired_at: Some(t.retired_at).filter(|r| !r.is_empty()),
-            version: t.version,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CenterList {
-    pub centers: Vec<Center>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceTypeList {
-    pub services: Vec<ServiceType>,
-    /// Departments an application may name (`departments`, 一窗受理).
-    pub departments: Vec<Department>,
-}
+/// The district's centers, as intake answers them.
+pub type CenterList = pb::ListCentersResponse;
+/// The service catalog (`services`) and the departments an application may
+/// name (`departments`, 一窗受理).
+pub type ServiceTypeList = pb::ListServiceTypesResponse;
+/// A service type: its policy in working days and its materials checklist.
+pub type ServiceType = pb::ServiceType;
 
 /// The district's service centers.
 #[utoipa::path(get, path = "/api/v1/centers", tag = "catalog",
@@ -122,18 +26,7 @@ pub async fn centers(State(state): State<AppState>) -> Result<Json<CenterList>, 
         .list_centers(state.grpc_request(pb::ListCentersRequest {}))
         .await?
         .into_inner();
-    Ok(Json(CenterList {
-        centers: list
-            .centers
-            .into_iter()
-            .map(|c| Center {
-                id: c.id,
-                name: c.name,
-                district: c.district,
-                address: c.address,
-            })
-            .collect(),
-    }))
+    Ok(Json(list))
 }
 
 /// The service catalog with each type's time limits in working days.
@@ -144,86 +37,31 @@ pub async fn services(State(state): State<AppState>) -> Result<Json<ServiceTypeL
         .list_service_types(state.grpc_request(pb::ListServiceTypesRequest {}))
         .await?
         .into_inner();
-    Ok(Json(ServiceTypeList {
-        services: list.service_types.into_iter().map(Into::into).collect(),
-        departments: list
-            .departments
-            .into_iter()
-            .map(|d| Department {
-                code: d.code,
-                name: d.name,
-            })
-            .collect(),
-    }))
+    Ok(Json(list))
 }
 
-/// A service type definition, as a district administrator writes it.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct ServiceTypeInput {
-    /// Lower-case letters, digits, `-`, `_`; ignored on PUT (the path names
-    /// the type).
-    #[schema(example = "elderly-meal-subsidy")]
-    pub code: String,
-    #[schema(example = "老年助餐补贴")]
-    pub name: String,
-    /// 社会救助, 社区养老, 便民服务, 文化教育, 医疗卫生, 法律援助, 就业援助,
-    /// 心理疏导, 水电气, 通信, 公共交通, 污水, 垃圾, 绿化 or 应急保障.
-    #[schema(example = "社区养老")]
-    pub domain: String,
-    /// 基础, 辅助 or 特色.
-    #[schema(example = "基础")]
-    pub class: String,
-    /// Working days for the preliminary review (e.g. 5; utilities 2).
-    #[schema(example = 5)]
-    pub preliminary_review_days: u32,
-    /// Working days when materials are supplemented (e.g. 10; utilities 3).
-    #[schema(example = 10)]
-    pub extended_review_days: u32,
-    /// Working days to the decision (e.g. 30).
-    #[schema(example = 30)]
-    pub decision_days: u32,
-    pub sensitive: bool,
-    pub materials: Vec<ChecklistItem>,
-}
+/// A service type definition, as a district administrator writes it: a
+/// `ServiceType` whose `active`, `retired_at` and `version` are the
+/// catalog's to set (ignored here); on PUT the path names the type. Each
+/// checklist item is required unless it says `"required": false`.
+pub type ServiceTypeInput = pb::ServiceType;
 
-impl ServiceTypeInput {
-    fn into_pb(self, code: String) -> pb::ServiceType {
-        pb::ServiceType {
-            code,
-            name: self.name,
-            domain: self.domain,
-            class: self.class,
-            preliminary_review_days: self.preliminary_review_days,
-            extended_review_days: self.extended_review_days,
-            decision_days: self.decision_days,
-            sensitive: self.sensitive,
-            materials: self
-                .materials
-                .into_iter()
-                .map(|i| pb::CatalogChecklistItem {
-                    code: i.code,
-                    name: i.name,
-                    group: i.group,
-                    required: i.required,
-                })
-                .collect(),
-            ..Default::default()
-        }
+/// Why a type is retired (kept in the history); the body is optional.
+pub type RetireInput = pb::CatalogRetireServiceTypeRequest;
+
+/// What an administrator may set of a type: the catalog keeps the rest.
+fn definition(input: ServiceTypeInput) -> pb::ServiceType {
+    pb::ServiceType {
+        active: false,
+        retired_at: String::new(),
+        version: 0,
+        ..input
     }
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
-pub struct RetireInput {
-    /// Why it is retired (kept in the history).
-    #[schema(example = "政策调整，并入居家养老服务补贴")]
-    pub reason: String,
 }
 
 /// 200 for a replay, `created` otherwise; a replay says so in a header.
 fn answer(created: StatusCode, r: pb::CatalogServiceTypeResponse) -> Response {
-    let t: ServiceType = r.service_type.unwrap_or_default().into();
+    let t: ServiceType = r.service_type.unwrap_or_default();
     let status = if r.replayed { StatusCode::OK } else { created };
     let mut response = (status, Json(t)).into_response();
     if r.replayed {
@@ -252,12 +90,11 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     AppJson(body): AppJson<ServiceTypeInput>,
 ) -> Result<Response, HttpError> {
-    let code = body.code.clone();
     let r = super::client(&state)
         .catalog_create_service_type(state.grpc_request_as(
             &caller,
             pb::CatalogCreateServiceTypeRequest {
-                service_type: Some(body.into_pb(code)),
+                service_type: Some(definition(body)),
             },
         ))
         .await?
@@ -288,7 +125,10 @@ pub async fn update(
         .catalog_update_service_type(state.grpc_request_as(
             &caller,
             pb::CatalogUpdateServiceTypeRequest {
-                service_type: Some(body.into_pb(code)),
+                service_type: Some(ServiceTypeInput {
+                    code,
+                    ..definition(body)
+                }),
             },
         ))
         .await?
@@ -328,33 +168,16 @@ pub async fn retire(
     let r = super::client(&state)
         .catalog_retire_service_type(state.grpc_request_as(
             &caller,
-            pb::CatalogRetireServiceTypeRequest {
-                code,
-                reason: input.reason,
-            },
+            pb::CatalogRetireServiceTypeRequest { code, ..input },
         ))
         .await?
         .into_inner();
     Ok(answer(StatusCode::OK, r))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryEntry {
-    pub version: u32,
-    /// seeded, created, updated or retired.
-    pub change: String,
-    pub actor: String,
-    pub role: String,
-    pub at: String,
-    pub reason: String,
-    /// The type as it stood after the change.
-    pub service_type: ServiceType,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct History {
-    pub entries: Vec<HistoryEntry>,
-}
+/// Every change of a type: version, what changed (seeded, created, updated
+/// or retired), who, when, why, and the type as it stood after.
+pub type History = pb::CatalogListServiceTypeHistoryResponse;
 
 /// Every change of a service type: who, when, what (district administrators).
 #[utoipa::path(get, path = "/api/v1/catalog/services/{code}/history", tag = "catalog", security(("bearer" = [])),
@@ -376,19 +199,5 @@ pub async fn history(
         )
         .await?
         .into_inner();
-    Ok(Json(History {
-        entries: r
-            .entries
-            .into_iter()
-            .map(|e| HistoryEntry {
-                version: e.version,
-                change: e.change,
-                actor: e.actor,
-                role: e.role,
-                at: e.at,
-                reason: e.reason,
-                service_type: e.service_type.unwrap_or_default().into(),
-            })
-            .collect(),
-    }))
+    Ok(Json(r))
 }

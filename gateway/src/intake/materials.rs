@@ -13,42 +13,11 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
-/// One stored file.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Material {
-    pub id: String,
-    /// The checklist item it satisfies.
-    #[schema(example = "id_card")]
-    pub item_code: String,
-    /// As the uploader named it; informational.
-    pub file_name: String,
-    /// From the content: application/pdf, image/jpeg or image/png.
-    #[schema(example = "application/pdf")]
-    pub content_type: String,
-    pub size_bytes: u64,
-    /// Lower-case hex SHA-256 of the content.
-    pub sha256: String,
-    pub uploaded_by: String,
-    pub uploaded_at: String,
-}
-
-impl From<pb::MaterialsFile> for Material {
-    fn from(m: pb::MaterialsFile) -> Self {
-        Self {
-            id: m.id,
-            item_code: m.item_code,
-            file_name: m.file_name,
-            content_type: m.content_type,
-            size_bytes: m.size_bytes,
-            sha256: m.sha256,
-            uploaded_by: m.uploaded_by,
-            uploaded_at: m.uploaded_at,
-        }
-    }
-}
+/// One stored file, as intake answers it.
+pub type Material = pb::MaterialsFile;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
@@ -113,7 +82,7 @@ pub async fn upload(
         ))
         .await?
         .into_inner();
-    let material: Material = answer.material.unwrap_or_default().into();
+    let material: Material = answer.material.unwrap_or_default();
     let status = if answer.replayed {
         StatusCode::OK
     } else {
