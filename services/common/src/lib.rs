@@ -26,3 +26,4 @@ pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod text;

@@ -66,7 +66,23 @@ fn tracer_provider(service: &str) -> anyhow::Result<SdkTracerProvider> {
 
 /// Installs the global subscriber and the W3C trace-context propagator.
 /// `service` names the service in spans unless `OTEL_SERVICE_NAME` is set.
+/// A panic is logged with where it happened, never with its message or a
+/// backtrace: a message may quote what a request carried (an ID number, a
+/// phone number), and the logs must never hold one. The place in the code
+/// is enough to find the bug.
+pub fn withhold_panic_messages() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, "panic (its message is withheld: it may hold personal data)");
+        eprintln!("panic at {location} (message withheld)");
+    }));
+}
+
 pub fn init(service: &str) -> anyhow::Result<TelemetryGuard> {
+    withhold_panic_messages();
     // The OTLP/HTTP exporter builds a reqwest client (see http_client).
     crate::http_client::install_crypto_provider();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());

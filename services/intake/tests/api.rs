@@ -200,3 +200,51 @@ async fn callers_see_what_the_policy_grants_and_nothing_leaks() {
     pool.close().await;
     intake.stop().await;
 }
+
+#[tokio::test]
+async fn full_width_digits_are_read_as_digits_and_other_scripts_refused_by_field() {
+    let intake = spawn_intake().await;
+    let mut client = IntakeServiceClient::new(intake.channel().await);
+    let specialist = staff(Role::Specialist, "C01");
+    // As a Chinese input method types them.
+    let mut typed = submission("api-fw", "独居老人");
+    typed.applicant = Some(pb::Applicant {
+        name: "张秀兰".into(),
+        id_number: "１１０１０５１９４９１２３１００２Ｘ".into(),
+        phone: "１３８\u{3000}１２３４\u{3000}５６７８".into(),
+    });
+    let created = client
+        .submit_application(as_caller(&specialist, typed))
+        .await
+        .unwrap()
+        .into_inner()
+        .application
+        .unwrap();
+    let applicant = created.applicant.unwrap();
+    assert_eq!(applicant.id_number, "110105********002X");
+    assert_eq!(applicant.phone, "138****5678");
+
+    // Eighteen digits of another script: a 400 naming the field, not a panic.
+    let mut arabic = submission("api-ar", "独居老人");
+    arabic.applicant = Some(pb::Applicant {
+        name: "张秀兰".into(),
+        id_number: "١١٠١٠٥١٩٤٩١٢٣١٠٠٢X".into(),
+        phone: "13812345678".into(),
+    });
+    let refused = client
+        .submit_application(as_caller(&specialist, arabic))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let fields: Vec<String> = bianmin_common::error::violations(&refused)
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["applicant.id_number"]);
+    // The service still answers.
+    client
+        .list_centers(pb::ListCentersRequest::default())
+        .await
+        .unwrap();
+    intake.stop().await;
+}

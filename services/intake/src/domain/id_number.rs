@@ -57,12 +57,17 @@ pub fn check_digit(first17: &str) -> Option<char> {
     Some(CHECK[(sum % 11) as usize])
 }
 
-/// Validates a number and returns it normalised (upper-case X, trimmed).
-/// `today` bounds the birth date.
+/// Validates a number and returns it normalised (ASCII, upper-case X,
+/// trimmed; full-width digits as typed by a Chinese input method are read
+/// as digits). `today` bounds the birth date. Any UTF-8 is safe here: the
+/// number is sliced only once it is known to be 18 ASCII characters.
 pub fn validate(raw: &str, today: NaiveDate) -> Result<String, IdNumberError> {
-    let id = raw.trim().to_uppercase();
+    let id = bianmin_common::text::halfwidth(raw).trim().to_uppercase();
     if id.chars().count() != 18 {
         return Err(IdNumberError::Length);
+    }
+    if !id.is_ascii() {
+        return Err(IdNumberError::Characters);
     }
     let (body, last) = id.split_at(17);
     if !body.chars().all(|c| c.is_ascii_digit())
@@ -148,7 +153,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn full_width_digits_are_digits_and_other_scripts_are_refused() {
+        assert_eq!(
+            validate("１１０１０５１９４９１２３１００２Ｘ", today()).unwrap(),
+            "11010519491231002X"
+        );
+        // 18 characters, not ASCII: refused, not sliced.
+        assert_eq!(
+            validate("١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", today()),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            validate("11010519491231002é", today()),
+            Err(IdNumberError::Characters)
+        );
+    }
+
     proptest! {
+        /// Any text at all: an answer, never a panic.
+        #[test]
+        fn any_text_is_answered(raw in "\\PC{0,40}") {
+            let _ = validate(&raw, today());
+        }
+
+        /// Eighteen characters of any script, the length that reaches the
+        /// slicing.
+        #[test]
+        fn any_eighteen_characters_are_answered(raw in "\\PC{18}") {
+            let _ = validate(&raw, today());
+        }
+
         #[test]
         fn composed_numbers_validate(days in 0i64..40_000, seq in 0u32..1000) {
             let birth = NaiveDate::from_ymd_opt(1910, 1, 1).unwrap() + chrono::Duration::days(days);

@@ -4,9 +4,13 @@
 pub const RULE: &str = "phone_format";
 pub const MESSAGE: &str = "联系电话格式不正确：手机号为 11 位，固定电话需含区号 (mobile: 11 digits; landline: area code + number)";
 
-/// Validates and normalises (spaces and dashes removed).
+/// Validates and normalises (spaces and dashes removed; full-width digits
+/// read as digits).
 pub fn validate(raw: &str) -> Option<String> {
-    let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    let digits: String = bianmin_common::text::halfwidth(raw)
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
     if !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -29,5 +33,18 @@ mod tests {
         assert_eq!(validate("1381234567"), None);
         assert_eq!(validate("13812345678a"), None);
         assert_eq!(validate(""), None);
+        assert_eq!(
+            validate("１３８１２３４５６７８").as_deref(),
+            Some("13812345678")
+        );
+        assert_eq!(validate("١٣٨١٢٣٤٥٦٧٨"), None);
+    }
+
+    proptest::proptest! {
+        /// Any text at all: an answer, never a panic.
+        #[test]
+        fn any_text_is_answered(raw in "\\PC{0,30}") {
+            let _ = validate(&raw);
+        }
     }
 }
