@@ -67,7 +67,13 @@ impl From<tonic::Status> for HttpError {
             Code::FailedPrecondition => (StatusCode::CONFLICT, "failed_precondition"),
             Code::PermissionDenied => (StatusCode::FORBIDDEN, "permission_denied"),
             Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted"),
+            // No backend limits rates (the gateway does, before calling
+            // one): from a backend this is the transport refusing a
+            // message, too large or malformed, never a reason to retry later.
+            Code::ResourceExhausted if status.message().contains("too large") => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
+            Code::ResourceExhausted => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Code::DeadlineExceeded => (StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded"),
             Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -79,7 +85,14 @@ impl From<tonic::Status> for HttpError {
             {
                 "服务暂不可用，请稍后重试 (service unavailable, retry later)".to_string()
             }
-            Code::Unknown | Code::Internal | Code::DataLoss | Code::Unimplemented => {
+            Code::ResourceExhausted if http == StatusCode::PAYLOAD_TOO_LARGE => {
+                "请求或应答超出大小限制 (too large)".to_string()
+            }
+            Code::Unknown
+            | Code::Internal
+            | Code::DataLoss
+            | Code::Unimplemented
+            | Code::ResourceExhausted => {
                 tracing::error!(code = ?status.code(), message = status.message(), "backend error");
                 "内部错误，请稍后重试 (internal error)".to_string()
             }
@@ -146,3 +159,26 @@ impl From<axum::extract::rejection::JsonRejection> for HttpError {
 #[derive(axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(HttpError))]
 pub struct AppJson<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_refusal_is_never_a_rate_limit() {
+        let h2 = HttpError::from(tonic::Status::resource_exhausted(
+            "h2 protocol error: header too big",
+        ));
+        assert_ne!(h2.status, StatusCode::TOO_MANY_REQUESTS);
+        let big = HttpError::from(tonic::Status::resource_exhausted(
+            "decoded message length too large: found 20000000 bytes, the limit is: 4194304 bytes",
+        ));
+        assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let other = HttpError::from(tonic::Status::resource_exhausted("anything"));
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !other.message.contains("anything"),
+            "internals stay in the log"
+        );
+    }
+}

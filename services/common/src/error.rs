@@ -89,11 +89,56 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// Violations carried in one answer at most; the rest are counted.
+pub const MAX_VIOLATIONS: usize = 10;
+/// Characters of a message (or a field path) carried at most. An error
+/// travels in HTTP/2 headers between services: a message that quotes a
+/// caller's long value, or many of them, must not outgrow the header limit.
+pub const MAX_MESSAGE_CHARS: usize = 120;
+/// Characters of a field path or a rule code carried at most.
+pub const MAX_NAME_CHARS: usize = 80;
+
+/// `text` cut to at most `max` characters (never inside a character), with
+/// `…` when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// The violations an answer carries: each bounded, at most
+/// [`MAX_VIOLATIONS`], and a last one saying how many more there were.
+fn carried(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    let total = violations.len();
+    let mut out: Vec<FieldViolation> = violations
+        .into_iter()
+        .take(MAX_VIOLATIONS)
+        .map(|v| FieldViolation {
+            field: bounded(&v.field, MAX_NAME_CHARS),
+            rule: bounded(&v.rule, MAX_NAME_CHARS),
+            message: bounded(&v.message, MAX_MESSAGE_CHARS),
+        })
+        .collect();
+    if total > MAX_VIOLATIONS {
+        let more = total - MAX_VIOLATIONS;
+        out.push(FieldViolation::new(
+            "",
+            "more_violations",
+            format!("另有 {more} 处错误未列出，请先改正以上各项 ({more} more not listed)"),
+        ));
+    }
+    out
+}
+
 /// The `reason` of a violation in gRPC details carries the rule code.
+/// Every message is bounded (see [`MAX_MESSAGE_CHARS`]).
 impl From<ApiError> for tonic::Status {
     fn from(e: ApiError) -> Self {
+        let short = |m: String| bounded(&m, MAX_MESSAGE_CHARS);
         match e {
             ApiError::Invalid(violations) => {
+                let violations = carried(violations);
                 let summary = violations
                     .iter()
                     .map(|v| format!("{}: {}", v.field, v.message))
@@ -106,12 +151,18 @@ impl From<ApiError> for tonic::Status {
                         format!("{}|{}", v.rule, v.message),
                     );
                 }
-                tonic::Status::with_error_details(tonic::Code::InvalidArgument, summary, details)
+                tonic::Status::with_error_details(
+                    tonic::Code::InvalidArgument,
+                    // The details carry every violation; the summary is
+                    // for a log line.
+                    bounded(&summary, MAX_MESSAGE_CHARS),
+                    details,
+                )
             }
-            ApiError::NotFound(m) => tonic::Status::not_found(m),
-            ApiError::Conflict(m) => tonic::Status::already_exists(m),
-            ApiError::FailedPrecondition(m) => tonic::Status::failed_precondition(m),
-            ApiError::Unavailable(m) => tonic::Status::unavailable(m),
+            ApiError::NotFound(m) => tonic::Status::not_found(short(m)),
+            ApiError::Conflict(m) => tonic::Status::already_exists(short(m)),
+            ApiError::FailedPrecondition(m) => tonic::Status::failed_precondition(short(m)),
+            ApiError::Unavailable(m) => tonic::Status::unavailable(short(m)),
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 tonic::Status::internal("内部错误，请稍后重试 (internal error)")
@@ -181,5 +232,37 @@ mod tests {
             };
             assert_eq!(v[0].field, "idempotency_key");
         }
+    }
+
+    #[test]
+    fn answers_stay_small_whatever_the_input() {
+        let long = "长".repeat(5000);
+        let many: Vec<FieldViolation> = (0..50)
+            .map(|i| {
+                FieldViolation::new(format!("materials[{i}].code"), "code_format", long.clone())
+            })
+            .collect();
+        let status: tonic::Status = ApiError::Invalid(many).into();
+        let back = violations(&status);
+        assert_eq!(back.len(), MAX_VIOLATIONS + 1);
+        assert_eq!(back[MAX_VIOLATIONS].rule, "more_violations");
+        assert!(back[MAX_VIOLATIONS].message.contains("40"));
+        assert!(
+            back.iter()
+                .all(|v| v.message.chars().count() <= MAX_MESSAGE_CHARS + 1)
+        );
+        // Everything that travels in headers (message and details, the
+        // latter base64-encoded), a few KB at most.
+        let size = status.message().len() + status.details().len() * 4 / 3;
+        assert!(size < 8 * 1024, "{size} bytes of headers");
+        let missing: tonic::Status = ApiError::NotFound(long.clone()).into();
+        assert!(missing.message().chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn bounding_never_splits_a_character() {
+        assert_eq!(bounded("张秀兰", 2), "张秀…");
+        assert_eq!(bounded("abc", 3), "abc");
+        assert_eq!(bounded("", 0), "");
     }
 }

@@ -114,3 +114,53 @@ async fn the_served_document_lists_each_action_and_others_are_unknown_routes() {
     assert_eq!(r.status(), 404);
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn long_values_and_many_violations_answer_400_with_bounded_details() {
+    let cluster = Cluster::start_only(&["intake"], Options { otlp: false })
+        .await
+        .unwrap();
+    let staff = cluster.client_as("c01-specialist").await;
+    // A few KB in one field: quoted back only as a short prefix.
+    let long = "x".repeat(4096);
+    let r = staff
+        .post(format!("{}/api/v1/applications", cluster.gateway))
+        .json(&serde_json::json!({
+            "center_id": "C01", "service_type": long, "channel": "window",
+            "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
+            "reason": "独居老人"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body.to_string().len() < 4096,
+        "the value is not echoed whole: {body}"
+    );
+    let violations = body["error"]["violations"].as_array().unwrap();
+    assert_eq!(violations[0]["field"], "service_type", "{body}");
+
+    // Thirty broken materials: ten listed, the rest counted.
+    let admin = cluster.client_as("admin").await;
+    let materials: Vec<Value> = (0..30)
+        .map(|i| serde_json::json!({"code": format!("BAD CODE {i}"), "name": "", "group": "nowhere"}))
+        .collect();
+    let r = admin
+        .post(format!("{}/api/v1/catalog/services", cluster.gateway))
+        .json(&serde_json::json!({
+            "code": "many-bad", "name": "坏定义", "domain": "社区养老", "class": "基础",
+            "preliminary_review_days": 5, "extended_review_days": 10, "decision_days": 30,
+            "materials": materials
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "not a transport error, not a rate limit");
+    let body: Value = r.json().await.unwrap();
+    let violations = body["error"]["violations"].as_array().unwrap();
+    assert_eq!(violations.len(), 11, "{body}");
+    assert_eq!(violations[10]["rule"], "more_violations");
+    cluster.stop().await;
+}
