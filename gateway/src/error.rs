@@ -155,14 +155,128 @@ impl From<axum::extract::rejection::JsonRejection> for HttpError {
     }
 }
 
-/// `Json<T>` whose rejection is an [`HttpError`].
-#[derive(axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(HttpError))]
+/// A JSON body whose rejection is an [`HttpError`], and whose text holds no
+/// control character but tab and line breaks: a NUL would only fail later
+/// in a database, a terminal escape in a staff member's screen or log.
 pub struct AppJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for AppJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        json_value(value).map(AppJson)
+    }
+}
+
+/// Reads `T` from a JSON value already parsed, refusing control characters
+/// in any of its strings (400 naming the field).
+pub fn json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, HttpError> {
+    if let Some(field) = control_character_at(&value, String::new()) {
+        return Err(HttpError::invalid(
+            &field,
+            "control_character",
+            "不得含控制字符 (no control characters; tab and line breaks are allowed)",
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        HttpError::invalid(
+            "body",
+            "json_schema",
+            format!(
+                "请求体字段类型不符 ({})",
+                crate::error::bounded_detail(&e.to_string())
+            ),
+        )
+    })
+}
+
+/// A JSON body from raw bytes (an empty body is `{}`), checked like
+/// [`AppJson`]: for routes whose body is optional or untyped by headers.
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        bytes
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        HttpError::invalid(
+            "body",
+            "json_syntax",
+            format!("请求体不是有效的 JSON ({})", bounded_detail(&e.to_string())),
+        )
+    })?;
+    json_value(value)
+}
+
+/// A parser's complaint, cut short (it may quote the input).
+pub fn bounded_detail(detail: &str) -> String {
+    bianmin_common::error::bounded(detail, bianmin_common::error::MAX_MESSAGE_CHARS)
+}
+
+fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The path (`applicant.name`, `materials[3].code`) of the first string
+/// holding a refused control character, if any.
+fn control_character_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.chars().any(is_refused_control).then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| control_character_at(v, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            if k.chars().any(is_refused_control) {
+                return Some(if path.is_empty() {
+                    "body".into()
+                } else {
+                    path.clone()
+                });
+            }
+            let at = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            control_character_at(v, at)
+        }),
+        _ => None,
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_refused_by_field_and_line_breaks_kept() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            reason: String,
+            items: Vec<String>,
+        }
+        let ok: Body = json_body(br#"{"reason":"line one\nline two\ttab","items":["a"]}"#).unwrap();
+        assert_eq!(ok.reason, "line one\nline two\ttab");
+        let nul = json_body::<Body>(br#"{"reason":"ok","items":["a","b\u0000c"]}"#).unwrap_err();
+        assert_eq!(nul.status, StatusCode::BAD_REQUEST);
+        assert_eq!(nul.violations[0].field, "items[1]");
+        assert_eq!(nul.violations[0].rule, "control_character");
+        let escape = json_body::<Body>(br#"{"reason":"\u001b[31mred","items":[]}"#).unwrap_err();
+        assert_eq!(escape.violations[0].field, "reason");
+        let empty = json_body::<serde_json::Value>(b"  ").unwrap();
+        assert_eq!(empty, serde_json::json!({}));
+    }
 
     #[test]
     fn a_transport_refusal_is_never_a_rate_limit() {

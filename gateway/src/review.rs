@@ -130,17 +130,6 @@ pub async fn measures(
     ))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, HttpError> {
-    // An action without fields may be posted with no body at all.
-    let body = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body)
-        .map_err(|e| HttpError::invalid("body", "json", format!("请求体不是有效的 JSON ({e})")))
-}
-
 /// Sends one lifecycle action to review and answers the case after it. A
 /// wrong role answers 403, an action the stage does not allow 409, bad
 /// input 400 naming the field. With an `Idempotency-Key`, a retry answers
@@ -197,7 +186,8 @@ macro_rules! action_route {
             Path(id): Path<String>,
             body: Bytes,
         ) -> Result<Response, HttpError> {
-            let body: $body = parse(&body)?;
+            // An action without fields may be posted with no body at all.
+            let body: $body = crate::error::json_body(&body)?;
             act(&state, &caller, key, id, $wrap(body)).await
         }
     };

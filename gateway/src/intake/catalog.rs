@@ -154,17 +154,7 @@ pub async fn retire(
     body: axum::body::Bytes,
 ) -> Result<Response, HttpError> {
     // The body is optional: an empty one retires without a reason.
-    let input: RetireInput = if body.iter().all(u8::is_ascii_whitespace) {
-        RetireInput::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            HttpError::invalid(
-                "body",
-                "json_syntax",
-                format!("请求体须为 JSON，如 {{\"reason\": \"…\"}} ({e})"),
-            )
-        })?
-    };
+    let input: RetireInput = crate::error::json_body(&body)?;
     let r = super::client(&state)
         .catalog_retire_service_type(state.grpc_request_as(
             &caller,

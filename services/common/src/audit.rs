@@ -54,6 +54,24 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// The entry as it can always be stored: NULs replaced (U+FFFD), each
+    /// field bounded to 1,000 characters.
+    pub fn storable(&self) -> Entry {
+        let clean = |s: &str| crate::error::bounded(&s.replace('\0', "\u{FFFD}"), 1000);
+        Entry {
+            at: self.at,
+            actor: clean(&self.actor),
+            role: clean(&self.role),
+            action: clean(&self.action),
+            record: clean(&self.record),
+            outcome: clean(&self.outcome),
+            detail: clean(&self.detail),
+            trace_id: clean(&self.trace_id),
+        }
+    }
+}
+
 /// The chain hash of `entry` after `prev`. Pure. Each field is length-
 /// prefixed, so no two different entries hash alike by shifting text
 /// between fields.
@@ -119,6 +137,9 @@ pub fn verify_chain(rows: &[Stored]) -> Result<usize, Broken> {
 
 /// Appends one entry to the chain.
 pub async fn append(pool: &PgPool, entry: &Entry) -> sqlx::Result<()> {
+    // What a caller sent (a purpose, a record id) cannot make the row
+    // unwritable: PostgreSQL text holds no NUL, and no field is unbounded.
+    let entry = &entry.storable();
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(APPEND_LOCK)
@@ -331,6 +352,17 @@ mod tests {
             prev = hash;
         }
         rows
+    }
+
+    #[test]
+    fn what_a_caller_sent_can_always_be_stored() {
+        let mut e = entry("partner:x");
+        e.detail = format!("purpose\0with nul{}", "长".repeat(5000));
+        let stored = e.storable();
+        assert!(!stored.detail.contains('\0'));
+        assert!(stored.detail.starts_with("purpose\u{FFFD}with nul"));
+        assert!(stored.detail.chars().count() <= 1001);
+        assert_eq!(entry("a").storable(), entry("a"));
     }
 
     #[test]

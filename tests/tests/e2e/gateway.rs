@@ -164,3 +164,57 @@ async fn long_values_and_many_violations_answer_400_with_bounded_details() {
     assert_eq!(violations[10]["rule"], "more_violations");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_by_field_and_audit_rows_always_write() {
+    let cluster = Cluster::start_only(&["intake"], Options { otlp: false })
+        .await
+        .unwrap();
+    let staff = cluster.client_as("c01-specialist").await;
+    let submit = |reason: &str| {
+        serde_json::json!({
+            "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
+            "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
+            "reason": reason
+        })
+    };
+    for bad in ["独居\u{0}老人", "\u{1b}[31m独居老人"] {
+        let r = staff
+            .post(format!("{}/api/v1/applications", cluster.gateway))
+            .json(&submit(bad))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{bad:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["violations"][0]["field"], "reason", "{body}");
+        assert_eq!(body["error"]["violations"][0]["rule"], "control_character");
+    }
+    // Line breaks are text.
+    let created: Value = staff
+        .post(format!("{}/api/v1/applications", cluster.gateway))
+        .json(&submit("独居老人\n子女在外地"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    // A purpose with a NUL in the query: refused naming it, and the
+    // refusal answered (an audit row can always be written, see
+    // audit::Entry::storable).
+    let supervisor = cluster.client_as("c01-supervisor").await;
+    let r = supervisor
+        .get(format!(
+            "{}/api/v1/applications/{id}/applicant?purpose=%E6%A0%B8%E5%AF%B9%00",
+            cluster.gateway
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["violations"][0]["field"], "purpose", "{body}");
+    cluster.stop().await;
+}
