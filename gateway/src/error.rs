@@ -198,8 +198,48 @@ pub fn json_value<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A JSON body that may be left out (an action without fields): none at
+/// all is `{}`; one that is sent must say `Content-Type: application/json`,
+/// like every other body, and is checked like [`AppJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = HttpError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, HttpError> {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || m.ends_with("+json")
+            });
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| {
+                let mut error = HttpError::invalid("body", "body", bounded_detail(&e.body_text()));
+                error.status = e.status();
+                error
+            })?;
+        if !bytes.iter().all(u8::is_ascii_whitespace) && json != Some(true) {
+            return Err(HttpError::invalid(
+                "body",
+                "content_type",
+                "Content-Type 须为 application/json (expected application/json)",
+            ));
+        }
+        json_body(&bytes).map(OptionalJson)
+    }
+}
+
 /// A JSON body from raw bytes (an empty body is `{}`), checked like
-/// [`AppJson`]: for routes whose body is optional or untyped by headers.
+/// [`AppJson`].
 pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()

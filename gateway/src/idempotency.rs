@@ -38,7 +38,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Self::parse(parts.headers.get("idempotency-key").map(|v| v.as_bytes()))
+        let mut values = parts.headers.get_all("idempotency-key").iter();
+        let first = values.next();
+        if values.next().is_some() {
+            // Two keys: which one would a retry repeat?
+            return Err(HttpError::invalid(
+                "Idempotency-Key",
+                "idempotency_key_repeated",
+                "只能有一个幂等键 (send one Idempotency-Key header)",
+            ));
+        }
+        Self::parse(first.map(|v| v.as_bytes()))
     }
 }
 

@@ -6,10 +6,9 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::backends::{Backend, RouteLayers, Routes};
-use crate::error::{ErrorBody, HttpError};
+use crate::error::{ErrorBody, HttpError, OptionalJson};
 use crate::idempotency::IdempotencyKey;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -184,10 +183,9 @@ macro_rules! action_route {
             Extension(caller): Extension<Caller>,
             key: IdempotencyKey,
             Path(id): Path<String>,
-            body: Bytes,
-        ) -> Result<Response, HttpError> {
             // An action without fields may be posted with no body at all.
-            let body: $body = crate::error::json_body(&body)?;
+            OptionalJson(body): OptionalJson<$body>,
+        ) -> Result<Response, HttpError> {
             act(&state, &caller, key, id, $wrap(body)).await
         }
     };

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{AppJson, ErrorBody, HttpError};
+use crate::error::{AppJson, ErrorBody, HttpError, OptionalJson};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -151,10 +151,9 @@ pub async fn retire(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(code): Path<String>,
-    body: axum::body::Bytes,
+    // The body is optional: none retires without a reason.
+    OptionalJson(input): OptionalJson<RetireInput>,
 ) -> Result<Response, HttpError> {
-    // The body is optional: an empty one retires without a reason.
-    let input: RetireInput = crate::error::json_body(&body)?;
     let r = super::client(&state)
         .catalog_retire_service_type(state.grpc_request_as(
             &caller,

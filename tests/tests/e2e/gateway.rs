@@ -218,3 +218,60 @@ async fn control_characters_are_refused_by_field_and_audit_rows_always_write() {
     assert_eq!(body["error"]["violations"][0]["field"], "purpose", "{body}");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn one_idempotency_key_a_center_first_and_bodies_declared_json() {
+    let cluster = Cluster::start_only(&["intake"], Options { otlp: false })
+        .await
+        .unwrap();
+    let staff = cluster.client_as("c01-specialist").await;
+    let url = format!("{}/api/v1/applications", cluster.gateway);
+    let application = serde_json::json!({
+        "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
+        "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
+        "reason": "独居老人"
+    });
+    // Two keys: which would a retry repeat?
+    let r = staff
+        .post(&url)
+        .header("Idempotency-Key", "k-1")
+        .header("Idempotency-Key", "k-2")
+        .json(&application)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["violations"][0]["rule"],
+        "idempotency_key_repeated"
+    );
+    // A missing or malformed center is the caller's mistake (400), not a
+    // refusal (403); `{}` and `[]` likewise.
+    for (body, field) in [
+        (serde_json::json!({}), "center_id"),
+        (serde_json::json!({"center_id": "C01;--"}), "center_id"),
+        (serde_json::json!([]), "center_id"),
+    ] {
+        let r = staff.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().await.unwrap();
+        assert_eq!(answer["error"]["violations"][0]["field"], field, "{answer}");
+    }
+    // A body must say it is JSON, on every route that takes one.
+    let admin = cluster.client_as("admin").await;
+    let r = admin
+        .post(format!(
+            "{}/api/v1/catalog/services/elderly-care-subsidy/retire",
+            cluster.gateway
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"reason":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["violations"][0]["rule"], "content_type");
+    cluster.stop().await;
+}

@@ -45,10 +45,13 @@ pub async fn submit(
     let caller = auth::principal(&request)?;
     let exchange = Exchange::of(&caller, &request);
     let r = request.into_inner();
-    // Refuse before validating: a caller who may not submit here learns
-    // nothing from our validation messages.
+    // The center first (authorization depends on it: a missing or
+    // malformed one is the caller's mistake, 400, not a refusal); then
+    // refuse before validating the rest: a caller who may not submit here
+    // learns nothing from our validation messages.
+    let center = submission::center_id(&r.center_id).map_err(|v| ApiError::Invalid(vec![v]))?;
     exchange
-        .authorize_submission(state, &caller, r.center_id.trim())
+        .authorize_submission(state, &caller, center)
         .await?;
     let today = calendar::local_date(chrono::Utc::now());
     let valid = submission::validate(&draft(&r, &caller), today).map_err(ApiError::Invalid)?;

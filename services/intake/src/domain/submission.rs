@@ -144,6 +144,32 @@ fn has_control_chars(s: &str) -> bool {
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
 }
 
+/// Longest center code accepted.
+pub const MAX_CENTER_ID: usize = 16;
+
+/// The center a submission names, checked before anything else (its
+/// authorization depends on it): required, and a center code (letters and
+/// digits, at most [`MAX_CENTER_ID`]). Whether it exists is the catalog's
+/// question. Pure.
+pub fn center_id(raw: &str) -> Result<&str, FieldViolation> {
+    let id = raw.trim();
+    if id.is_empty() {
+        return Err(FieldViolation::new(
+            "center_id",
+            "required",
+            "请填写服务中心 (center_id is required)",
+        ));
+    }
+    if id.len() > MAX_CENTER_ID || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(FieldViolation::new(
+            "center_id",
+            "center_id_format",
+            "服务中心编码为字母和数字，如 C01 (a center code, e.g. C01)",
+        ));
+    }
+    Ok(id)
+}
+
 /// Checks the fields that need no database. Whether the center and service
 /// type exist is checked by the store.
 pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViolation>> {
@@ -348,6 +374,23 @@ pub fn canonical(v: &Valid) -> String {
 /// and the sequence number, as in `C01-20261123-000042`.
 pub fn application_no(center_id: &str, on: NaiveDate, seq: i64) -> String {
     format!("{center_id}-{}-{seq:06}", on.format("%Y%m%d"))
+}
+
+#[cfg(test)]
+mod center_tests {
+    use super::*;
+
+    #[test]
+    fn a_center_is_named_by_its_code() {
+        assert_eq!(center_id(" C01 ").unwrap(), "C01");
+        assert_eq!(center_id("").unwrap_err().rule, "required");
+        assert_eq!(center_id("C01; DROP").unwrap_err().rule, "center_id_format");
+        assert_eq!(
+            center_id(&"C".repeat(17)).unwrap_err().rule,
+            "center_id_format"
+        );
+        assert_eq!(center_id("Ｃ０１").unwrap_err().rule, "center_id_format");
+    }
 }
 
 #[cfg(test)]
