@@ -178,5 +178,35 @@ mod document_tests {
             assert!(paths.contains_key(path), "{path} missing from the document");
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        // Every operation behind a token says so; the open ones do not.
+        let open = [
+            "/api/v1/centers",
+            "/api/v1/catalog/services",
+            "/api/v1/public/applications/{application_no}",
+            "/api/v1/calendar/add-working-days",
+            "/api/v1/auth/login",
+            "/.well-known/jwks.json",
+            "/healthz",
+            "/readyz",
+        ];
+        for (path, operations) in paths {
+            for (method, op) in operations.as_object().unwrap() {
+                let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                let public = open.contains(&path.as_str())
+                    && !(path == "/api/v1/catalog/services" && method == "post");
+                assert_eq!(
+                    secured, !public,
+                    "{method} {path}: security {}",
+                    op["security"]
+                );
+            }
+        }
+        // A file is binary, not a list of numbers.
+        let upload = &paths["/api/v1/applications/{id}/materials"]["post"]["requestBody"];
+        let schema = upload["content"]["application/octet-stream"]["schema"]["$ref"]
+            .as_str()
+            .unwrap();
+        let name = schema.rsplit('/').next().unwrap();
+        assert_eq!(doc["components"]["schemas"][name]["format"], "binary");
     }
 }

@@ -174,17 +174,36 @@ where
     }
 }
 
-/// Reads `T` from a JSON value already parsed, refusing control characters
-/// in any of its strings (400 naming the field).
+/// The longest text any field of a JSON body may hold, in characters; a
+/// service's own rule for a field may be tighter.
+pub const MAX_TEXT_CHARS: usize = 2000;
+/// The most items any list in a JSON body may hold.
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// Reads `T` from a JSON value already parsed, refusing (400 naming the
+/// field) control characters in any string, a string longer than
+/// [`MAX_TEXT_CHARS`] and a list longer than [`MAX_LIST_ITEMS`]: bounds
+/// every field of every body has, whatever its service adds.
 pub fn json_value<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, HttpError> {
-    if let Some(field) = control_character_at(&value, String::new()) {
-        return Err(HttpError::invalid(
-            &field,
-            "control_character",
-            "不得含控制字符 (no control characters; tab and line breaks are allowed)",
-        ));
+    if let Some((field, broken)) = out_of_bounds(&value, String::new()) {
+        let (rule, message) = match broken {
+            Broken::Control => (
+                "control_character",
+                "不得含控制字符 (no control characters; tab and line breaks are allowed)"
+                    .to_string(),
+            ),
+            Broken::TooLong => (
+                "too_long",
+                format!("不超过 {MAX_TEXT_CHARS} 个字 (at most {MAX_TEXT_CHARS} characters)"),
+            ),
+            Broken::TooMany => (
+                "too_many",
+                format!("不超过 {MAX_LIST_ITEMS} 项 (at most {MAX_LIST_ITEMS} items)"),
+            ),
+        };
+        return Err(HttpError::invalid(&field, rule, message));
     }
     serde_json::from_value(value).map_err(|e| {
         HttpError::invalid(
@@ -265,30 +284,48 @@ fn is_refused_control(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
-/// The path (`applicant.name`, `materials[3].code`) of the first string
-/// holding a refused control character, if any.
-fn control_character_at(value: &serde_json::Value, path: String) -> Option<String> {
+/// What a body's value breaks.
+enum Broken {
+    Control,
+    TooLong,
+    TooMany,
+}
+
+/// The path (`applicant.name`, `materials[3].code`) of the first value out
+/// of bounds, and how.
+fn out_of_bounds(value: &serde_json::Value, path: String) -> Option<(String, Broken)> {
     use serde_json::Value;
+    let named = |path: &str| {
+        if path.is_empty() {
+            "body".to_string()
+        } else {
+            path.to_string()
+        }
+    };
     match value {
-        Value::String(s) => s.chars().any(is_refused_control).then_some(path),
+        Value::String(s) if s.chars().any(is_refused_control) => {
+            Some((named(&path), Broken::Control))
+        }
+        Value::String(s) if s.chars().count() > MAX_TEXT_CHARS => {
+            Some((named(&path), Broken::TooLong))
+        }
+        Value::Array(items) if items.len() > MAX_LIST_ITEMS => {
+            Some((named(&path), Broken::TooMany))
+        }
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .find_map(|(i, v)| control_character_at(v, format!("{path}[{i}]"))),
+            .find_map(|(i, v)| out_of_bounds(v, format!("{path}[{i}]"))),
         Value::Object(fields) => fields.iter().find_map(|(k, v)| {
-            if k.chars().any(is_refused_control) {
-                return Some(if path.is_empty() {
-                    "body".into()
-                } else {
-                    path.clone()
-                });
+            if k.chars().any(is_refused_control) || k.chars().count() > MAX_TEXT_CHARS {
+                return Some((named(&path), Broken::Control));
             }
             let at = if path.is_empty() {
                 k.clone()
             } else {
                 format!("{path}.{k}")
             };
-            control_character_at(v, at)
+            out_of_bounds(v, at)
         }),
         _ => None,
     }
@@ -314,6 +351,24 @@ mod tests {
         assert_eq!(nul.violations[0].rule, "control_character");
         let escape = json_body::<Body>(br#"{"reason":"\u001b[31mred","items":[]}"#).unwrap_err();
         assert_eq!(escape.violations[0].field, "reason");
+        let long = format!(
+            r#"{{"reason":"{}","items":[]}}"#,
+            "长".repeat(MAX_TEXT_CHARS + 1)
+        );
+        let too_long = json_body::<Body>(long.as_bytes()).unwrap_err();
+        assert_eq!(too_long.violations[0].rule, "too_long");
+        let many = format!(
+            r#"{{"reason":"","items":[{}]}}"#,
+            vec!["\"x\""; MAX_LIST_ITEMS + 1].join(",")
+        );
+        let too_many = json_body::<Body>(many.as_bytes()).unwrap_err();
+        assert_eq!(
+            (
+                too_many.violations[0].field.as_str(),
+                too_many.violations[0].rule.as_str()
+            ),
+            ("items", "too_many")
+        );
         let empty = json_body::<serde_json::Value>(b"  ").unwrap();
         assert_eq!(empty, serde_json::json!({}));
     }

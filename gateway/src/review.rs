@@ -48,7 +48,7 @@ pub struct QueueQuery {
 
 /// The staff queue: my center's open cases, urgent first, then by due date;
 /// overdue flagged; with counts per stage.
-#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews",
+#[utoipa::path(get, path = "/api/v1/reviews", tag = "reviews", security(("bearer" = [])),
     params(QueueQuery),
     responses(
         (status = 200, body = pb::ListReviewCasesResponse),
@@ -77,7 +77,7 @@ pub async fn list(
 
 /// One case: stage, every due date, the overdue flag, and the history of
 /// every transition (who, when, why).
-#[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews",
+#[utoipa::path(get, path = "/api/v1/reviews/{id}", tag = "reviews", security(("bearer" = [])),
     params(("id" = String, Path, description = "review case id (UUID)")),
     responses(
         (status = 200, body = pb::ReviewCase),
@@ -110,7 +110,7 @@ pub struct MeasuresQuery {
 
 /// On-time rate per center and service type, average working days to
 /// decision, overdue counts and breaches.
-#[utoipa::path(get, path = "/api/v1/reviews/measures", tag = "reviews",
+#[utoipa::path(get, path = "/api/v1/reviews/measures", tag = "reviews", security(("bearer" = [])),
     params(MeasuresQuery),
     responses((status = 200, body = pb::ReviewMeasures), (status = 401, body = ErrorBody)))]
 pub async fn measures(
@@ -164,7 +164,7 @@ async fn act(
 macro_rules! action_route {
     ($handler:ident, $path:literal, $body:ty, $wrap:expr, $summary:literal) => {
         #[doc = $summary]
-        #[utoipa::path(post, path = $path, tag = "reviews",
+        #[utoipa::path(post, path = $path, tag = "reviews", security(("bearer" = [])),
             request_body = $body,
             params(
                 ("id" = String, Path, description = "review case id (UUID)"),

@@ -28,13 +28,18 @@ pub struct UploadQuery {
     filename: String,
 }
 
+/// A file as the raw body, documented as binary (not a list of numbers).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBody(#[allow(dead_code)] Vec<u8>);
+
 /// Upload one material for a checklist item.
 ///
 /// The body is the file itself. The same content for the same item again
 /// answers 200 with the first material (`Idempotent-Replayed: true`).
 #[utoipa::path(post, path = "/api/v1/applications/{id}/materials", tag = "applications", security(("bearer" = [])),
     params(("id" = String, Path, description = "application id (UUID)"), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = FileBody, content_type = "application/octet-stream",
         description = "the file: PDF, JPEG or PNG (judged by content), at most MATERIAL_MAX_BYTES (default 10 MiB)"),
     responses(
         (status = 201, description = "stored", body = Material),
