@@ -248,3 +248,56 @@ async fn full_width_digits_are_read_as_digits_and_other_scripts_refused_by_field
         .unwrap();
     intake.stop().await;
 }
+
+#[tokio::test]
+async fn guessing_a_numbers_phone_digits_locks_it_and_says_nothing() {
+    let intake = spawn_intake().await;
+    let mut client = IntakeServiceClient::new(intake.channel().await);
+    let specialist = staff(Role::Specialist, "C01");
+    let mut numbers = Vec::new();
+    for key in ["api-guess-1", "api-guess-2"] {
+        let a = client
+            .submit_application(as_caller(&specialist, submission(key, key)))
+            .await
+            .unwrap()
+            .into_inner()
+            .application
+            .unwrap();
+        numbers.push(a.application_no);
+    }
+    let look = |number: &str, digits: &str| pb::PublicGetProgressRequest {
+        application_no: number.into(),
+        phone_last4: digits.into(),
+    };
+    // Right digits answer (the phone is 13812345678).
+    client
+        .public_get_progress(look(&numbers[0], "5678"))
+        .await
+        .unwrap();
+    let missing = client
+        .public_get_progress(look("C01-20990101-000001", "0000"))
+        .await
+        .unwrap_err();
+    // Five wrong guesses: each the same answer as a number that does not exist.
+    for digits in ["0000", "1111", "2222", "3333", "4444"] {
+        let wrong = client
+            .public_get_progress(look(&numbers[0], digits))
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code(), Code::NotFound);
+        assert_eq!(wrong.message(), missing.message());
+    }
+    // Now even the right digits answer "not found", alike.
+    let locked = client
+        .public_get_progress(look(&numbers[0], "5678"))
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), Code::NotFound);
+    assert_eq!(locked.message(), missing.message());
+    // Another number is not affected.
+    client
+        .public_get_progress(look(&numbers[1], "5678"))
+        .await
+        .unwrap();
+    intake.stop().await;
+}

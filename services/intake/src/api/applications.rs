@@ -152,11 +152,28 @@ pub async fn public_progress(
         .await
         .map_err(ApiError::from)?
         .ok_or_else(not_found)?;
+    // A number guessed at too often answers like one that does not exist,
+    // whatever the digits, for a while: every path to the page (REST,
+    // gRPC) comes through here.
+    let now = chrono::Utc::now();
+    let guesses = public::guesses(&state.pool, &number)
+        .await
+        .map_err(ApiError::from)?;
+    if guesses.is_some_and(|g| g.locked(now)) {
+        tracing::info!(application_no = %number, "public look-up of a locked number");
+        return Err(not_found().into());
+    }
     let phone = state
         .keys
         .open(&found.phone, &format!("applications.phone:{}", found.id))
         .map_err(|e| ApiError::Internal(e.into()))?;
     if !phone.ends_with(&last4) {
+        let after = public::record_wrong_guess(&state.pool, &number, now)
+            .await
+            .map_err(ApiError::from)?;
+        if after.locked(now) {
+            tracing::warn!(application_no = %number, failures = after.failures, "public look-up locked after repeated wrong digits");
+        }
         return Err(not_found().into());
     }
     let expected = progress::expected(

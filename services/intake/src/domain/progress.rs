@@ -12,6 +12,50 @@ pub const NOT_FOUND: &str =
 
 pub const MAX_NO_CHARS: usize = 40;
 
+/// Wrong phone digits one application number takes within
+/// [`GUESS_WINDOW`] before it is locked.
+pub const MAX_WRONG_GUESSES: i32 = 5;
+/// How long wrong guesses are counted together.
+pub const GUESS_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+/// How long a number stays locked: every look-up of it answers
+/// [`NOT_FOUND`], right digits or not, exactly like a number that does not
+/// exist, so the guesser learns neither the digits nor that it was locked.
+pub const LOCK_FOR: chrono::Duration = chrono::Duration::hours(1);
+
+/// The wrong guesses at one number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Guesses {
+    pub failures: i32,
+    pub window_started: chrono::DateTime<chrono::Utc>,
+    pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Guesses {
+    /// Whether the number is locked at `now`. Pure.
+    pub fn locked(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
+    }
+
+    /// The count after one more wrong guess at `now` (from none when
+    /// `before` is `None`): a window that has passed starts again, and the
+    /// last guess it allows locks the number. Pure.
+    pub fn after_wrong(before: Option<Guesses>, now: chrono::DateTime<chrono::Utc>) -> Guesses {
+        let current = before.filter(|g| now - g.window_started < GUESS_WINDOW);
+        let failures = current.map_or(0, |g| g.failures) + 1;
+        Guesses {
+            failures,
+            window_started: current.map_or(now, |g| g.window_started),
+            locked_until: if failures >= MAX_WRONG_GUESSES {
+                Some(now + LOCK_FOR)
+            } else {
+                before
+                    .and_then(|g| g.locked_until)
+                    .filter(|until| now < *until)
+            },
+        }
+    }
+}
+
 /// Checks the shape of both inputs; normalises the number to upper case.
 pub fn lookup(
     application_no: &str,
@@ -98,6 +142,40 @@ pub fn expected(
         suspended,
         date,
         working_days_left,
+    }
+}
+
+#[cfg(test)]
+mod guess_tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_fifth_wrong_guess_in_an_hour_locks_the_number_for_an_hour() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+        let mut g = None;
+        for i in 0..MAX_WRONG_GUESSES {
+            let now = t0 + chrono::Duration::minutes(i as i64);
+            let next = Guesses::after_wrong(g, now);
+            assert_eq!(next.locked(now), i == MAX_WRONG_GUESSES - 1, "guess {i}");
+            g = Some(next);
+        }
+        let g = g.unwrap();
+        assert!(g.locked(t0 + chrono::Duration::minutes(30)));
+        assert!(!g.locked(t0 + chrono::Duration::minutes(4) + LOCK_FOR));
+    }
+
+    #[test]
+    fn guesses_an_hour_apart_never_lock() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap();
+        let mut g = None;
+        for i in 0..20 {
+            let now = t0 + chrono::Duration::minutes(61 * i);
+            let next = Guesses::after_wrong(g, now);
+            assert!(!next.locked(now), "guess {i}");
+            assert_eq!(next.failures, 1);
+            g = Some(next);
+        }
     }
 }
 

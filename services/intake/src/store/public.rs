@@ -1,5 +1,6 @@
 //! The public progress page's read: an application by its number.
 
+use crate::domain::progress::Guesses;
 use bianmin_common::pii::Sealed;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Row};
@@ -51,4 +52,64 @@ pub async fn by_number(pool: &PgPool, application_no: &str) -> sqlx::Result<Opti
         supplement_reason: r.get("supplement_reason"),
         supplement_remaining_days: r.get("supplement_remaining_days"),
     }))
+}
+
+/// The wrong guesses at `application_no`, if any.
+pub async fn guesses(pool: &PgPool, application_no: &str) -> sqlx::Result<Option<Guesses>> {
+    let row = sqlx::query(
+        "SELECT failures, window_started, locked_until FROM public_lookup_guesses WHERE application_no = $1",
+    )
+    .bind(application_no)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Guesses {
+        failures: r.get("failures"),
+        window_started: r.get("window_started"),
+        locked_until: r.get("locked_until"),
+    }))
+}
+
+/// Counts one more wrong guess at `application_no` (the domain's
+/// `Guesses::after_wrong`, under a row lock so concurrent guesses all
+/// count); returns the count after it.
+pub async fn record_wrong_guess(
+    pool: &PgPool,
+    application_no: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Guesses> {
+    let mut tx = pool.begin().await?;
+    // The row exists before it is locked, so two first guesses meet.
+    sqlx::query(
+        "INSERT INTO public_lookup_guesses (application_no, failures, window_started)
+         VALUES ($1, 0, $2) ON CONFLICT (application_no) DO NOTHING",
+    )
+    .bind(application_no)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let r = sqlx::query(
+        "SELECT failures, window_started, locked_until FROM public_lookup_guesses
+         WHERE application_no = $1 FOR UPDATE",
+    )
+    .bind(application_no)
+    .fetch_one(&mut *tx)
+    .await?;
+    let before = Guesses {
+        failures: r.get("failures"),
+        window_started: r.get("window_started"),
+        locked_until: r.get("locked_until"),
+    };
+    let after = Guesses::after_wrong(Some(before), now);
+    sqlx::query(
+        "UPDATE public_lookup_guesses SET failures = $2, window_started = $3, locked_until = $4
+         WHERE application_no = $1",
+    )
+    .bind(application_no)
+    .bind(after.failures)
+    .bind(after.window_started)
+    .bind(after.locked_until)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(after)
 }
