@@ -275,3 +275,42 @@ async fn one_idempotency_key_a_center_first_and_bodies_declared_json() {
     assert_eq!(body["error"]["violations"][0]["rule"], "content_type");
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_partner_over_rest_sees_what_the_partner_api_shows() {
+    let cluster = Cluster::start_only(&["intake"], Options { otlp: false })
+        .await
+        .unwrap();
+    let staff = cluster.client_as("c01-specialist").await;
+    let created: Value = staff
+        .post(format!("{}/api/v1/applications", cluster.gateway))
+        .json(&serde_json::json!({
+            "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
+            "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
+            "reason": "独居老人，子女在外地"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["received_by"], "c01-specialist", "staff see it");
+    let partner = cluster.client_as("partner").await;
+    let seen: Value = partner
+        .get(format!("{}/api/v1/applications/{id}", cluster.gateway))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["application_no"], created["application_no"]);
+    assert_eq!(seen["reason"], "", "{seen}");
+    assert!(seen.get("received_by").is_none(), "{seen}");
+    assert_eq!(seen["applicant"]["id_number"], "");
+    assert_ne!(seen["applicant"]["name"], "张秀兰");
+    assert!(seen["timeline"][0]["detail"].as_str().unwrap().is_empty());
+    cluster.stop().await;
+}

@@ -70,7 +70,7 @@ pub async fn submit(
         .await;
     tracing::info!(application_id = %submitted.id, replayed = submitted.replayed, "application submitted");
     Ok(Response::new(pb::SubmitApplicationResponse {
-        application: Some(application),
+        application: Some(convert::as_seen_by(&caller, application)),
         replayed: submitted.replayed,
     }))
 }
@@ -101,7 +101,10 @@ pub async fn get(
     let materials = crate::store::materials::list(&state.pool, id)
         .await
         .map_err(ApiError::from)?;
-    Ok(Response::new(convert::application(stored, materials)))
+    Ok(Response::new(convert::as_seen_by(
+        &caller,
+        convert::application(stored, materials),
+    )))
 }
 
 /// `SupplementApplication`: the applicant's answer to review's request.
@@ -117,7 +120,10 @@ pub async fn supplement(
     flow::supplement(&state.pool, id, &answer, &caller)
         .await
         .map_err(ApiError::from)?;
-    Ok(Response::new(reread(state, id).await?))
+    Ok(Response::new(convert::as_seen_by(
+        &caller,
+        reread(state, id).await?,
+    )))
 }
 
 /// `WithdrawApplication`: before review decides.
@@ -134,7 +140,10 @@ pub async fn withdraw(
     flow::withdraw(&state.pool, id, &reason, &caller)
         .await
         .map_err(ApiError::from)?;
-    Ok(Response::new(reread(state, id).await?))
+    Ok(Response::new(convert::as_seen_by(
+        &caller,
+        reread(state, id).await?,
+    )))
 }
 
 /// `PublicGetProgress`: by number and the phone's last four digits, open

@@ -233,6 +233,52 @@ pub fn application(s: Stored, materials: Vec<materials_store::File>) -> pb::Appl
 
 /// A new application as a read of it would answer: submitted, one
 /// timeline entry, no review yet, no materials, the checklist unsatisfied.
+/// The application as `caller` may see it. A partner agency sees the
+/// minimum it needs to follow up, whichever door it uses (the REST API or
+/// the partner edge): number, center, service, status, review stage and
+/// due date, the timeline's steps, the applicant's masked name, and the
+/// application's id to act on; not the reason, the staff who received it,
+/// the materials, the review case's id, nor the ID and phone numbers even
+/// masked. Everyone else gets the masked view as it is. Pure.
+pub fn as_seen_by(caller: &bianmin_common::auth::Principal, a: pb::Application) -> pb::Application {
+    if caller.role != bianmin_common::auth::Role::Partner {
+        return a;
+    }
+    let applicant = a.applicant.map(|p| pb::Applicant {
+        name: bianmin_common::pii::mask_name(&p.name),
+        id_number: String::new(),
+        phone: String::new(),
+    });
+    pb::Application {
+        id: a.id,
+        application_no: a.application_no,
+        center_id: a.center_id,
+        service_type: a.service_type,
+        channel: a.channel,
+        status: a.status,
+        applicant,
+        submitted_at: a.submitted_at,
+        timeline: a
+            .timeline
+            .into_iter()
+            .map(|t| pb::TimelineEntry {
+                kind: t.kind,
+                title: t.title,
+                detail: String::new(),
+                at: t.at,
+            })
+            .collect(),
+        review: a.review.map(|r| pb::ReviewInfo {
+            case_id: String::new(),
+            ..r
+        }),
+        urgent: a.urgent,
+        missing_items: a.missing_items,
+        departments: a.departments,
+        ..Default::default()
+    }
+}
+
 pub fn first_view(f: FirstView) -> pb::Application {
     let v = f.valid;
     let at = f.submitted_at.to_rfc3339();
@@ -265,5 +311,70 @@ pub fn first_view(f: FirstView) -> pb::Application {
         received_by: v.received_by.unwrap_or_default(),
         materials: Vec::new(),
         checklist: checklist_status(&f.checklist, &[]),
+    }
+}
+
+#[cfg(test)]
+mod partner_view_tests {
+    use super::*;
+    use bianmin_common::auth::{Principal, Role};
+
+    fn caller(role: Role) -> Principal {
+        Principal {
+            subject: "x".into(),
+            role,
+            center_id: None,
+            centers: vec!["C01".into()],
+        }
+    }
+
+    fn full() -> pb::Application {
+        pb::Application {
+            id: "0190".into(),
+            application_no: "C01-20261202-000001".into(),
+            status: "in_review".into(),
+            applicant: Some(pb::Applicant {
+                name: "张秀兰".into(),
+                id_number: "110105********002X".into(),
+                phone: "138****5678".into(),
+            }),
+            reason: "独居老人，子女在外地".into(),
+            received_by: "c01-specialist".into(),
+            materials: vec![pb::MaterialsFile {
+                sha256: "9f2c".into(),
+                ..Default::default()
+            }],
+            review: Some(pb::ReviewInfo {
+                case_id: "case-1".into(),
+                stage: "preliminary_review".into(),
+                due_date: "2026-12-09".into(),
+            }),
+            timeline: vec![pb::TimelineEntry {
+                kind: "submitted".into(),
+                title: "已提交申请".into(),
+                detail: "受理渠道：服务窗口；经办：c01-specialist".into(),
+                at: "2026-12-02T09:00:00Z".into(),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_partner_sees_the_minimum_whichever_door() {
+        let seen = as_seen_by(&caller(Role::Partner), full());
+        let applicant = seen.applicant.clone().unwrap();
+        assert_eq!(applicant.name, bianmin_common::pii::mask_name("张秀兰"));
+        assert!(applicant.id_number.is_empty() && applicant.phone.is_empty());
+        assert!(seen.reason.is_empty() && seen.received_by.is_empty());
+        assert!(seen.materials.is_empty());
+        let review = seen.review.clone().unwrap();
+        assert!(review.case_id.is_empty());
+        assert_eq!(review.stage, "preliminary_review");
+        assert!(seen.timeline[0].detail.is_empty());
+        assert_eq!(seen.timeline[0].title, "已提交申请");
+        assert_eq!(seen.application_no, "C01-20261202-000001");
+        assert_eq!(seen.id, "0190");
+        // Staff see the masked view as it is.
+        assert_eq!(as_seen_by(&caller(Role::Specialist), full()), full());
     }
 }

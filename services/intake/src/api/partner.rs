@@ -193,7 +193,10 @@ pub async fn get_application(
     let application = super::applications::application(state, owner.id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Response::new(application))
+    Ok(Response::new(super::convert::as_seen_by(
+        &caller,
+        application,
+    )))
 }
 
 #[cfg(test)]
