@@ -193,15 +193,7 @@ mod tests {
     use super::*;
     use bianmin_common::auth::policy::{Decision, Target, decide};
     use bianmin_common::auth::{Principal, Role};
-
-    fn staff(role: Role, center: &str) -> Principal {
-        Principal {
-            subject: format!("{}-{}", center.to_lowercase(), role.as_str()),
-            role,
-            center_id: Some(center.into()),
-            centers: Vec::new(),
-        }
-    }
+    use bianmin_common::testkit::staff;
 
     fn district(role: Role, centers: &[&str]) -> Principal {
         Principal {

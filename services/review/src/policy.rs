@@ -169,16 +169,7 @@ pub const POLICY: Policy = Policy {
 mod tests {
     use super::*;
     use bianmin_common::auth::policy::{Decision, Listing, Target, decide, listing};
-    use bianmin_common::auth::{Principal, Role};
-
-    fn staff(role: Role, center: &str) -> Principal {
-        Principal {
-            subject: format!("{}-{}", center.to_lowercase(), role.as_str()),
-            role,
-            center_id: Some(center.into()),
-            centers: Vec::new(),
-        }
-    }
+    use bianmin_common::testkit::staff;
 
     fn at(center: &str) -> Target<'_> {
         Target {
