@@ -280,10 +280,6 @@ pub fn bounded_detail(detail: &str) -> String {
     bianmin_common::error::bounded(detail, bianmin_common::error::MAX_MESSAGE_CHARS)
 }
 
-fn is_refused_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
-}
-
 /// What a body's value breaks.
 enum Broken {
     Control,
@@ -303,7 +299,7 @@ fn out_of_bounds(value: &serde_json::Value, path: String) -> Option<(String, Bro
         }
     };
     match value {
-        Value::String(s) if s.chars().any(is_refused_control) => {
+        Value::String(s) if bianmin_common::text::has_control_characters(s) => {
             Some((named(&path), Broken::Control))
         }
         Value::String(s) if s.chars().count() > MAX_TEXT_CHARS => {
@@ -317,7 +313,8 @@ fn out_of_bounds(value: &serde_json::Value, path: String) -> Option<(String, Bro
             .enumerate()
             .find_map(|(i, v)| out_of_bounds(v, format!("{path}[{i}]"))),
         Value::Object(fields) => fields.iter().find_map(|(k, v)| {
-            if k.chars().any(is_refused_control) || k.chars().count() > MAX_TEXT_CHARS {
+            if bianmin_common::text::has_control_characters(k) || k.chars().count() > MAX_TEXT_CHARS
+            {
                 return Some((named(&path), Broken::Control));
             }
             let at = if path.is_empty() {

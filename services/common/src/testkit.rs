@@ -10,7 +10,7 @@ use crate::auth::token::{AuthSettings, Claims, SigningKey, Verifier};
 use crate::config::Env;
 use sqlx::migrate::Migrator;
 use sqlx::{Connection as _, PgConnection};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -123,7 +123,7 @@ fn quoted(name: &str) -> String {
 }
 
 /// Templates made by this process, by name.
-static TEMPLATES: OnceLock<Mutex<HashMap<String, ()>>> = OnceLock::new();
+static TEMPLATES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
 /// A database migrated with the shared and `migrations`, to copy from:
 /// named by a hash of the migrations, made once and reused until the
@@ -161,9 +161,9 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let made = TEMPLATES.get_or_init(|| Mutex::new(HashMap::new()));
+    let made = TEMPLATES.get_or_init(|| Mutex::new(HashSet::new()));
     let mut made = made.lock().await;
-    if made.contains_key(name) {
+    if made.contains(name) {
         return Ok(name.to_string());
     }
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
@@ -186,7 +186,7 @@ where
         .execute(&mut admin)
         .await?;
     built?;
-    made.insert(name.to_string(), ());
+    made.insert(name.to_string());
     Ok(name.to_string())
 }
 

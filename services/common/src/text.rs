@@ -16,6 +16,14 @@ pub fn halfwidth(s: &str) -> String {
         .collect()
 }
 
+/// Whether `s` holds a control character other than tab and line breaks:
+/// what no text field accepts (a NUL fails in the database, an escape
+/// sequence on a staff member's screen).
+pub fn has_control_characters(s: &str) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +43,13 @@ mod tests {
         // Other scripts' digits stay what they are: the field's own rule
         // refuses them.
         assert_eq!(halfwidth("٣٤"), "٣٤");
+    }
+
+    #[test]
+    fn tabs_and_line_breaks_are_text_other_controls_are_not() {
+        assert!(!has_control_characters("第一行\n第二行\t制表\r\n"));
+        assert!(has_control_characters("a\0b"));
+        assert!(has_control_characters("\u{1b}[31m"));
     }
 
     proptest! {

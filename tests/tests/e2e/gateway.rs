@@ -7,6 +7,15 @@ use bianmin_e2e::{Cluster, Options, Start};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// A window submission at C01 with `reason`.
+fn application(reason: &str) -> Value {
+    serde_json::json!({
+        "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
+        "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
+        "reason": reason
+    })
+}
+
 #[tokio::test]
 async fn readiness_is_the_gateways_own_and_turns_503_while_draining() {
     // Review does not run: its routes fail, intake's still work, and the
@@ -171,13 +180,7 @@ async fn control_characters_are_refused_by_field_and_audit_rows_always_write() {
         .await
         .unwrap();
     let staff = cluster.client_as("c01-specialist").await;
-    let submit = |reason: &str| {
-        serde_json::json!({
-            "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
-            "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
-            "reason": reason
-        })
-    };
+    let submit = application;
     for bad in ["独居\u{0}老人", "\u{1b}[31m独居老人"] {
         let r = staff
             .post(format!("{}/api/v1/applications", cluster.gateway))
@@ -226,11 +229,7 @@ async fn one_idempotency_key_a_center_first_and_bodies_declared_json() {
         .unwrap();
     let staff = cluster.client_as("c01-specialist").await;
     let url = format!("{}/api/v1/applications", cluster.gateway);
-    let application = serde_json::json!({
-        "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
-        "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
-        "reason": "独居老人"
-    });
+    let application = application("独居老人");
     // Two keys: which would a retry repeat?
     let r = staff
         .post(&url)
@@ -284,11 +283,7 @@ async fn a_partner_over_rest_sees_what_the_partner_api_shows() {
     let staff = cluster.client_as("c01-specialist").await;
     let created: Value = staff
         .post(format!("{}/api/v1/applications", cluster.gateway))
-        .json(&serde_json::json!({
-            "center_id": "C01", "service_type": "elderly-care-subsidy", "channel": "window",
-            "applicant": {"name": "张秀兰", "id_number": "11010519491231002X", "phone": "13812345678"},
-            "reason": "独居老人，子女在外地"
-        }))
+        .json(&application("独居老人，子女在外地"))
         .send()
         .await
         .unwrap()

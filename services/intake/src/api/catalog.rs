@@ -69,9 +69,20 @@ async fn admin<T>(
     Ok(caller)
 }
 
-fn valid_definition(t: Option<pb::ServiceType>) -> Result<domain::catalog::Definition, ApiError> {
-    let definition = convert::definition(t.unwrap_or_default());
-    domain::catalog::validate(&definition).map_err(ApiError::Invalid)
+/// What a create or an update carries: its administrator (refused first,
+/// audited) and the definition, validated.
+async fn admin_and_definition<T>(
+    state: &State,
+    request: Request<T>,
+    service_type: impl FnOnce(T) -> Option<pb::ServiceType>,
+) -> Result<(Principal, domain::catalog::Definition), Status> {
+    let (metadata, extensions, message) = request.into_parts();
+    let t = service_type(message).unwrap_or_default();
+    let request = Request::from_parts(metadata, extensions, ());
+    let caller = admin(state, &request, Some(&t.code)).await?;
+    let definition = convert::definition(t);
+    let definition = domain::catalog::validate(&definition).map_err(ApiError::Invalid)?;
+    Ok((caller, definition))
 }
 
 /// The type an administration call left, and whether it was a replay.
@@ -88,13 +99,7 @@ pub async fn create_service_type(
     state: &State,
     request: Request<pb::CatalogCreateServiceTypeRequest>,
 ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
-    let code = request
-        .get_ref()
-        .service_type
-        .as_ref()
-        .map(|t| t.code.clone());
-    let caller = admin(state, &request, code.as_deref()).await?;
-    let definition = valid_definition(request.into_inner().service_type)?;
+    let (caller, definition) = admin_and_definition(state, request, |r| r.service_type).await?;
     let (t, replayed) = answer(flow::catalog::create(&state.pool, &definition, &caller).await)?;
     tracing::info!(code = %t.code, replayed, "service type created");
     Ok(Response::new(pb::CatalogServiceTypeResponse {
@@ -108,13 +113,7 @@ pub async fn update_service_type(
     state: &State,
     request: Request<pb::CatalogUpdateServiceTypeRequest>,
 ) -> Result<Response<pb::CatalogServiceTypeResponse>, Status> {
-    let code = request
-        .get_ref()
-        .service_type
-        .as_ref()
-        .map(|t| t.code.clone());
-    let caller = admin(state, &request, code.as_deref()).await?;
-    let definition = valid_definition(request.into_inner().service_type)?;
+    let (caller, definition) = admin_and_definition(state, request, |r| r.service_type).await?;
     let (t, replayed) = answer(flow::catalog::update(&state.pool, &definition, &caller).await)?;
     tracing::info!(code = %t.code, version = t.version, replayed, "service type updated");
     Ok(Response::new(pb::CatalogServiceTypeResponse {

@@ -3,6 +3,7 @@
 
 use super::{id_number, phone};
 use bianmin_common::error::FieldViolation;
+use bianmin_common::text::has_control_characters;
 use chrono::NaiveDate;
 
 /// Channels an application can arrive through.
@@ -139,11 +140,6 @@ fn required(violations: &mut Vec<FieldViolation>, field: &str, value: &str, labe
     true
 }
 
-fn has_control_chars(s: &str) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-}
-
 /// Longest center code accepted.
 pub const MAX_CENTER_ID: usize = 16;
 
@@ -201,7 +197,7 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
 
     let name = draft.name.trim();
     if required(&mut v, "applicant.name", name, "申请人姓名")
-        && (name.chars().count() > MAX_NAME_CHARS || has_control_chars(name))
+        && (name.chars().count() > MAX_NAME_CHARS || has_control_characters(name))
     {
         v.push(FieldViolation::new(
             "applicant.name",
@@ -236,7 +232,7 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
 
     let reason = draft.reason.trim();
     if required(&mut v, "reason", reason, "申请事由")
-        && (reason.chars().count() > MAX_REASON_CHARS || has_control_chars(reason))
+        && (reason.chars().count() > MAX_REASON_CHARS || has_control_characters(reason))
     {
         v.push(FieldViolation::new(
             "reason",
@@ -255,7 +251,7 @@ pub fn validate(draft: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldV
                 "紧急件须写明紧急原因 (urgent_reason is required when urgent)",
             ));
         } else if urgent_reason.chars().count() > MAX_URGENT_REASON_CHARS
-            || has_control_chars(urgent_reason)
+            || has_control_characters(urgent_reason)
         {
             v.push(FieldViolation::new(
                 "urgent_reason",
