@@ -262,6 +262,16 @@ impl Verifier {
                 if fresh && let Some(jwk) = set.read().await.find(kid) {
                     return Ok(jwk.clone());
                 }
+                // Whoever holds the lock decides whether to fetch, and looks
+                // again first: a token that waited here while another fetched
+                // finds its key without a second fetch. Deciding before the
+                // lock let a second token see "fetched just now" while the
+                // first had not yet fetched, and refuse a valid key.
+                let _in_flight = fetching.lock().await;
+                let fresh = lock(fetched_at).is_some_and(|t| t.elapsed() < KEYS_MAX_AGE);
+                if fresh && let Some(jwk) = set.read().await.find(kid) {
+                    return Ok(jwk.clone());
+                }
                 // An unknown kid (the issuer rotated) or keys held too long (the
                 // issuer may have withdrawn one): fetch again, at most every
                 // REFETCH_AT_MOST_EVERY, so forged kids cannot flood the issuer.
@@ -273,7 +283,6 @@ impl Verifier {
                     }
                     may
                 };
-                let _in_flight = fetching.lock().await;
                 if may_fetch {
                     match async {
                         client
@@ -408,6 +417,7 @@ impl SigningKey {
 mod tests {
     use super::*;
     use base64::Engine as _;
+    use std::sync::Arc;
 
     fn settings() -> AuthSettings {
         AuthSettings {
@@ -441,6 +451,115 @@ mod tests {
         let key = SigningKey::from_ec_pem(SigningKey::generate_pem().as_bytes()).unwrap();
         let verifier = Verifier::with_key_set(&settings(), key.key_set());
         (key, verifier)
+    }
+
+    /// An issuer's key endpoint that answers slowly, refuses its first
+    /// `unready` fetches with a 503 (an issuer still starting) and counts
+    /// its fetches.
+    async fn slow_issuer(
+        set: JwkSet,
+        unready: usize,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let fetches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = fetches.clone();
+        let body = serde_json::to_string(&set).unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    return;
+                };
+                let (count, body) = (count.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let nth = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let answer = if nth < unready {
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string()
+                    } else {
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    let _ = conn.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (url, fetches)
+    }
+
+    // Many threads, so that tokens really race: the refusal this guards
+    // against needed one token to be between deciding to fetch and taking
+    // the fetch lock while another took it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn tokens_arriving_together_before_the_first_fetch_are_all_let_in() {
+        let key = SigningKey::from_ec_pem(SigningKey::generate_pem().as_bytes()).unwrap();
+        let (url, fetches) = slow_issuer(key.key_set(), 0).await;
+        for round in 0..40 {
+            let verifier = Arc::new(
+                Verifier::from_settings(&AuthSettings {
+                    jwks_url: Some(url.clone()),
+                    ..settings()
+                })
+                .unwrap(),
+            );
+            let before = fetches.load(std::sync::atomic::Ordering::SeqCst);
+            let tokens = (0..16).map(|i| {
+                let mut c = claims("specialist", Some("C01"));
+                c.sub = format!("c01-specialist-{i}");
+                key.sign(&c).unwrap()
+            });
+            let answers = futures::future::join_all(tokens.map(|token| {
+                let verifier = verifier.clone();
+                tokio::spawn(async move { verifier.verify(&token).await })
+            }))
+            .await;
+            for (i, answer) in answers.into_iter().map(Result::unwrap).enumerate() {
+                assert!(answer.is_ok(), "round {round}, token {i}: {answer:?}");
+            }
+            assert_eq!(
+                fetches.load(std::sync::atomic::Ordering::SeqCst) - before,
+                1,
+                "round {round}: one fetch per verifier"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_waiting_on_a_failed_fetch_fetch_again_rather_than_refuse() {
+        let key = SigningKey::from_ec_pem(SigningKey::generate_pem().as_bytes()).unwrap();
+        let (url, fetches) = slow_issuer(key.key_set(), 1).await;
+        let verifier = Verifier::from_settings(&AuthSettings {
+            jwks_url: Some(url),
+            ..settings()
+        })
+        .unwrap();
+        let tokens: Vec<String> = (0..4)
+            .map(|_| key.sign(&claims("specialist", Some("C01"))).unwrap())
+            .collect();
+        let answers =
+            futures::future::join_all(tokens.iter().map(|token| verifier.verify(token))).await;
+        // The first token's own fetch failed, so it has no key to be checked
+        // against; the ones that waited for it must not share that fate.
+        assert!(answers[0].is_err());
+        for (i, answer) in answers.iter().enumerate().skip(1) {
+            assert!(answer.is_ok(), "token {i}: {answer:?}");
+        }
+        assert_eq!(
+            fetches.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "a failed fetch, then one that worked"
+        );
     }
 
     #[tokio::test]
