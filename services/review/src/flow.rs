@@ -67,7 +67,7 @@ pub struct Acted {
 }
 
 /// Applies a staff action. With an idempotency key already used on this
-/// case, returns the case as it is without acting again.
+/// case, acts not again and answers what the first call answered.
 pub async fn act(
     pool: &PgPool,
     d: &Deadlines,
@@ -84,6 +84,19 @@ pub async fn act(
     if let Some(key) = key
         && !cases::claim_key(&mut tx, case_id, key, command.name()).await?
     {
+        let used = cases::used_key(&mut tx, case_id, key).await?;
+        if let Some(used) = used {
+            if used.action != command.name() {
+                return Err(ActError::Refused(Refusal::Illegal(format!(
+                    "Idempotency-Key 已用于本案件的 {} 操作 (this key was used for {} on this case; use a new key)",
+                    used.action, used.action
+                ))));
+            }
+            // The first call's answer, not the case as it is now.
+            if let Some(answer) = used.answer {
+                stored.case = answer;
+            }
+        }
         return Ok(Acted {
             stored,
             replayed: true,
@@ -94,6 +107,9 @@ pub async fn act(
         role: principal.role,
     };
     apply(&mut tx, d, &mut stored, &actor, command).await?;
+    if let Some(key) = key {
+        cases::record_answer(&mut tx, case_id, key, &stored.case).await?;
+    }
     outbox::commit(tx).await?;
     Ok(Acted {
         stored,
@@ -110,6 +126,7 @@ async fn apply(
     actor: &Actor,
     command: Command,
 ) -> Result<(), ActError> {
+    lifecycle::admit(actor, &command, &stored.center_id)?;
     let now = d.now();
     let emit = lifecycle::apply(&mut stored.case, actor, command, now, &d.calendar)?;
     cases::save(tx, stored, now).await?;

@@ -131,7 +131,7 @@ async fn an_announced_application_opens_a_case_the_centers_staff_move_on() {
         .into_inner();
     assert!(!accepted.replayed);
     assert_eq!(accepted.review_case.unwrap().stage, "detailed_assessment");
-    // A retry under the same key answers the case as it is, without acting.
+    // A retry under the same key does not act again.
     let retried = client
         .act_on_review_case(as_caller(&specialist, accept(&case.id, "accept-1")))
         .await
@@ -152,5 +152,175 @@ async fn an_announced_application_opens_a_case_the_centers_staff_move_on() {
         .unwrap();
     assert_eq!(cases, 1, "one case per application, redelivery or not");
     pool.close().await;
+    review.stop().await;
+}
+
+fn act(
+    case_id: &str,
+    key: &str,
+    action: pb::act_on_review_case_request::Action,
+) -> pb::ActOnReviewCaseRequest {
+    pb::ActOnReviewCaseRequest {
+        case_id: case_id.into(),
+        idempotency_key: key.into(),
+        action: Some(action),
+    }
+}
+
+fn assign(assignee: &str) -> pb::act_on_review_case_request::Action {
+    pb::act_on_review_case_request::Action::Assign(pb::Assign {
+        assignee: assignee.into(),
+        reason: "分派".into(),
+    })
+}
+
+/// The (field, rule) pairs of an INVALID_ARGUMENT.
+fn refused_fields(status: &tonic::Status) -> Vec<(String, String)> {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    bianmin_common::error::violations(status)
+        .into_iter()
+        .map(|v| (v.field, v.rule))
+        .collect()
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_before_the_stage_and_a_role_that_never_may_a_403_before_both() {
+    let review = spawn_review().await;
+    let mut client = ReviewServiceClient::new(review.channel().await);
+    let application_id = uuid::Uuid::now_v7().to_string();
+    announce(&review, &application_id).await;
+    let case = case_of(&mut client, &application_id).await;
+    let (specialist, supervisor) = (
+        staff(Role::Specialist, "C01"),
+        staff(Role::Supervisor, "C01"),
+    );
+    client
+        .act_on_review_case(as_caller(&specialist, accept(&case.id, "")))
+        .await
+        .unwrap();
+
+    // Accepting again would be a 409 (stage); an overlong reason says so
+    // first, whatever the stage.
+    let mut long = accept(&case.id, "");
+    long.action = Some(pb::act_on_review_case_request::Action::Accept(pb::Accept {
+        reason: "长".repeat(501),
+    }));
+    let refused = client
+        .act_on_review_case(as_caller(&specialist, long))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused_fields(&refused),
+        [("reason".into(), "too_long".into())]
+    );
+
+    // Ten thousand missing items, a NUL in one: refused by field.
+    let many = pb::act_on_review_case_request::Action::RequestSupplement(pb::RequestSupplement {
+        missing_items: vec!["户口簿".into(); 10_000],
+        reason: "补正".into(),
+    });
+    let refused = client
+        .act_on_review_case(as_caller(&specialist, act(&case.id, "", many)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused_fields(&refused),
+        [("missing_items".into(), "too_many".into())]
+    );
+    let nul = pb::act_on_review_case_request::Action::RequestSupplement(pb::RequestSupplement {
+        missing_items: vec!["户口簿".into(), "收入\0证明".into()],
+        reason: "补正".into(),
+    });
+    let refused = client
+        .act_on_review_case(as_caller(&specialist, act(&case.id, "", nul)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused_fields(&refused),
+        [("missing_items[1]".into(), "control_characters".into())]
+    );
+
+    // An assignee is a staff account of the case's center.
+    for (who, rule) in [
+        ("c02-specialist", "staff_of_center"),
+        ("nobody", "staff_id_format"),
+    ] {
+        let refused = client
+            .act_on_review_case(as_caller(&supervisor, act(&case.id, "", assign(who))))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused_fields(&refused),
+            [("assignee".into(), rule.into())],
+            "{who}"
+        );
+    }
+    // A specialist never assigns: 403 even with bad input.
+    let refused = client
+        .act_on_review_case(as_caller(&specialist, act(&case.id, "", assign("nobody"))))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // None of it changed the case.
+    let now = case_of(&mut client, &application_id).await;
+    assert_eq!(now.stage, "detailed_assessment");
+    assert!(
+        now.supplements.is_empty() && now.assignee.is_empty(),
+        "{now:?}"
+    );
+    review.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_answers_what_the_first_call_answered() {
+    let review = spawn_review().await;
+    let mut client = ReviewServiceClient::new(review.channel().await);
+    let application_id = uuid::Uuid::now_v7().to_string();
+    announce(&review, &application_id).await;
+    let case = case_of(&mut client, &application_id).await;
+    let (specialist, supervisor) = (
+        staff(Role::Specialist, "C01"),
+        staff(Role::Supervisor, "C01"),
+    );
+    let first = client
+        .act_on_review_case(as_caller(&specialist, accept(&case.id, "k-accept")))
+        .await
+        .unwrap()
+        .into_inner();
+    let assigned = client
+        .act_on_review_case(as_caller(
+            &supervisor,
+            act(&case.id, "k-assign", assign("c01-specialist")),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assigned.review_case.unwrap().assignee, "c01-specialist");
+
+    // The case moved on since; the retry of the acceptance still answers
+    // the case as the acceptance left it.
+    let retried = client
+        .act_on_review_case(as_caller(&specialist, accept(&case.id, "k-accept")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(retried.replayed);
+    assert_eq!(retried.review_case, first.review_case);
+    assert_eq!(retried.review_case.unwrap().assignee, "");
+
+    // A key is for one action: reused for another, it is refused.
+    let reused = client
+        .act_on_review_case(as_caller(
+            &supervisor,
+            act(&case.id, "k-accept", assign("c01-supervisor")),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::FailedPrecondition, "{reused:?}");
+    assert_eq!(
+        case_of(&mut client, &application_id).await.assignee,
+        "c01-specialist"
+    );
     review.stop().await;
 }

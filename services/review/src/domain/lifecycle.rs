@@ -206,6 +206,43 @@ pub fn apply(
     Ok(emit)
 }
 
+/// The step rows `command` may be taken under, whatever the stage.
+fn rules_of(command: &Command) -> &'static [&'static Rule] {
+    match command {
+        Command::Accept { .. } => &[&policy::ACCEPT],
+        Command::RequestSupplement { .. } => &[&policy::REQUEST_SUPPLEMENT],
+        Command::Resume { .. } => &[&policy::RESUME],
+        Command::Extend { .. } => &[&policy::EXTEND, &policy::EXTEND_BEYOND_LIMIT],
+        Command::StartJointReview { .. } => &[&policy::START_JOINT_REVIEW],
+        Command::SignOff { .. } => &[&policy::SIGN_OFF],
+        Command::Decide { .. } => &[
+            &policy::APPROVE,
+            &policy::REJECT_AT_PRELIMINARY_REVIEW,
+            &policy::REJECT,
+        ],
+        Command::Plan { .. } => &[&policy::PLAN],
+        Command::CompleteTask { .. } => &[&policy::COMPLETE_TASK],
+        Command::RecordFeedback { .. } => &[&policy::RECORD_FEEDBACK],
+        Command::CheckAcceptance { .. } => &[&policy::CHECK_ACCEPTANCE],
+        Command::Close { .. } => &[&policy::CLOSE],
+        Command::Assign { .. } => &[&policy::ASSIGN],
+        Command::Withdraw { .. } => &[&policy::WITHDRAW],
+    }
+}
+
+/// What is decided before the case's stage: a role that may take this
+/// action in no stage at all is refused (403), then input out of its
+/// bounds (400, `input::check`); only then does the stage (409) count.
+/// So a caller learns first what it can fix by itself, and the answer to
+/// bad input does not depend on a case's state.
+pub fn admit(actor: &Actor, command: &Command, center_id: &str) -> Result<(), Refusal> {
+    let rules = rules_of(command);
+    if !rules.iter().any(|r| r.allows(actor.role)) {
+        return may(actor, rules[0]);
+    }
+    super::input::check(command, center_id)
+}
+
 /// Ok when `value` is one of `allowed`; else the refusal `refuse` makes
 /// from the allowed names joined with " or ".
 fn one_of<T: PartialEq + Copy>(

@@ -4,5 +4,6 @@ pub mod case;
 pub mod clock;
 pub mod deadlines;
 pub mod escalation;
+pub mod input;
 pub mod lifecycle;
 pub mod reasons;

@@ -207,6 +207,52 @@ pub async fn claim_key(
     Ok(done.rows_affected() == 1)
 }
 
+/// A key used before on a case: the action it was used for, and the case
+/// as that action left it (none for rows older than the answer column).
+pub struct UsedKey {
+    pub action: String,
+    pub answer: Option<Case>,
+}
+
+/// What `key` was used for on `case_id`, if it was.
+pub async fn used_key(
+    tx: &mut PgConnection,
+    case_id: Uuid,
+    key: &str,
+) -> sqlx::Result<Option<UsedKey>> {
+    let row = sqlx::query(
+        "SELECT action, answer FROM case_actions WHERE case_id = $1 AND idempotency_key = $2",
+    )
+    .bind(case_id)
+    .bind(key)
+    .fetch_optional(tx)
+    .await?;
+    row.map(|r| {
+        let answer: Option<sqlx::types::Json<Case>> = r.try_get("answer")?;
+        Ok(UsedKey {
+            action: r.try_get("action")?,
+            answer: answer.map(|a| a.0),
+        })
+    })
+    .transpose()
+}
+
+/// Records what the action under `key` answered.
+pub async fn record_answer(
+    tx: &mut PgConnection,
+    case_id: Uuid,
+    key: &str,
+    case: &Case,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE case_actions SET answer = $3 WHERE case_id = $1 AND idempotency_key = $2")
+        .bind(case_id)
+        .bind(key)
+        .bind(sqlx::types::Json(case))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// Queue filters; `center` is None only for district-wide callers.
 #[derive(Debug, Default)]
 pub struct QueueFilter {
