@@ -25,5 +25,7 @@ pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
+pub mod testfiles;
+#[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;

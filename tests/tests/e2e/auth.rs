@@ -138,17 +138,19 @@ const MATRIX: &[(&str, &str, [u16; 6])] = &[
         "/api/v1/reviews/{missing}",
         [401, 404, 404, 404, 404, 403],
     ),
-    // Acting: the center's own staff only (admins oversee, others may not);
-    // for them a case still in preliminary review cannot close yet (409).
+    // Acting: the center's own staff only (admins oversee, others may not).
+    // Only a supervisor ever closes: a specialist is refused (403) before
+    // the stage is looked at; for the supervisor a case still in
+    // preliminary review cannot close yet (409).
     (
         "POST",
         "/api/v1/reviews/{own_case}/close",
-        [401, 403, 409, 409, 404, 403],
+        [401, 403, 409, 403, 404, 403],
     ),
     (
         "POST",
         "/api/v1/reviews/{other_case}/close",
-        [401, 403, 404, 404, 409, 403],
+        [401, 403, 404, 404, 403, 403],
     ),
     (
         "GET",
@@ -259,7 +261,7 @@ fn matrix_type() -> Value {
 
 /// A distinct small PDF per request, so every allowed upload is new (201).
 fn pdf(n: u32) -> Vec<u8> {
-    format!("%PDF-1.4\n% matrix {n}\n%%EOF\n").into_bytes()
+    bianmin_common::testfiles::pdf("matrix", n, 1)
 }
 
 /// The body each POST of the matrix sends.

@@ -8,6 +8,7 @@
 //! limit, scoped like the application, and tick the checklist.
 
 use bianmin_common::auth::token::Claims;
+use bianmin_common::testfiles;
 use bianmin_e2e::{Cluster, Options, hex_sha256, id_number};
 use bianmin_proto::events::v1 as ev;
 use bianmin_proto::intake::v1::{self as pb, intake_service_client::IntakeServiceClient};
@@ -102,14 +103,15 @@ async fn review_case(cluster: &Cluster, http: &Client, application_id: &str) -> 
     case
 }
 
+/// A real one-page PDF (every upload is decoded whole).
 fn pdf(text: &str) -> Vec<u8> {
-    format!("%PDF-1.4\n1 0 obj << /Title ({text}) >> endobj\n%%EOF\n").into_bytes()
+    testfiles::pdf(text, 0, 1)
 }
 
+/// A real PNG of about `size` bytes (noise compresses little).
 fn png(size: usize) -> Vec<u8> {
-    let mut b = b"\x89PNG\r\n\x1a\n".to_vec();
-    b.resize(size.max(8), 7);
-    b
+    let side = ((size / 3) as f64).sqrt().ceil().max(16.0) as u32;
+    testfiles::png(side, side, size as u32)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -639,6 +641,35 @@ async fn catalog_channels_and_materials() {
     .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(rules(&body), [("content".into(), "material_type".into())]);
+    // A signature is not a document: a bare PNG signature, a 5-byte PDF
+    // header, a JPEG cut short; nor is a picture of 4 × 4 pixels a scan.
+    let jpeg = testfiles::jpeg(64, 64, 9);
+    for (what, bytes, rule) in [
+        (
+            "bare PNG signature",
+            b"\x89PNG\r\n\x1a\n".to_vec(),
+            "not_decodable",
+        ),
+        ("bare PDF header", b"%PDF-".to_vec(), "not_decodable"),
+        ("cut JPEG", jpeg[..jpeg.len() / 2].to_vec(), "not_decodable"),
+        (
+            "tiny PNG",
+            testfiles::png(4, 4, 9),
+            "implausible_dimensions",
+        ),
+    ] {
+        let (status, body, _) = send(spec.post(url("income_proof")).body(bytes)).await;
+        assert_eq!(status, 400, "{what}: {body}");
+        assert_eq!(rules(&body), [("content".into(), rule.into())], "{what}");
+    }
+    let long_name = "a".repeat(300);
+    let (status, body, _) = send(
+        spec.post(format!("{}&filename={long_name}.pdf", url("income_proof")))
+            .body(pdf("named at length")),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(rules(&body), [("filename".into(), "too_long".into())]);
     let (status, body, _) = send(spec.post(url("bank_statement")).body(pdf("x"))).await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -671,8 +702,7 @@ async fn catalog_channels_and_materials() {
     assert_eq!(stored_files(&files), files_before);
 
     // The upload route alone takes bodies far beyond MAX_BODY_BYTES (256 KiB).
-    let mut scan = pdf("户口簿扫描件");
-    scan.resize(3 * MIB, b' ');
+    let scan = testfiles::pdf_of_size("户口簿扫描件", 1, 3 * MIB);
     let (status, m3, _) = send(spec.post(url("id_card")).body(scan.clone())).await;
     assert_eq!(status, 201, "{m3}");
     assert_eq!(m3["sha256"], hex_sha256(&scan));
@@ -725,7 +755,7 @@ async fn catalog_channels_and_materials() {
         .into_inner();
     let material = stored.material.unwrap();
     assert_eq!(material.sha256, hex_sha256(&big));
-    assert_eq!(material.size_bytes, 5 * MIB as u64);
+    assert_eq!(material.size_bytes, big.len() as u64);
     let refused = intake
         .materials_upload(upload(png(10 * MIB + 1)))
         .await

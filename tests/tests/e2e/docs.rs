@@ -83,10 +83,10 @@ async fn run(document: &str, gateway: &str, dir: &Path) -> Vec<String> {
     assert!(!blocks.is_empty(), "{document} shows no call");
     let work = dir.join(document.replace('/', "_"));
     std::fs::create_dir_all(&work).unwrap();
-    // What the examples upload: a scan of an ID card (a PDF by its bytes).
+    // What the examples upload: a scan of an ID card (a real PDF).
     std::fs::write(
         work.join("身份证.pdf"),
-        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+        bianmin_common::testfiles::pdf("ID card", 0, 1),
     )
     .unwrap();
     let log = work.join("stderr.log");

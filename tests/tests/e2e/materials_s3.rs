@@ -73,9 +73,7 @@ async fn materials_live_in_the_bucket() {
     assert_eq!(status, 201, "{app}");
     let app_id = app["id"].as_str().unwrap().to_string();
 
-    let pdf = "%PDF-1.4\n1 0 obj << /Title (身份证) >> endobj\n%%EOF\n"
-        .as_bytes()
-        .to_vec();
+    let pdf = bianmin_common::testfiles::pdf("身份证", 0, 1);
     let sha = hex_sha256(&pdf);
     let upload = || {
         http.post(format!(

@@ -50,13 +50,22 @@ pub async fn upload(
         || not_found().into(),
     )
     .await?;
-    status::take_material(target.status).map_err(ApiError::from)?;
+    // The input first, then the application's state: a bad file answers
+    // 400 whatever the application's status, a good one 409 when it is
+    // closed to materials.
     let item_code = r.item_code.trim();
     let item = domain::materials::checklist_item(&target.checklist, item_code)
         .map_err(|v| ApiError::Invalid(vec![v]))?;
-    let content_type = domain::materials::check(&r.content, state.material_max_bytes)
+    let file_name =
+        domain::materials::file_name(&r.file_name).map_err(|v| ApiError::Invalid(vec![v]))?;
+    // Decoding a large scan takes milliseconds of CPU: off the runtime's
+    // threads, so other requests keep moving.
+    let (content, max) = (r.content.clone(), state.material_max_bytes);
+    let content_type = tokio::task::spawn_blocking(move || domain::materials::check(&content, max))
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("checking a material: {e}")))?
         .map_err(|v| ApiError::Invalid(vec![v]))?;
-    let file_name = domain::materials::display_name(&r.file_name);
+    status::take_material(target.status).map_err(ApiError::from)?;
     let saved = materials::save(
         &state.pool,
         state.materials.as_ref(),
