@@ -23,6 +23,8 @@ pub mod partner {
     }
 }
 
+mod personal;
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("bianmin.events.v1");

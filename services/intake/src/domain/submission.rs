@@ -43,8 +43,8 @@ pub const MAX_NAME_CHARS: usize = 50;
 pub const MAX_REASON_CHARS: usize = 1000;
 pub const MAX_URGENT_REASON_CHARS: usize = 200;
 
-/// Raw input, as it arrives.
-#[derive(Debug, Clone, Default)]
+/// Raw input, as it arrives. Its `Debug` withholds the applicant.
+#[derive(Clone, Default)]
 pub struct Draft<'a> {
     pub center_id: &'a str,
     pub service_type: &'a str,
@@ -62,8 +62,9 @@ pub struct Draft<'a> {
     pub staff: Option<&'a str>,
 }
 
-/// Input that passed every rule, normalised.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Input that passed every rule, normalised. Its `Debug` withholds the
+/// applicant.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Valid {
     pub center_id: String,
     pub service_type: String,
@@ -80,6 +81,42 @@ pub struct Valid {
     pub departments: Vec<String>,
     /// Who received it, on a staff channel.
     pub received_by: Option<String>,
+}
+
+/// Name, ID number and phone never print: a `{:?}` of a submission in a
+/// log line, an error or a panic must not carry them.
+const WITHHELD: &str = "<withheld>";
+
+impl std::fmt::Debug for Draft<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draft")
+            .field("center_id", &self.center_id)
+            .field("service_type", &self.service_type)
+            .field("channel", &self.channel)
+            .field("name", &WITHHELD)
+            .field("id_number", &WITHHELD)
+            .field("phone", &WITHHELD)
+            .field("urgent", &self.urgent)
+            .field("departments", &self.departments)
+            .field("staff", &self.staff)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Valid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Valid")
+            .field("center_id", &self.center_id)
+            .field("service_type", &self.service_type)
+            .field("channel", &self.channel)
+            .field("name", &WITHHELD)
+            .field("id_number", &WITHHELD)
+            .field("phone", &WITHHELD)
+            .field("urgent", &self.urgent)
+            .field("departments", &self.departments)
+            .field("received_by", &self.received_by)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who received an application on `channel`, or why the caller may not
@@ -411,6 +448,23 @@ mod tests {
             departments: &[],
             staff: Some("c01-specialist"),
         }
+    }
+
+    #[test]
+    fn debug_withholds_the_applicant() {
+        let draft = good();
+        let valid = validate(&draft, today()).unwrap();
+        let printed = format!("{draft:?} {valid:?} {valid:#?}");
+        for secret in [
+            "张秀兰",
+            "11010519491231002X",
+            "1231002X",
+            "13812345678",
+            "5678",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("elderly-care-subsidy"), "{printed}");
     }
 
     #[test]
