@@ -4,6 +4,8 @@
 use prost::Message;
 use std::{env, fs, path::PathBuf};
 
+include!("bounds.rs");
+
 const REST_MESSAGE: &str = r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema), serde(default))]"#;
 const REST_ENUM: &str = r#"#[cfg_attr(feature = "rest", derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema))]"#;
 const REST_SKIP: &str = r#"#[cfg_attr(feature = "rest", serde(skip), schema(ignore))]"#;
@@ -25,10 +27,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     files.sort();
     // A directory is scanned whole: a new or changed file reruns this.
     println!("cargo:rerun-if-changed=bianmin");
+    println!("cargo:rerun-if-changed=bounds.rs");
     let fds = protox::compile(files, ["."])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("bianmin_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure()
+    // Each field's documented bound (bounds.rs).
+    let mut builder = tonic_prost_build::configure();
+    for (field, n) in MAX_LENGTH {
+        builder = builder.field_attribute(
+            field,
+            format!(r#"#[cfg_attr(feature = "rest", schema(max_length = {n}))]"#),
+        );
+    }
+    for (field, n) in MAX_ITEMS {
+        builder = builder.field_attribute(
+            field,
+            format!(r#"#[cfg_attr(feature = "rest", schema(max_items = {n}))]"#),
+        );
+    }
+    builder
         .build_client(true)
         .build_server(true)
         // The REST bodies are the services' own messages as JSON, documented

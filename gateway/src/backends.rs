@@ -209,4 +209,74 @@ mod document_tests {
         let name = schema.rsplit('/').next().unwrap();
         assert_eq!(doc["components"]["schemas"][name]["format"], "binary");
     }
+
+    #[test]
+    fn edge_answers_are_documented_on_every_operation() {
+        let doc: Value = serde_json::to_value(crate::document()).unwrap();
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for (method, op) in operations.as_object().unwrap() {
+                let responses = &op["responses"];
+                for status in ["429", "414"] {
+                    assert!(
+                        responses[status].is_object(),
+                        "{method} {path}: no {status}"
+                    );
+                }
+                assert!(
+                    responses["429"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: 429 without Retry-After"
+                );
+                if op.get("requestBody").is_some() {
+                    for status in ["400", "413"] {
+                        assert!(
+                            responses[status].is_object(),
+                            "{method} {path}: no {status}"
+                        );
+                    }
+                }
+            }
+        }
+        // A field's own bound where the service has one, the edge's elsewhere.
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Accept"]["properties"]["reason"]["maxLength"], 500);
+        assert_eq!(
+            schemas["RequestSupplement"]["properties"]["missing_items"]["maxItems"],
+            50
+        );
+        assert_eq!(schemas["Close"]["properties"]["results"]["maxLength"], 2000);
+        assert_eq!(
+            schemas["SubmitApplicationRequest"]["properties"]["reason"]["maxLength"],
+            crate::error::MAX_TEXT_CHARS
+        );
+        // Every string and list of every request body is bounded.
+        fn unbounded(v: &Value, at: &str, out: &mut Vec<String>) {
+            let ty = v["type"].as_str().unwrap_or_default();
+            if ty == "string"
+                && v["maxLength"].is_null()
+                && v["format"] != "binary"
+                && v["enum"].is_null()
+            {
+                out.push(at.to_string());
+            }
+            if ty == "array" && v["maxItems"].is_null() {
+                out.push(at.to_string());
+            }
+            if let Some(props) = v["properties"].as_object() {
+                for (k, p) in props {
+                    unbounded(p, &format!("{at}.{k}"), out);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        for name in [
+            "SubmitApplicationRequest",
+            "Accept",
+            "ServicePlan",
+            "Assign",
+            "Close",
+        ] {
+            unbounded(&schemas[name], name, &mut missing);
+        }
+        assert!(missing.is_empty(), "unbounded: {missing:?}");
+    }
 }

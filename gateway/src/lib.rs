@@ -188,7 +188,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     };
     let (_, mut document) = api(&layers, |r| r).split_for_parts();
     document.merge(probes().split_for_parts().1);
-    document
+    openapi::with_edge_answers(document)
 }
 
 /// Every route, with the layers of the whole API around them.
@@ -207,7 +207,7 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
     let (api, mut document) = api(&layers, guard).split_for_parts();
     let (probes, probes_document) = probes().split_for_parts();
     document.merge(probes_document);
-    let document = Arc::new(document);
+    let document = Arc::new(openapi::with_edge_answers(document));
     let api = api
         .route(
             "/api/v1/openapi.json",

@@ -25,6 +25,11 @@ pub mod partner {
 
 mod personal;
 
+/// The documented bounds of the fields callers send (`proto/bounds.rs`).
+pub mod bounds {
+    include!("../bounds.rs");
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("bianmin.events.v1");

@@ -294,6 +294,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_documented_bounds_are_the_enforced_ones() {
+        let text = |field: &str| -> usize {
+            match field {
+                "department" | "id" | "title" | "assignee" | "task_id" => ITEM_CHARS,
+                "content" | "schedule" | "result" | "results" | "problems" | "improvements" => {
+                    TEXT_CHARS
+                }
+                _ => REASON_CHARS,
+            }
+        };
+        let review = |(path, n): &(&str, usize)| {
+            path.strip_prefix(".bianmin.review.v1.")
+                .map(|p| (p.rsplit('.').next().unwrap().to_string(), *n))
+        };
+        let lengths: Vec<_> = bianmin_proto::bounds::MAX_LENGTH
+            .iter()
+            .filter_map(review)
+            .collect();
+        assert!(
+            lengths.len() >= 20,
+            "every text field of an action is documented"
+        );
+        for (field, n) in lengths {
+            assert_eq!(n, text(&field), "{field}");
+        }
+        for (field, n) in bianmin_proto::bounds::MAX_ITEMS.iter().filter_map(review) {
+            assert_eq!(n, ITEMS, "{field}");
+        }
+    }
+
     proptest! {
         // Any Unicode at all: an answer, never a panic, and a refusal names
         // the field.
