@@ -132,6 +132,24 @@ nats_server_bin() {
   command -v nats-server
 }
 
+# The OpenAPI-driven fuzzer the end-to-end tests run against the gateway
+# (schemathesis, pinned and hash-checked from PyPI) in its own venv.
+fuzz_bin() {
+  if [ -n "${BIANMIN_FUZZ_BIN:-}" ]; then echo "$BIANMIN_FUZZ_BIN"; return; fi
+  local venv="$TOOLS_DIR/fuzz-venv" stamp want
+  stamp="$venv/.requirements.sha256"
+  want="$(sha256sum < "$ROOT/deploy/fuzz/requirements.txt" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    python3 -m venv --clear "$venv" >&2 || { apt_install python3-venv; python3 -m venv --clear "$venv" >&2; }
+    say "installing the tests' API fuzzer (schemathesis) into deploy/.tools/fuzz-venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-input --require-hashes \
+      -r "$ROOT/deploy/fuzz/requirements.txt" >&2 || die "could not install the API fuzzer from PyPI"
+    echo "$want" > "$stamp"
+  fi
+  echo "$venv/bin/schemathesis"
+}
+
 # The S3-compatible server the end-to-end tests keep materials in (moto's
 # server mode, pinned and hash-checked from PyPI) in its own venv.
 s3_server_bin() {

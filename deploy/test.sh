@@ -11,6 +11,7 @@ export NATS_SERVER_BIN="$(nats_server_bin)"
 export BIANMIN_NATS_CONF="$(nats_config_for "$NATS_SERVER_BIN")"
 say "NATS for tests: $("$NATS_SERVER_BIN" --version)"
 export BIANMIN_S3_SERVER_BIN="$(s3_server_bin)"
+export BIANMIN_FUZZ_BIN="$(fuzz_bin)"
 
 # The end-to-end tests start these binaries as separate processes.
 cargo build --locked --workspace --bins

@@ -155,6 +155,40 @@ impl From<axum::extract::rejection::JsonRejection> for HttpError {
     }
 }
 
+/// A query string read into `T`, or a JSON 400 naming the parameter that
+/// is wrong (axum's own `Query` answers plain text, which no client of the
+/// document expects).
+pub struct AppQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for AppQuery<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, HttpError> {
+        let query = parts.uri.query().unwrap_or_default().as_bytes();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query));
+        serde_path_to_error::deserialize(deserializer)
+            .map(AppQuery)
+            .map_err(|e| {
+                let field = match e.path().to_string() {
+                    p if p == "." || p.is_empty() => "query".to_string(),
+                    p => p,
+                };
+                HttpError::invalid(
+                    &field,
+                    "query_parameter",
+                    format!("查询参数有误 (bad query parameter: {})", e.inner()),
+                )
+            })
+    }
+}
+
 /// A JSON body whose rejection is an [`HttpError`], and whose text holds no
 /// control character but tab and line breaks: a NUL would only fail later
 /// in a database, a terminal escape in a staff member's screen or log.

@@ -43,7 +43,8 @@ impl utoipa::Modify for BearerAuth {
 /// What the edge answers on any route, documented once for every
 /// operation so that none can forget them (and a generated client or a
 /// fuzzer knows them): `429` with `Retry-After` and `414` everywhere;
-/// `400` and `413` wherever a body is sent. And the edge's bounds
+/// `400` wherever a body or a parameter is read, `413` wherever a body
+/// may be sent. And the edge's bounds
 /// (`error::MAX_TEXT_CHARS`, `error::MAX_LIST_ITEMS`) on every string and
 /// list of a request body's schema that states no tighter bound of its
 /// own (`proto/bounds.rs`).
@@ -64,6 +65,10 @@ pub fn with_edge_answers(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                     continue;
                 };
                 let body = op.get("requestBody").cloned();
+                let has_parameters = op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|p| !p.is_empty());
                 let responses = op["responses"].as_object_mut().expect("responses");
                 let limited = responses.entry("429").or_insert_with(|| {
                     answer("请求过于频繁，请按 Retry-After 稍后再试 (rate limited; retry after Retry-After seconds)")
@@ -73,13 +78,21 @@ pub fn with_edge_answers(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                 responses
                     .entry("414")
                     .or_insert_with(|| answer("地址过长 (URI too long)"));
-                if let Some(body) = body {
+                // A body may be sent to any POST or PUT (an optional one
+                // is read when present), and query and path parameters are
+                // parsed too: each refusal is a 400 naming what was wrong.
+                let sends_body = matches!(method, "post" | "put" | "patch");
+                if sends_body || has_parameters || body.is_some() {
                     responses.entry("400").or_insert_with(|| {
                         answer("请求有误，error.details 列出字段与规则 (bad input; error.details names each field and rule)")
                     });
+                }
+                if sends_body || body.is_some() {
                     responses
                         .entry("413")
                         .or_insert_with(|| answer("请求体过大 (request body too large)"));
+                }
+                if let Some(body) = body {
                     collect_refs(&body, &mut body_schemas);
                 }
             }

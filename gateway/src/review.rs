@@ -6,10 +6,10 @@
 use crate::AppState;
 use crate::auth::Caller;
 use crate::backends::{Backend, RouteLayers, Routes};
-use crate::error::{ErrorBody, HttpError, OptionalJson};
+use crate::error::{AppQuery, ErrorBody, HttpError, OptionalJson};
 use crate::idempotency::IdempotencyKey;
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use bianmin_common::propagation::ClientContext;
@@ -58,7 +58,7 @@ pub struct QueueQuery {
 pub async fn list(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<QueueQuery>,
+    AppQuery(q): AppQuery<QueueQuery>,
 ) -> Result<Json<pb::ListReviewCasesResponse>, HttpError> {
     let message = pb::ListReviewCasesRequest {
         service_type: q.service_type,
@@ -116,7 +116,7 @@ pub struct MeasuresQuery {
 pub async fn measures(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Query(q): Query<MeasuresQuery>,
+    AppQuery(q): AppQuery<MeasuresQuery>,
 ) -> Result<Json<pb::ReviewMeasures>, HttpError> {
     let message = pb::GetReviewMeasuresRequest {
         center_id: q.center_id,

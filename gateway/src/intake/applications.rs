@@ -2,10 +2,10 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{AppJson, ErrorBody, HttpError};
+use crate::error::{AppJson, AppQuery, ErrorBody, HttpError};
 use crate::idempotency::IdempotencyKey;
 use axum::Json;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
@@ -111,7 +111,7 @@ pub async fn applicant_in_full(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<PurposeQuery>,
+    AppQuery(q): AppQuery<PurposeQuery>,
 ) -> Result<Json<ApplicantInFull>, HttpError> {
     let r = super::client(&state)
         .pii_get_applicant(state.grpc_request_as(
@@ -243,7 +243,7 @@ pub type PublicProgress = pb::PublicProgress;
 pub async fn public_progress(
     State(state): State<AppState>,
     Path(application_no): Path<String>,
-    Query(q): Query<PhoneQuery>,
+    AppQuery(q): AppQuery<PhoneQuery>,
 ) -> Result<Json<PublicProgress>, HttpError> {
     let p = super::client(&state)
         .public_get_progress(state.grpc_request(pb::PublicGetProgressRequest {

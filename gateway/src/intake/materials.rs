@@ -5,11 +5,11 @@
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ErrorBody, HttpError};
+use crate::error::{AppQuery, ErrorBody, HttpError};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bianmin_proto::intake::v1 as pb;
@@ -55,7 +55,7 @@ pub async fn upload(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    Query(q): Query<UploadQuery>,
+    AppQuery(q): AppQuery<UploadQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, HttpError> {
     let content = body.map_err(|rejection| {

@@ -1,9 +1,9 @@
 //! `/api/v1/calendar/add-working-days`: when an answer is due.
 
 use crate::AppState;
-use crate::error::{ErrorBody, HttpError};
+use crate::error::{AppQuery, ErrorBody, HttpError};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use bianmin_common::calendar::MAX_DAYS;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ pub struct DateAnswer {
     responses((status = 200, body = DateAnswer), (status = 400, body = ErrorBody)))]
 pub async fn add_working_days(
     State(state): State<AppState>,
-    Query(q): Query<AddWorkingDays>,
+    AppQuery(q): AppQuery<AddWorkingDays>,
 ) -> Result<Json<DateAnswer>, HttpError> {
     let from = q.from.unwrap_or_default();
     let from = NaiveDate::parse_from_str(from.trim(), "%Y-%m-%d").map_err(|_| {

@@ -11,6 +11,7 @@ mod catalog_materials;
 mod dead_letter;
 mod docs;
 mod faults;
+mod fuzz;
 mod gateway;
 mod lifecycle;
 mod materials_s3;
