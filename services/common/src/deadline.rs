@@ -30,7 +30,9 @@ pub async fn with_deadline<F: Future>(deadline: Instant, fut: F) -> F::Output {
 /// Parses a `grpc-timeout` header value: up to 8 digits and a unit
 /// (`H`, `M`, `S`, `m`, `u`, `n`).
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    if value.len() < 2 || value.len() > 9 {
+    // ASCII only (the header's grammar): splitting off the unit by bytes
+    // is then splitting by characters, whatever a caller sent.
+    if value.len() < 2 || value.len() > 9 || !value.is_ascii() {
         return None;
     }
     let (digits, unit) = value.split_at(value.len() - 1);

@@ -29,3 +29,6 @@ pub mod testfiles;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;
+
+#[cfg(test)]
+mod parser_props;

@@ -192,10 +192,12 @@ impl PiiKeys {
     }
 }
 
-/// `110105199001011234` -> `110105********1234`.
+/// `110105199001011234` -> `110105********1234`. Shorter than 14
+/// characters (no real ID number is) it is all stars: the first six and
+/// last four would leave too little hidden.
 pub fn mask_id_number(id: &str) -> String {
     let chars: Vec<char> = id.chars().collect();
-    if chars.len() < 10 {
+    if chars.len() < 14 {
         return "*".repeat(chars.len());
     }
     let head: String = chars[..6].iter().collect();
@@ -203,10 +205,11 @@ pub fn mask_id_number(id: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
 }
 
-/// `13812345678` -> `138****5678`.
+/// `13812345678` -> `138****5678`. Shorter than 11 characters it is all
+/// stars: the first three and last four would leave too little hidden.
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 7 {
+    if chars.len() < 11 {
         return "*".repeat(chars.len());
     }
     let head: String = chars[..3].iter().collect();
