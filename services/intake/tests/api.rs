@@ -85,6 +85,48 @@ async fn a_submission_is_stored_masked_once_per_key_and_announced() {
         .into_inner();
     assert!(again.replayed);
     assert_eq!(again.application.unwrap().id, application.id);
+    // The application moves on (a material arrives); a retry still answers
+    // what the first call answered, not the application as it now is.
+    client
+        .materials_upload(as_caller(
+            &specialist,
+            pb::MaterialsUploadRequest {
+                application_id: application.id.clone(),
+                item_code: "id_card".into(),
+                file_name: "身份证.pdf".into(),
+                content: bianmin_common::testfiles::pdf("ID card", 1, 1).into(),
+            },
+        ))
+        .await
+        .unwrap();
+    let later = client
+        .submit_application(as_caller(&specialist, submission("api-1", "独居老人")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(later.replayed);
+    let later = later.application.unwrap();
+    assert_eq!(
+        (
+            later.status.as_str(),
+            later.timeline.len(),
+            later.materials.len()
+        ),
+        ("submitted", application.timeline.len(), 0)
+    );
+    assert_eq!(
+        later
+            .checklist
+            .iter()
+            .map(|c| c.satisfied)
+            .collect::<Vec<_>>(),
+        application
+            .checklist
+            .iter()
+            .map(|c| c.satisfied)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(later.application_no, application.application_no);
     // The same key with another body is a conflict, not a second record.
     let other = client
         .submit_application(as_caller(&specialist, submission("api-1", "另一事由")))

@@ -60,10 +60,10 @@ pub async fn submit(
         .await
         .map_err(ApiError::from)?;
     // A new application is answered from what was written; a replay
-    // reads the stored one.
+    // answers the same, read back from the stored one.
     let application = match submitted.first {
         Some(first) => convert::first_view(first),
-        None => reread(state, submitted.id).await?,
+        None => convert::as_first_answered(reread(state, submitted.id).await?),
     };
     exchange
         .record_submitted(state, &caller, &application, submitted.replayed)

@@ -314,6 +314,56 @@ pub fn first_view(f: FirstView) -> pb::Application {
     }
 }
 
+/// The answer a submission first gave, from the application as it is now:
+/// what `first_view` answered then (submitted, its first timeline entry,
+/// no review, no materials), so that a retry under the same key answers
+/// exactly the first answer, however far the application has moved on.
+pub fn as_first_answered(mut a: pb::Application) -> pb::Application {
+    a.status = Status::Submitted.as_str().into();
+    a.timeline.truncate(1);
+    a.review = None;
+    a.missing_items.clear();
+    a.supplement_reason.clear();
+    a.materials.clear();
+    for item in &mut a.checklist {
+        item.satisfied = false;
+    }
+    a
+}
+
+#[cfg(test)]
+mod first_answer_tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_answers_what_the_submission_first_answered() {
+        let first = pb::Application {
+            id: "a".into(),
+            status: "submitted".into(),
+            timeline: vec![pb::TimelineEntry {
+                kind: "submitted".into(),
+                ..Default::default()
+            }],
+            checklist: vec![pb::MaterialsChecklistStatus {
+                code: "id_card".into(),
+                satisfied: false,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let mut now = first.clone();
+        now.status = "in_review".into();
+        now.timeline.push(pb::TimelineEntry {
+            kind: "review".into(),
+            ..Default::default()
+        });
+        now.review = Some(Default::default());
+        now.materials.push(Default::default());
+        now.checklist[0].satisfied = true;
+        assert_eq!(as_first_answered(now), first);
+    }
+}
+
 #[cfg(test)]
 mod partner_view_tests {
     use super::*;
