@@ -206,3 +206,30 @@ ensure_auth_key() {
   fi
   echo "$file"
 }
+
+# promtool, which checks and unit-tests the alert rules offline
+# (deploy/k8s/rules.sh): from Debian's prometheus package when missing.
+# The package's postinst may start the Prometheus daemon; nothing here
+# wants one running (it would listen on 9090 and scrape nothing), so it is
+# stopped again and left disabled.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  say "installing promtool (Debian's prometheus package) for the alert rule tests"
+  apt_install prometheus
+  stop_prometheus_daemon
+  command -v promtool >/dev/null 2>&1 || die "the prometheus package installed no promtool"
+}
+
+stop_prometheus_daemon() {
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/prometheus ]; then
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
+  # Without an init system the postinst may have started it directly.
+  local pid
+  for pid in $(pgrep -x prometheus 2>/dev/null); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/prometheus ] && as_root kill "$pid" 2>/dev/null || true
+  done
+}
