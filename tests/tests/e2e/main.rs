@@ -13,6 +13,7 @@ mod docs;
 mod faults;
 mod gateway;
 mod lifecycle;
+mod metrics;
 mod materials_s3;
 mod partner;
 mod spine;
