@@ -55,6 +55,25 @@ load_local_env() {
   done < "$file"
 }
 
+# Each program's metrics listen on its API port plus this (METRICS_ADDR;
+# bianmin_common::metrics::ADMIN_PORT_OFFSET): gateway 9080, intake 51061, ...
+METRICS_PORT_OFFSET=1000
+
+# Stops when an admin port (API port + METRICS_PORT_OFFSET) would land on an
+# API port of deploy/services.txt, the gateway's or the partner edge's, or
+# two admin ports coincide. Needs load_backend_services first.
+check_metrics_ports() {
+  local api=("${BACKEND_PORTS[@]}" "${1:-8080}" 50443) p a seen=" "
+  for p in "${api[@]}"; do
+    a=$((p + METRICS_PORT_OFFSET))
+    for q in "${api[@]}"; do
+      [ "$a" = "$q" ] && die "the metrics port of API port $p ($a) is another API port; change deploy/services.txt"
+    done
+    [[ "$seen" == *" $a "* ]] && die "two metrics ports are $a; change deploy/services.txt"
+    seen+="$a "
+  done
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }

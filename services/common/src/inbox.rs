@@ -188,7 +188,21 @@ fn received(subscription: &Subscription, message: jetstream::Message) -> jetstre
 /// `bianmin_consumer_pending_messages` (in the stream, not yet delivered
 /// to it: the lag) and `bianmin_consumer_ack_pending_messages` (delivered,
 /// not yet acknowledged).
+///
+/// Also writes the consumer's counters at 0, so that each series exists
+/// from the start: Prometheus' `increase()` sees the first dead letter as
+/// a rise from 0 (a series born at 1 would show no increase, and the
+/// dead-letter alert would miss it).
 pub fn watch_lag(js: &jetstream::Context, subscription: &Subscription) {
+    for name in [
+        "bianmin_consumer_events_applied_total",
+        "bianmin_consumer_duplicates_total",
+        "bianmin_consumer_redeliveries_total",
+        "bianmin_consumer_handler_failures_total",
+        "bianmin_consumer_dead_letters_total",
+    ] {
+        metrics::counter!(name, "consumer" => subscription.consumer).increment(0);
+    }
     let (js, subscription) = (js.clone(), subscription.clone());
     crate::metrics::on_scrape("consumer_lag", move || {
         let (js, subscription) = (js.clone(), subscription.clone());

@@ -273,6 +273,9 @@ pub async fn mark_for_republish(pool: &PgPool, from_seq: i64, to_seq: i64) -> sq
 /// index on unpublished rows, so it stays cheap however long the
 /// published history is.
 pub fn watch_backlog(pool: &PgPool) {
+    // Present from the start at 0 (see inbox::watch_lag for why).
+    metrics::counter!("bianmin_outbox_published_events_total").increment(0);
+    metrics::counter!("bianmin_outbox_publish_failures_total").increment(0);
     let pool = pool.clone();
     crate::metrics::on_scrape("outbox", move || {
         let pool = pool.clone();
