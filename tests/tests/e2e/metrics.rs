@@ -141,6 +141,18 @@ async fn a_submission_moves_the_request_outbox_and_consumer_figures() {
         intake.text
     );
     assert!(intake.sum("bianmin_db_pool_max_connections", &[]) >= 1.0, "{}", intake.text);
+    // The alert rules' latency objectives read the 500 ms bucket by its
+    // label as the exporter writes it: `le="0.5"`.
+    for (scrape, name) in [
+        (&intake, "bianmin_grpc_server_request_duration_seconds_bucket"),
+        (&gateway, "bianmin_http_request_duration_seconds_bucket"),
+    ] {
+        assert!(
+            scrape.samples.iter().any(|(n, l, _)| n == name && l.get("le").map(String::as_str) == Some("0.5")),
+            "no {name} with le=\"0.5\":\n{}",
+            scrape.text
+        );
+    }
 
     // Review applied it (and its case's timers are armed); intake applied
     // review's answer in turn.
