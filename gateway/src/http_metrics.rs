@@ -30,7 +30,11 @@ pub async fn track(mut request: Request, next: Next) -> Response {
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let route = slot.0.get().cloned().unwrap_or_else(|| UNMATCHED.to_string());
+    let route = slot
+        .0
+        .get()
+        .cloned()
+        .unwrap_or_else(|| UNMATCHED.to_string());
     let status = response.status().as_u16().to_string();
     metrics::counter!("bianmin_http_requests_total",
         "method" => method, "route" => route.clone(), "status" => status)

@@ -77,9 +77,16 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = bianmin_common::shutdown::on_signal();
     if let Ok(Some(partner)) = &settings.partner {
         bianmin_common::metrics::certificates::register("partner_edge", partner.tls_cert.clone());
-        bianmin_common::metrics::certificates::register("partner_client_ca", partner.client_ca.clone());
+        bianmin_common::metrics::certificates::register(
+            "partner_client_ca",
+            partner.client_ca.clone(),
+        );
     }
-    bianmin_common::metrics::start("gateway", settings.metrics_addr.as_deref(), shutdown.clone())
-        .await?;
+    bianmin_common::metrics::start(
+        "gateway",
+        settings.metrics_addr.as_deref(),
+        shutdown.clone(),
+    )
+    .await?;
     bianmin_gateway::run(settings, listener, shutdown).await
 }

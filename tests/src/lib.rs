@@ -382,7 +382,10 @@ impl Cluster {
             .collect();
         let mut gateway_env: Vec<(&str, String)> = vec![
             ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
-            ("METRICS_ADDR", format!("127.0.0.1:{}", metrics_ports["gateway"])),
+            (
+                "METRICS_ADDR",
+                format!("127.0.0.1:{}", metrics_ports["gateway"]),
+            ),
             ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
             (
                 "AUTH_USERS_FILE",
@@ -643,8 +646,15 @@ impl Cluster {
             .metrics
             .get(name)
             .ok_or_else(|| anyhow::anyhow!("no metrics URL for {name}"))?;
-        let response = bianmin_common::http_client::client().get(url).send().await?;
-        anyhow::ensure!(response.status().is_success(), "{url}: {}", response.status());
+        let response = bianmin_common::http_client::client()
+            .get(url)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
         Ok(Scrape::parse(&response.text().await?))
     }
 
@@ -750,7 +760,10 @@ impl Scrape {
         self.samples
             .iter()
             .filter(|(n, l, _)| {
-                n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
             })
             .map(|(_, _, v)| v)
             .sum()

@@ -43,38 +43,166 @@ pub const LATE_AFTER: Duration = Duration::from_secs(60);
 /// help. One list, so the help text is written once and a test can check
 /// names against the conventions (and the alert rules against the names).
 pub const NAMES: &[(&str, Kind, &str)] = &[
-    ("bianmin_build_info", Kind::Gauge, "Always 1; the service and its version as labels."),
-    ("bianmin_ready", Kind::Gauge, "1 while the service reports SERVING, 0 while starting or stopping."),
-    ("bianmin_grpc_server_requests_total", Kind::Counter, "gRPC calls served, by method and status code."),
-    ("bianmin_grpc_server_request_duration_seconds", Kind::Histogram, "Time to answer a gRPC call, by method."),
-    ("bianmin_http_requests_total", Kind::Counter, "HTTP requests served by the gateway, by method, route template and status."),
-    ("bianmin_http_request_duration_seconds", Kind::Histogram, "Time to answer an HTTP request, by method and route template."),
-    ("bianmin_outbox_unpublished_events", Kind::Gauge, "Outbox rows committed and not yet published."),
-    ("bianmin_outbox_oldest_unpublished_age_seconds", Kind::Gauge, "Age of the oldest unpublished outbox row (0 when none)."),
-    ("bianmin_outbox_published_events_total", Kind::Counter, "Events the relay published and JetStream acknowledged."),
-    ("bianmin_outbox_publish_failures_total", Kind::Counter, "Events the relay sent that were not acknowledged (retried)."),
-    ("bianmin_consumer_events_applied_total", Kind::Counter, "Events a consumer applied, by consumer."),
-    ("bianmin_consumer_duplicates_total", Kind::Counter, "Events a consumer had applied before and skipped, by consumer."),
-    ("bianmin_consumer_redeliveries_total", Kind::Counter, "Messages delivered again (not the first delivery), by consumer."),
-    ("bianmin_consumer_handler_failures_total", Kind::Counter, "Handler failures that will be retried, by consumer."),
-    ("bianmin_consumer_dead_letters_total", Kind::Counter, "Messages moved to the dead-letter stream, by consumer."),
-    ("bianmin_consumer_pending_messages", Kind::Gauge, "Messages in the stream the consumer has not been delivered yet, by consumer."),
-    ("bianmin_consumer_ack_pending_messages", Kind::Gauge, "Messages delivered and not yet acknowledged, by consumer."),
-    ("bianmin_notifications_pending", Kind::Gauge, "Notifications recorded and not yet sent."),
-    ("bianmin_notifications_sent_total", Kind::Counter, "Notifications handed to the sender, by channel."),
-    ("bianmin_notifications_failed_total", Kind::Counter, "Notification sends that failed (retried), by channel."),
-    ("bianmin_db_pool_connections", Kind::Gauge, "Database pool connections, by state (idle, in_use)."),
-    ("bianmin_db_pool_max_connections", Kind::Gauge, "The database pool's size limit."),
-    ("bianmin_db_ping_duration_seconds", Kind::Gauge, "Time of a trivial query through the pool at the last scrape."),
-    ("bianmin_certificate_expiry_timestamp_seconds", Kind::Gauge, "When a configured TLS certificate stops being valid (Unix time), by certificate."),
-    ("bianmin_scrape_collector_errors_total", Kind::Counter, "Scrape-time readings that failed (the figure kept its last value), by collector."),
-    ("bianmin_timers_pending", Kind::Gauge, "Durable timers armed and not fired, by kind."),
-    ("bianmin_timers_overdue", Kind::Gauge, "Pending timers whose time passed more than a minute ago, by kind."),
-    ("bianmin_timers_fired_total", Kind::Counter, "Durable timers fired, by kind."),
-    ("bianmin_timers_late_total", Kind::Counter, "Timers that fired more than a minute after their time, by kind."),
-    ("bianmin_timer_lateness_seconds", Kind::Histogram, "How long after its time a timer fired."),
-    ("bianmin_deadlines_warned_total", Kind::Counter, "Deadline warnings raised, by clock and center."),
-    ("bianmin_deadlines_breached_total", Kind::Counter, "Deadlines breached, by clock and center."),
+    (
+        "bianmin_build_info",
+        Kind::Gauge,
+        "Always 1; the service and its version as labels.",
+    ),
+    (
+        "bianmin_ready",
+        Kind::Gauge,
+        "1 while the service reports SERVING, 0 while starting or stopping.",
+    ),
+    (
+        "bianmin_grpc_server_requests_total",
+        Kind::Counter,
+        "gRPC calls served, by method and status code.",
+    ),
+    (
+        "bianmin_grpc_server_request_duration_seconds",
+        Kind::Histogram,
+        "Time to answer a gRPC call, by method.",
+    ),
+    (
+        "bianmin_http_requests_total",
+        Kind::Counter,
+        "HTTP requests served by the gateway, by method, route template and status.",
+    ),
+    (
+        "bianmin_http_request_duration_seconds",
+        Kind::Histogram,
+        "Time to answer an HTTP request, by method and route template.",
+    ),
+    (
+        "bianmin_outbox_unpublished_events",
+        Kind::Gauge,
+        "Outbox rows committed and not yet published.",
+    ),
+    (
+        "bianmin_outbox_oldest_unpublished_age_seconds",
+        Kind::Gauge,
+        "Age of the oldest unpublished outbox row (0 when none).",
+    ),
+    (
+        "bianmin_outbox_published_events_total",
+        Kind::Counter,
+        "Events the relay published and JetStream acknowledged.",
+    ),
+    (
+        "bianmin_outbox_publish_failures_total",
+        Kind::Counter,
+        "Events the relay sent that were not acknowledged (retried).",
+    ),
+    (
+        "bianmin_consumer_events_applied_total",
+        Kind::Counter,
+        "Events a consumer applied, by consumer.",
+    ),
+    (
+        "bianmin_consumer_duplicates_total",
+        Kind::Counter,
+        "Events a consumer had applied before and skipped, by consumer.",
+    ),
+    (
+        "bianmin_consumer_redeliveries_total",
+        Kind::Counter,
+        "Messages delivered again (not the first delivery), by consumer.",
+    ),
+    (
+        "bianmin_consumer_handler_failures_total",
+        Kind::Counter,
+        "Handler failures that will be retried, by consumer.",
+    ),
+    (
+        "bianmin_consumer_dead_letters_total",
+        Kind::Counter,
+        "Messages moved to the dead-letter stream, by consumer.",
+    ),
+    (
+        "bianmin_consumer_pending_messages",
+        Kind::Gauge,
+        "Messages in the stream the consumer has not been delivered yet, by consumer.",
+    ),
+    (
+        "bianmin_consumer_ack_pending_messages",
+        Kind::Gauge,
+        "Messages delivered and not yet acknowledged, by consumer.",
+    ),
+    (
+        "bianmin_notifications_pending",
+        Kind::Gauge,
+        "Notifications recorded and not yet sent.",
+    ),
+    (
+        "bianmin_notifications_sent_total",
+        Kind::Counter,
+        "Notifications handed to the sender, by channel.",
+    ),
+    (
+        "bianmin_notifications_failed_total",
+        Kind::Counter,
+        "Notification sends that failed (retried), by channel.",
+    ),
+    (
+        "bianmin_db_pool_connections",
+        Kind::Gauge,
+        "Database pool connections, by state (idle, in_use).",
+    ),
+    (
+        "bianmin_db_pool_max_connections",
+        Kind::Gauge,
+        "The database pool's size limit.",
+    ),
+    (
+        "bianmin_db_ping_duration_seconds",
+        Kind::Gauge,
+        "Time of a trivial query through the pool at the last scrape.",
+    ),
+    (
+        "bianmin_certificate_expiry_timestamp_seconds",
+        Kind::Gauge,
+        "When a configured TLS certificate stops being valid (Unix time), by certificate.",
+    ),
+    (
+        "bianmin_scrape_collector_errors_total",
+        Kind::Counter,
+        "Scrape-time readings that failed (the figure kept its last value), by collector.",
+    ),
+    (
+        "bianmin_timers_pending",
+        Kind::Gauge,
+        "Durable timers armed and not fired, by kind.",
+    ),
+    (
+        "bianmin_timers_overdue",
+        Kind::Gauge,
+        "Pending timers whose time passed more than a minute ago, by kind.",
+    ),
+    (
+        "bianmin_timers_fired_total",
+        Kind::Counter,
+        "Durable timers fired, by kind.",
+    ),
+    (
+        "bianmin_timers_late_total",
+        Kind::Counter,
+        "Timers that fired more than a minute after their time, by kind.",
+    ),
+    (
+        "bianmin_timer_lateness_seconds",
+        Kind::Histogram,
+        "How long after its time a timer fired.",
+    ),
+    (
+        "bianmin_deadlines_warned_total",
+        Kind::Counter,
+        "Deadline warnings raised, by clock and center.",
+    ),
+    (
+        "bianmin_deadlines_breached_total",
+        Kind::Counter,
+        "Deadlines breached, by clock and center.",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,10 +279,9 @@ pub async fn render() -> String {
         let collectors = COLLECTORS.lock().unwrap_or_else(|e| e.into_inner());
         collectors.iter().map(|(name, c)| (*name, c())).collect()
     };
-    let results = futures::future::join_all(
-        runs.into_iter()
-            .map(|(name, run)| async move { (name, tokio::time::timeout(COLLECT_TIMEOUT, run).await) }),
-    )
+    let results = futures::future::join_all(runs.into_iter().map(|(name, run)| async move {
+        (name, tokio::time::timeout(COLLECT_TIMEOUT, run).await)
+    }))
     .await;
     for (name, result) in results {
         let error = match result {
@@ -163,7 +290,8 @@ pub async fn render() -> String {
             Err(_) => "timed out".to_string(),
         };
         tracing::debug!(collector = name, error = %error, "metrics collector failed");
-        metrics::counter!("bianmin_scrape_collector_errors_total", "collector" => name).increment(1);
+        metrics::counter!("bianmin_scrape_collector_errors_total", "collector" => name)
+            .increment(1);
     }
     handle.render()
 }
@@ -196,7 +324,10 @@ pub async fn serve(addr: &str, shutdown: CancellationToken) -> anyhow::Result<()
         "/metrics",
         axum::routing::get(|| async {
             (
-                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                [(
+                    http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
                 render().await,
             )
         }),
@@ -404,9 +535,8 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>,
-    >;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
 
     fn poll_ready(
         &mut self,
@@ -475,7 +605,8 @@ mod tests {
             assert!(name.starts_with("bianmin_"), "{name}");
             assert!(!help.is_empty(), "{name}");
             assert!(
-                name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{name}"
             );
             match kind {
@@ -501,7 +632,10 @@ mod tests {
             grpc_method_label("/bianmin.review.v1.ReviewService/GetReviewCase"),
             "/bianmin.review.v1.ReviewService/GetReviewCase"
         );
-        assert_eq!(grpc_method_label("/bianmin.review.v1.ReviewService/Nope"), "other");
+        assert_eq!(
+            grpc_method_label("/bianmin.review.v1.ReviewService/Nope"),
+            "other"
+        );
         assert_eq!(grpc_method_label("/x/y"), "other");
         assert_eq!(
             grpc_method_label("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
@@ -521,20 +655,19 @@ mod tests {
     fn the_default_admin_port_is_the_api_port_plus_1000() {
         assert_eq!(default_addr(50061), "127.0.0.1:51061");
         assert_eq!(default_addr(8080), "127.0.0.1:9080");
-        let mut env = crate::config::Env::from_map(
-            [("METRICS_ADDR".to_string(), "off".to_string())].into(),
-        );
+        let mut env =
+            crate::config::Env::from_map([("METRICS_ADDR".to_string(), "off".to_string())].into());
         assert_eq!(admin_addr(&mut env, 50061), None);
         let mut env = crate::config::Env::from_map(Default::default());
-        assert_eq!(admin_addr(&mut env, 50062).as_deref(), Some("127.0.0.1:51062"));
+        assert_eq!(
+            admin_addr(&mut env, 50062).as_deref(),
+            Some("127.0.0.1:51062")
+        );
     }
 
     #[test]
     fn a_bundle_expires_with_its_first_certificate() {
-        let (soon, later) = (
-            cert_until(2030, 1, 1),
-            cert_until(2031, 6, 1),
-        );
+        let (soon, later) = (cert_until(2030, 1, 1), cert_until(2031, 6, 1));
         let bundle = format!("{later}{soon}");
         let at = certificates::not_after(bundle.as_bytes()).unwrap();
         assert_eq!(at, 1_893_456_000, "2030-01-01T00:00:00Z");

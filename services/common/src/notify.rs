@@ -319,11 +319,16 @@ pub async fn dispatch(
 /// The channel as a label: one of the known channels, else `other` (the
 /// column is text; a label set must stay bounded whatever it holds).
 fn channel_label(channel: &str) -> &'static str {
-    [Channel::Sms, Channel::Email, Channel::Wechat, Channel::Console]
-        .into_iter()
-        .map(Channel::as_str)
-        .find(|c| *c == channel)
-        .unwrap_or("other")
+    [
+        Channel::Sms,
+        Channel::Email,
+        Channel::Wechat,
+        Channel::Console,
+    ]
+    .into_iter()
+    .map(Channel::as_str)
+    .find(|c| *c == channel)
+    .unwrap_or("other")
 }
 
 /// `bianmin_notifications_pending`, read at each scrape: recorded and not

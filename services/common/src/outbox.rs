@@ -240,7 +240,8 @@ impl Relay {
         tx.commit().await?;
         // Counted once the rows say so: a publish whose stamp did not
         // commit is published again (and dropped by JetStream's window).
-        metrics::counter!("bianmin_outbox_published_events_total").increment(published.len() as u64);
+        metrics::counter!("bianmin_outbox_published_events_total")
+            .increment(published.len() as u64);
         metrics::counter!("bianmin_outbox_publish_failures_total").increment(failed.len() as u64);
         match first_error {
             Some(e) => anyhow::bail!(

@@ -32,7 +32,11 @@ pub fn center_label(center: &str) -> String {
         && center
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-');
-    if code { center.to_string() } else { "other".to_string() }
+    if code {
+        center.to_string()
+    } else {
+        "other".to_string()
+    }
 }
 
 /// A timer fired at `now`: counted by kind, its lateness observed, and
@@ -80,8 +84,10 @@ pub fn watch_timers(pool: &PgPool, deadlines: &Deadlines) {
                 let (pending, overdue) = row.map_or((0, 0), |r| {
                     (r.get::<i64, _>("pending"), r.get::<i64, _>("overdue"))
                 });
-                ::metrics::gauge!("bianmin_timers_pending", "kind" => kind.as_str()).set(pending as f64);
-                ::metrics::gauge!("bianmin_timers_overdue", "kind" => kind.as_str()).set(overdue as f64);
+                ::metrics::gauge!("bianmin_timers_pending", "kind" => kind.as_str())
+                    .set(pending as f64);
+                ::metrics::gauge!("bianmin_timers_overdue", "kind" => kind.as_str())
+                    .set(overdue as f64);
             }
             Ok(())
         })

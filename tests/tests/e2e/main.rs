@@ -13,7 +13,7 @@ mod docs;
 mod faults;
 mod gateway;
 mod lifecycle;
-mod metrics;
 mod materials_s3;
+mod metrics;
 mod partner;
 mod spine;

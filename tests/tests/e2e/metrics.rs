@@ -50,7 +50,12 @@ async fn a_submission_moves_the_request_outbox_and_consumer_figures() {
             "{name}:\n{}",
             scrape.text
         );
-        assert_eq!(scrape.sum("bianmin_ready", &[]), 1.0, "{name}:\n{}", scrape.text);
+        assert_eq!(
+            scrape.sum("bianmin_ready", &[]),
+            1.0,
+            "{name}:\n{}",
+            scrape.text
+        );
     }
     let before = (
         cluster.scrape("gateway").await.unwrap(),
@@ -60,15 +65,25 @@ async fn a_submission_moves_the_request_outbox_and_consumer_figures() {
     let posted = |s: &Scrape| {
         s.sum(
             "bianmin_http_requests_total",
-            &[("method", "POST"), ("route", "/api/v1/applications"), ("status", "201")],
+            &[
+                ("method", "POST"),
+                ("route", "/api/v1/applications"),
+                ("status", "201"),
+            ],
         )
     };
     let submitted = |s: &Scrape| {
-        s.sum("bianmin_grpc_server_requests_total", &[("method", SUBMIT), ("code", "OK")])
+        s.sum(
+            "bianmin_grpc_server_requests_total",
+            &[("method", SUBMIT), ("code", "OK")],
+        )
     };
     let published = |s: &Scrape| s.sum("bianmin_outbox_published_events_total", &[]);
     let applied = |s: &Scrape, consumer: &str| {
-        s.sum("bianmin_consumer_events_applied_total", &[("consumer", consumer)])
+        s.sum(
+            "bianmin_consumer_events_applied_total",
+            &[("consumer", consumer)],
+        )
     };
 
     let http = cluster.client_as("c01-specialist").await;
@@ -135,20 +150,32 @@ async fn a_submission_moves_the_request_outbox_and_consumer_figures() {
     })
     .await;
     assert!(
-        intake.sum("bianmin_grpc_server_request_duration_seconds_count", &[("method", SUBMIT)])
-            >= 1.0,
+        intake.sum(
+            "bianmin_grpc_server_request_duration_seconds_count",
+            &[("method", SUBMIT)]
+        ) >= 1.0,
         "{}",
         intake.text
     );
-    assert!(intake.sum("bianmin_db_pool_max_connections", &[]) >= 1.0, "{}", intake.text);
+    assert!(
+        intake.sum("bianmin_db_pool_max_connections", &[]) >= 1.0,
+        "{}",
+        intake.text
+    );
     // The alert rules' latency objectives read the 500 ms bucket by its
     // label as the exporter writes it: `le="0.5"`.
     for (scrape, name) in [
-        (&intake, "bianmin_grpc_server_request_duration_seconds_bucket"),
+        (
+            &intake,
+            "bianmin_grpc_server_request_duration_seconds_bucket",
+        ),
         (&gateway, "bianmin_http_request_duration_seconds_bucket"),
     ] {
         assert!(
-            scrape.samples.iter().any(|(n, l, _)| n == name && l.get("le").map(String::as_str) == Some("0.5")),
+            scrape
+                .samples
+                .iter()
+                .any(|(n, l, _)| n == name && l.get("le").map(String::as_str) == Some("0.5")),
             "no {name} with le=\"0.5\":\n{}",
             scrape.text
         );
@@ -158,19 +185,36 @@ async fn a_submission_moves_the_request_outbox_and_consumer_figures() {
     // review's answer in turn.
     let review = scrape_until(&cluster, "review", "the event applied", |s| {
         applied(s, REVIEW_CONSUMER) == applied(&before.2, REVIEW_CONSUMER) + 1.0
-            && s.sum("bianmin_consumer_pending_messages", &[("consumer", REVIEW_CONSUMER)]) == 0.0
+            && s.sum(
+                "bianmin_consumer_pending_messages",
+                &[("consumer", REVIEW_CONSUMER)],
+            ) == 0.0
             && s.sum("bianmin_timers_pending", &[]) >= 2.0
     })
     .await;
-    assert!(published(&review) >= 1.0, "review published its case:\n{}", review.text);
+    assert!(
+        published(&review) >= 1.0,
+        "review published its case:\n{}",
+        review.text
+    );
     scrape_until(&cluster, "intake", "review's answer applied", |s| {
         applied(s, INTAKE_CONSUMER) > applied(&before.1, INTAKE_CONSUMER)
     })
     .await;
 
     // Nothing personal, no id: not the application's, not the applicant's.
-    for (name, scrape) in [("gateway", &gateway), ("intake", &intake), ("review", &review)] {
-        for secret in [app.as_str(), id.as_str(), "周海燕", "13911112222", "no-such-thing"] {
+    for (name, scrape) in [
+        ("gateway", &gateway),
+        ("intake", &intake),
+        ("review", &review),
+    ] {
+        for secret in [
+            app.as_str(),
+            id.as_str(),
+            "周海燕",
+            "13911112222",
+            "no-such-thing",
+        ] {
             assert!(!scrape.text.contains(secret), "{name} exposes {secret}");
         }
     }
@@ -183,15 +227,21 @@ async fn a_poison_message_moves_the_dead_letter_counter() {
         .await
         .expect("cluster starts");
     let dead = |s: &Scrape| {
-        s.sum("bianmin_consumer_dead_letters_total", &[("consumer", REVIEW_CONSUMER)])
+        s.sum(
+            "bianmin_consumer_dead_letters_total",
+            &[("consumer", REVIEW_CONSUMER)],
+        )
     };
     // The counter is there at 0 before any dead letter, so the alert's
     // increase() sees the first one.
     let before = cluster.scrape("review").await.unwrap();
     assert!(
-        before.samples.iter().any(|(n, l, v)| n == "bianmin_consumer_dead_letters_total"
-            && l.get("consumer").map(String::as_str) == Some(REVIEW_CONSUMER)
-            && *v == 0.0),
+        before
+            .samples
+            .iter()
+            .any(|(n, l, v)| n == "bianmin_consumer_dead_letters_total"
+                && l.get("consumer").map(String::as_str) == Some(REVIEW_CONSUMER)
+                && *v == 0.0),
         "{}",
         before.text
     );
@@ -213,9 +263,15 @@ async fn a_poison_message_moves_the_dead_letter_counter() {
     .await
     .unwrap();
 
-    let review = scrape_until(&cluster, "review", "the poison dead-lettered", |s| dead(s) == 1.0).await;
+    let review = scrape_until(&cluster, "review", "the poison dead-lettered", |s| {
+        dead(s) == 1.0
+    })
+    .await;
     assert_eq!(
-        review.sum("bianmin_consumer_events_applied_total", &[("consumer", REVIEW_CONSUMER)]),
+        review.sum(
+            "bianmin_consumer_events_applied_total",
+            &[("consumer", REVIEW_CONSUMER)]
+        ),
         0.0
     );
     assert!(!review.text.contains(&poison_id), "an event id in a label");
@@ -252,5 +308,9 @@ fn local_admin_ports_never_collide_with_api_ports() {
     let mut unique = admin.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!(unique.len(), admin.len(), "two admin ports coincide: {admin:?}");
+    assert_eq!(
+        unique.len(),
+        admin.len(),
+        "two admin ports coincide: {admin:?}"
+    );
 }
