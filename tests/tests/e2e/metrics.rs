@@ -314,3 +314,76 @@ fn local_admin_ports_never_collide_with_api_ports() {
         "two admin ports coincide: {admin:?}"
     );
 }
+
+/// Deadlines reached move review's timer and deadline figures, labelled by
+/// clock and center (never by case).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_reached_move_the_timer_and_deadline_figures() {
+    let mut cluster = Cluster::start(Options { otlp: false })
+        .await
+        .expect("cluster starts");
+    let http = cluster.client_as("c01-specialist").await;
+    let id = id_number("110105", NaiveDate::from_ymd_opt(1975, 8, 1).unwrap(), 23);
+    let created: serde_json::Value = http
+        .post(format!("{}/api/v1/applications", cluster.gateway))
+        .json(&json!({"center_id": "C01", "service_type": "medical-aid", "channel": "window",
+            "applicant": {"name": "王立平", "id_number": id, "phone": "13622223333"}, "reason": "医疗救助"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let app = created["id"].as_str().unwrap().to_string();
+    // The case and its two timers (a warning and a breach) are armed.
+    let before = scrape_until(&cluster, "review", "the timers armed", |s| {
+        s.sum("bianmin_timers_pending", &[]) == 2.0
+    })
+    .await;
+    assert_eq!(before.sum("bianmin_deadlines_breached_total", &[]), 0.0);
+
+    // Forty days on (as lifecycle.rs moves review's clock): both fire, late.
+    cluster.terminate("review").await;
+    cluster.set_env("review", "REVIEW_NOW_OFFSET_SECONDS", "3456000");
+    cluster.set_env("review", "TIMER_CHECK_INTERVAL_MS", "50");
+    cluster.restart("review").unwrap();
+    cluster.wait_ready(Duration::from_secs(60)).await.unwrap();
+    let review = scrape_until(&cluster, "review", "the deadline breached", |s| {
+        s.sum(
+            "bianmin_deadlines_breached_total",
+            &[("center", "C01"), ("clock", "preliminary")],
+        ) == 1.0
+            && s.sum(
+                "bianmin_deadlines_warned_total",
+                &[("center", "C01"), ("clock", "preliminary")],
+            ) == 1.0
+    })
+    .await;
+    assert_eq!(
+        review.sum("bianmin_timers_fired_total", &[("kind", "breach")]),
+        1.0
+    );
+    assert_eq!(
+        review.sum("bianmin_timers_fired_total", &[("kind", "warning")]),
+        1.0
+    );
+    assert_eq!(
+        review.sum("bianmin_timers_late_total", &[]),
+        2.0,
+        "{}",
+        review.text
+    );
+    assert_eq!(review.sum("bianmin_timer_lateness_seconds_count", &[]), 2.0);
+    // The breach re-armed nothing for the preliminary clock: none overdue.
+    assert_eq!(
+        review.sum("bianmin_timers_overdue", &[]),
+        0.0,
+        "{}",
+        review.text
+    );
+    assert!(
+        !review.text.contains(&app),
+        "a case's application id in a label"
+    );
+    cluster.stop().await;
+}
