@@ -312,7 +312,7 @@ def github_anchor(heading: str) -> str:
 def recorded_metrics() -> dict[str, str]:
     """{name: kind} of every figure the services record (metrics::NAMES)."""
     source = (ROOT / "services" / "common" / "src" / "metrics.rs").read_text(encoding="utf-8")
-    return dict(re.findall(r'\("(bianmin_[a-z0-9_]+)", Kind::(\w+),', source))
+    return dict(re.findall(r'\(\s*"(bianmin_[a-z0-9_]+)",\s*Kind::(\w+),', source))
 
 
 def referenced_metrics(expr: str) -> set[str]:
