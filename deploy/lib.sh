@@ -55,6 +55,25 @@ load_local_env() {
   done < "$file"
 }
 
+# Each program's metrics listen on its API port plus this (METRICS_ADDR;
+# bianmin_common::metrics::ADMIN_PORT_OFFSET): gateway 9080, intake 51061, ...
+METRICS_PORT_OFFSET=1000
+
+# Stops when an admin port (API port + METRICS_PORT_OFFSET) would land on an
+# API port of deploy/services.txt, the gateway's or the partner edge's, or
+# two admin ports coincide. Needs load_backend_services first.
+check_metrics_ports() {
+  local api=("${BACKEND_PORTS[@]}" "${1:-8080}" 50443) p a seen=" "
+  for p in "${api[@]}"; do
+    a=$((p + METRICS_PORT_OFFSET))
+    for q in "${api[@]}"; do
+      [ "$a" = "$q" ] && die "the metrics port of API port $p ($a) is another API port; change deploy/services.txt"
+    done
+    [[ "$seen" == *" $a "* ]] && die "two metrics ports are $a; change deploy/services.txt"
+    seen+="$a "
+  done
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -223,4 +242,31 @@ ensure_auth_key() {
     (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$file")
   fi
   echo "$file"
+}
+
+# promtool, which checks and unit-tests the alert rules offline
+# (deploy/k8s/rules.sh): from Debian's prometheus package when missing.
+# The package's postinst may start the Prometheus daemon; nothing here
+# wants one running (it would listen on 9090 and scrape nothing), so it is
+# stopped again and left disabled.
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  say "installing promtool (Debian's prometheus package) for the alert rule tests"
+  apt_install prometheus
+  stop_prometheus_daemon
+  command -v promtool >/dev/null 2>&1 || die "the prometheus package installed no promtool"
+}
+
+stop_prometheus_daemon() {
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
+  if [ -x /etc/init.d/prometheus ]; then
+    as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
+  # Without an init system the postinst may have started it directly.
+  local pid
+  for pid in $(pgrep -x prometheus 2>/dev/null); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/prometheus ] && as_root kill "$pid" 2>/dev/null || true
+  done
 }

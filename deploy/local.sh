@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 load_backend_services
 SERVICES=("${BACKEND_NAMES[@]}" gateway)
 HTTP_PORT="${GATEWAY_PORT:-8080}"
+check_metrics_ports "$HTTP_PORT"
 DB_BASE="${DATABASE_URL_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM}"
 BIN_DIR="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 
@@ -29,8 +30,9 @@ start_one() {
 # A port already taken would make a service exit at start while /readyz
 # answers from whoever holds it: refuse early and say who.
 check_ports_free() {
-  local port
-  for port in "$HTTP_PORT" "${BACKEND_PORTS[@]}"; do
+  local port metrics=()
+  for port in "$HTTP_PORT" "${BACKEND_PORTS[@]}"; do metrics+=("$((port + METRICS_PORT_OFFSET))"); done
+  for port in "$HTTP_PORT" "${BACKEND_PORTS[@]}" "${metrics[@]}"; do
     if port_open 127.0.0.1 "$port"; then
       die "port $port is already in use ($(ss -ltnpH "sport = :$port" 2>/dev/null | sed -E 's/.*users:\(\("([^"]+)",pid=([0-9]+).*/\1 pid \2/' | head -1)); stop it or \`make down\` first"
     fi
@@ -63,6 +65,7 @@ up() {
     start_one "$name" \
       DATABASE_URL="${!db_var:-$DB_BASE/bianmin_$name$PG_LOCAL_OPTS}" \
       GRPC_ADDR="127.0.0.1:$port" \
+      METRICS_ADDR="127.0.0.1:$((port + METRICS_PORT_OFFSET))" \
       NATS_URL="${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
       PII_KEYS_FILE="${PII_KEYS_FILE:-$keys}" \
       AUTH_ISSUER="$issuer" AUTH_JWKS_URL="$jwks" \
@@ -75,6 +78,7 @@ up() {
   # above the production ones (k8s/base/gateway.env); override to try them.
   start_one gateway \
     HTTP_ADDR="${HTTP_ADDR:-127.0.0.1:$HTTP_PORT}" \
+    METRICS_ADDR="127.0.0.1:$((HTTP_PORT + METRICS_PORT_OFFSET))" \
     RATE_LIMIT_PER_IP="${RATE_LIMIT_PER_IP:-20000}" RATE_LIMIT_PER_IP_BURST="${RATE_LIMIT_PER_IP_BURST:-40000}" \
     RATE_LIMIT_PER_PRINCIPAL="${RATE_LIMIT_PER_PRINCIPAL:-20000}" RATE_LIMIT_PER_PRINCIPAL_BURST="${RATE_LIMIT_PER_PRINCIPAL_BURST:-40000}" \
     AUTH_ISSUER="$issuer" \
@@ -83,9 +87,10 @@ up() {
     CALENDAR_DIR="${CALENDAR_DIR:-$ROOT/deploy/calendars}" \
     "${grpc_urls[@]}"
 
-  local grpc_list=""
+  local grpc_list="" metrics_list="gateway http://127.0.0.1:$((HTTP_PORT + METRICS_PORT_OFFSET))/metrics"
   for i in "${!BACKEND_NAMES[@]}"; do
     grpc_list+="${grpc_list:+, }${BACKEND_NAMES[$i]} 127.0.0.1:${BACKEND_PORTS[$i]}"
+    metrics_list+=$'\n                      '"${BACKEND_NAMES[$i]} http://127.0.0.1:$((BACKEND_PORTS[$i] + METRICS_PORT_OFFSET))/metrics"
   done
   say "waiting until every service is ready"
   for _ in $(seq 1 120); do
@@ -101,6 +106,7 @@ up() {
     Centers:          http://127.0.0.1:$HTTP_PORT/api/v1/centers
     Service catalog:  http://127.0.0.1:$HTTP_PORT/api/v1/catalog/services
     gRPC:             $grpc_list
+    Metrics:          $metrics_list
     Demo logins (password bianmin-demo): admin, c01-supervisor, c01-specialist,
                       c02-supervisor, c02-specialist, partner
       curl -s -X POST http://127.0.0.1:$HTTP_PORT/api/v1/auth/login \\

@@ -11,7 +11,13 @@
 5. cross-check the repository: calendars listed for kustomize, image binaries,
    the backend services of deploy/services.txt against k8s/base and each
    render (names, ports, the gateway's URLs), and `nats-server -t` on each
-   overlay's nats.conf.
+   overlay's nats.conf;
+6. monitoring (k8s/components/monitoring): every pod that serves metrics has
+   its port `metrics` and METRICS_ADDR, the PodMonitor scrapes that port and
+   Prometheus may reach it; every alert links a section of deploy/RUNBOOK.md
+   that exists and has a firing and a quiet case in deploy/k8s/rules_test.yaml
+   (deploy/k8s/rules.sh runs promtool on them); every figure the rules and the
+   dashboard name is one the services record (services/common/src/metrics.rs).
 Prints one line per check (passes grouped) and ends with `k8s: N passed, M failed`.
 """
 
@@ -292,6 +298,127 @@ def repo_checks(tally: Tally, rendered: dict[str, list[dict]]):
     return shipped
 
 
+METRICS_PORT = 9090
+MONITORING = ROOT / "k8s" / "components" / "monitoring"
+RUNBOOK = ROOT / "deploy" / "RUNBOOK.md"
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub (and most Markdown renderers) give a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def recorded_metrics() -> dict[str, str]:
+    """{name: kind} of every figure the services record (metrics::NAMES)."""
+    source = (ROOT / "services" / "common" / "src" / "metrics.rs").read_text(encoding="utf-8")
+    return dict(re.findall(r'\(\s*"(bianmin_[a-z0-9_]+)",\s*Kind::(\w+),', source))
+
+
+def referenced_metrics(expr: str) -> set[str]:
+    return set(re.findall(r"\bbianmin_[a-z0-9_]+", expr))
+
+
+def known_metric(name: str, recorded: dict[str, str]) -> bool:
+    if name in recorded:
+        return True
+    for suffix in ("_bucket", "_count", "_sum"):
+        if name.endswith(suffix) and recorded.get(name[: -len(suffix)]) == "Histogram":
+            return True
+    return False
+
+
+def monitoring_checks(tally: Tally, services: list[tuple[str, int]], rendered: dict[str, list[dict]]):
+    recorded = recorded_metrics()
+    tally.record(f"services/common/src/metrics.rs lists the recorded figures: {len(recorded)}", len(recorded) > 10)
+    rules_doc = yaml.safe_load((MONITORING / "rules.yaml").read_text(encoding="utf-8"))
+    alerts = [r for g in rules_doc["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    anchors = {github_anchor(m.group(1)) for m in re.finditer(r"^#{2,4} (.+)$", RUNBOOK.read_text(encoding="utf-8"), re.M)}
+    tests = yaml.safe_load((HERE / "rules_test.yaml").read_text(encoding="utf-8"))
+    cases = [c for t in tests["tests"] for c in t.get("alert_rule_test", [])]
+    for rule in alerts:
+        name = rule["alert"]
+        problems = []
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        anchor = url.rsplit("#", 1)[-1] if "#" in url else ""
+        if not url.split("#")[0].endswith("/deploy/RUNBOOK.md") or anchor != name.lower():
+            problems.append(f"runbook_url {url!r} is not .../deploy/RUNBOOK.md#{name.lower()}")
+        if anchor not in anchors:
+            problems.append(f"deploy/RUNBOOK.md has no section #{anchor} (a heading `### {name}`)")
+        mine = [c for c in cases if c.get("alertname") == name]
+        if not any(c.get("exp_alerts") for c in mine):
+            problems.append("no test case in deploy/k8s/rules_test.yaml where it fires")
+        if not any(not c.get("exp_alerts") for c in mine):
+            problems.append("no test case in deploy/k8s/rules_test.yaml where it stays quiet")
+        unknown = sorted(m for m in referenced_metrics(rule["expr"]) if not known_metric(m, recorded))
+        if unknown:
+            problems.append(f"names figures nobody records: {unknown}")
+        tally.record(f"alert {name}: runbook section, a firing and a quiet test, recorded figures",
+                     not problems, "; ".join(problems))
+    dashboard = json.loads((MONITORING / "dashboard.json").read_text(encoding="utf-8"))
+    problems = []
+    for panel in dashboard.get("panels", []):
+        if panel.get("type") == "row":
+            continue
+        if not panel.get("targets"):
+            problems.append(f"panel {panel.get('title')!r} has no query")
+        for target in panel.get("targets", []):
+            unknown = sorted(m for m in referenced_metrics(target.get("expr", "")) if not known_metric(m, recorded))
+            if unknown:
+                problems.append(f"panel {panel.get('title')!r} names figures nobody records: {unknown}")
+    tally.record("dashboard.json: every panel queries figures the services record", not problems and dashboard.get("uid"),
+                 "; ".join(problems))
+
+    listed = {name for name, _ in services}
+    for overlay, docs in rendered.items():
+        problems = []
+        configs = {d["metadata"]["name"].rsplit("-", 1)[0]: d.get("data") or {}
+                   for d in docs if d["kind"] == "ConfigMap"}
+        for name in sorted(listed | {"gateway"}):
+            deploy = next((d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name), None)
+            containers = (deploy or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+            server = next((c for c in containers if c["name"] == name), None)
+            ports = [p["containerPort"] for p in (server or {}).get("ports", []) if p.get("name") == "metrics"]
+            if ports != [METRICS_PORT]:
+                problems.append(f"{name}: container port metrics is {ports}, want [{METRICS_PORT}]")
+            addr = configs.get(f"{name}-config", {}).get("METRICS_ADDR")
+            if addr != f"0.0.0.0:{METRICS_PORT}":
+                problems.append(f"{name}-config METRICS_ADDR is {addr!r}")
+        tally.record(f"{overlay}: the gateway and every listed service serve metrics on port metrics ({METRICS_PORT})",
+                     not problems, "; ".join(problems))
+        monitors = [d for d in docs if d["kind"] == "PodMonitor"]
+        if overlay != "prod" and not monitors:
+            continue
+        problems = []
+        if not monitors:
+            problems.append("no PodMonitor (components/monitoring)")
+        pods = [(d["metadata"]["name"], d["spec"]["template"]["metadata"].get("labels", {})) for d in docs
+                if d["kind"] == "Deployment" and d["metadata"]["name"] in listed | {"gateway"}]
+        for name, labels in pods:
+            scraped = [m for m in monitors if policy_test.selector_matches(policy_test.label_selector(m["spec"]["selector"]), labels)
+                       and any(e.get("port") == "metrics" for e in m["spec"]["podMetricsEndpoints"])]
+            if not scraped:
+                problems.append(f"no PodMonitor scrapes {name}'s port metrics")
+            policies = [d["spec"] for d in docs if d["kind"] == "NetworkPolicy"
+                        and policy_test.selector_matches(policy_test.label_selector(d["spec"].get("podSelector")), labels)
+                        and "Ingress" in policy_test._policy_types(d["spec"])]
+            opened = any(
+                any((peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == "monitoring"
+                    for peer in rule.get("from", []) or [])
+                and any(p.get("port") in ("metrics", METRICS_PORT) for p in rule.get("ports", []) or [])
+                for spec in policies for rule in spec.get("ingress", []) or [])
+            if policies and not opened:
+                problems.append(f"NetworkPolicies keep Prometheus (namespace monitoring) from {name}'s port metrics")
+        dashboards = [d for d in docs if d["kind"] == "ConfigMap" and (d["metadata"].get("labels") or {}).get("grafana_dashboard") == "1"]
+        if not dashboards:
+            problems.append("no ConfigMap with label grafana_dashboard=1 (the dashboard)")
+        rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+        if len(rules) != 1 or rules[0]["spec"] != rules_doc["spec"]:
+            problems.append("the PrometheusRule is not k8s/components/monitoring/rules.yaml's")
+        tally.record(f"{overlay}: PodMonitor scrapes every Bianmin pod, Prometheus may reach it, rules and dashboard present",
+                     not problems, "; ".join(problems))
+
+
 def main() -> int:
     tally = Tally()
     (TOOLS / "render").mkdir(parents=True, exist_ok=True)  # renders kept for inspection
@@ -308,6 +435,7 @@ def main() -> int:
         validate_custom(overlay, docs, schemas, tally)
     nats_configs(tally)
     shipped = repo_checks(tally, rendered)
+    monitoring_checks(tally, policy_test.load_services(), rendered)
     for overlay, docs in rendered.items():
         provided = policy_test.load_provided(HERE / "operator-provided.txt", overlay)
         for name, problems in policy_test.run_all(docs, provided, shipped):

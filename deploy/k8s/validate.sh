@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline validation of the Kubernetes manifests: renders every overlay,
 # validates each document strictly (built-in kinds with kubernetes-validate,
-# custom resources with our schemas), and runs the policy test. Exits non-zero
+# custom resources with our schemas), runs the policy test, and checks and
+# unit-tests the alert rules with promtool (rules.sh). Exits non-zero
 # on any failure; the last line reads `k8s: N passed, M failed`.
 #
 # The validators live in their own venv under deploy/.tools (gitignored),
@@ -27,5 +28,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
     -r "$here/requirements.txt"
   echo "$want" > "$stamp"
 fi
+
+# The alert rules: promtool check rules and test rules (its own script, so
+# it can run alone while rules are written).
+PYTHON="$venv/bin/python" "$here/rules.sh"
 
 exec "$venv/bin/python" "$here/validate.py"

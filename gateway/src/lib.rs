@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod backends;
 pub mod error;
+pub mod http_metrics;
 pub mod idempotency;
 pub mod intake;
 pub mod limits;
@@ -64,6 +65,9 @@ pub struct Settings {
     /// Public progress look-ups per minute per client address (also the
     /// burst): each is a guess at a number and a phone.
     pub public_lookups_per_minute: u32,
+    /// Where `/metrics` is served (`METRICS_ADDR`, default
+    /// `127.0.0.1:9080`; `off`: not served).
+    pub metrics_addr: Option<String>,
 }
 
 impl Settings {
@@ -100,6 +104,7 @@ impl Settings {
             },
             logins_per_minute: env.parse("RATE_LIMIT_LOGINS_PER_MINUTE", 20),
             public_lookups_per_minute: env.parse("RATE_LIMIT_PUBLIC_PER_MINUTE", 30),
+            metrics_addr: bianmin_common::metrics::admin_addr(env, DEFAULT_HTTP_PORT),
         }
     }
 }
@@ -220,6 +225,8 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
     Router::new()
         .merge(api)
         .merge(probes)
+        // Which route template matched, for the request figures.
+        .route_layer(axum::middleware::from_fn(http_metrics::matched))
         .fallback(|| async {
             error::HttpError {
                 status: axum::http::StatusCode::NOT_FOUND,
@@ -237,6 +244,8 @@ pub fn router(state: AppState, max_body_bytes: usize, request_timeout: Duration)
             state.limits.clone(),
             limits::per_ip,
         ))
+        // Outermost: every request counts, refused or timed out too.
+        .layer(axum::middleware::from_fn(http_metrics::track))
         .with_state(state)
 }
 
@@ -322,9 +331,11 @@ pub async fn run(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
+    bianmin_common::metrics::set_ready(true);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.cancelled().await;
+            bianmin_common::metrics::set_ready(false);
             tokio::time::sleep(drain).await;
         })
         .await?;

@@ -74,5 +74,19 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.http_addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http_addr))?;
-    bianmin_gateway::run(settings, listener, bianmin_common::shutdown::on_signal()).await
+    let shutdown = bianmin_common::shutdown::on_signal();
+    if let Ok(Some(partner)) = &settings.partner {
+        bianmin_common::metrics::certificates::register("partner_edge", partner.tls_cert.clone());
+        bianmin_common::metrics::certificates::register(
+            "partner_client_ca",
+            partner.client_ca.clone(),
+        );
+    }
+    bianmin_common::metrics::start(
+        "gateway",
+        settings.metrics_addr.as_deref(),
+        shutdown.clone(),
+    )
+    .await?;
+    bianmin_gateway::run(settings, listener, shutdown).await
 }

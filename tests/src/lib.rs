@@ -206,6 +206,10 @@ pub struct Cluster {
     pub review_grpc: String,
     pub spans: Option<otlp::Receiver>,
     pub databases: HashMap<String, String>,
+    /// Each process's metrics URL (`http://127.0.0.1:<port>/metrics`), by
+    /// name (the backends and `gateway`): every process gets a free admin
+    /// port of its own, as it does a free API port.
+    pub metrics: HashMap<String, String>,
     processes: HashMap<String, Process>,
     /// The backends started, in start order.
     started: Vec<String>,
@@ -343,11 +347,22 @@ impl Cluster {
             env
         };
         let log = |name: &str| dir.path().join(format!("{name}.log"));
+        let metrics_ports: HashMap<String, u16> = started
+            .iter()
+            .cloned()
+            .chain(std::iter::once("gateway".to_string()))
+            .map(|s| (s, free_port()))
+            .collect();
+        let metrics = metrics_ports
+            .iter()
+            .map(|(s, p)| (s.clone(), format!("http://127.0.0.1:{p}/metrics")))
+            .collect();
         let mut processes = HashMap::new();
         for name in &started {
             let mut env = vec![
                 ("DATABASE_URL", format!("{PG_BASE}/{}", databases[name])),
                 ("GRPC_ADDR", format!("127.0.0.1:{}", ports[name])),
+                ("METRICS_ADDR", format!("127.0.0.1:{}", metrics_ports[name])),
                 ("PII_KEYS_FILE", keys.display().to_string()),
             ];
             env.extend(settings_of(name, &root, dir.path()));
@@ -367,6 +382,10 @@ impl Cluster {
             .collect();
         let mut gateway_env: Vec<(&str, String)> = vec![
             ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+            (
+                "METRICS_ADDR",
+                format!("127.0.0.1:{}", metrics_ports["gateway"]),
+            ),
             ("AUTH_SIGNING_KEY_FILE", signing_key.display().to_string()),
             (
                 "AUTH_USERS_FILE",
@@ -393,6 +412,7 @@ impl Cluster {
             grpc,
             spans,
             databases,
+            metrics,
             processes,
             started: started.clone(),
         };
@@ -578,8 +598,14 @@ impl Cluster {
     pub async fn start_review_replica(&mut self) -> anyhow::Result<String> {
         let port = free_port();
         let mut env = self.processes["review"].env.clone();
-        env.retain(|(k, _)| k != "GRPC_ADDR");
+        env.retain(|(k, _)| k != "GRPC_ADDR" && k != "METRICS_ADDR");
         env.push(("GRPC_ADDR".into(), format!("127.0.0.1:{port}")));
+        let metrics_port = free_port();
+        env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{metrics_port}")));
+        self.metrics.insert(
+            "review-2".into(),
+            format!("http://127.0.0.1:{metrics_port}/metrics"),
+        );
         let mut replica = Process {
             binary: "bianmin-review".to_string(),
             env,
@@ -612,6 +638,24 @@ impl Cluster {
 
     pub fn database_url(&self, service: &str) -> String {
         format!("{PG_BASE}/{}", self.databases[service])
+    }
+
+    /// One scrape of a process's metrics (`gateway` or a backend's name).
+    pub async fn scrape(&self, name: &str) -> anyhow::Result<Scrape> {
+        let url = self
+            .metrics
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no metrics URL for {name}"))?;
+        let response = bianmin_common::http_client::client()
+            .get(url)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        Ok(Scrape::parse(&response.text().await?))
     }
 
     /// The last lines of every log, for failure messages.
@@ -674,4 +718,87 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 /// A valid resident ID number (GB 11643) for a region, birth date and sequence.
 pub fn id_number(region: &str, birth: chrono::NaiveDate, seq: u32) -> String {
     bianmin_intake::domain::id_number::compose(region, birth, seq)
+}
+
+/// A scrape in Prometheus' text format, as samples: the series (name and
+/// labels, as written) and its value.
+#[derive(Clone, Debug, Default)]
+pub struct Scrape {
+    pub samples: Vec<(String, HashMap<String, String>, f64)>,
+    pub text: String,
+}
+
+impl Scrape {
+    pub fn parse(text: &str) -> Self {
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, parse_labels(rest.trim_end_matches('}'))),
+                None => (series, HashMap::new()),
+            };
+            samples.push((name.to_string(), labels, value));
+        }
+        Self {
+            samples,
+            text: text.to_string(),
+        }
+    }
+
+    /// The sum of every sample of `name` whose labels include `labels`
+    /// (0 when there is none: a counter not yet incremented is absent).
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.samples
+            .iter()
+            .filter(|(n, l, _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+
+    /// Whether any sample of `name` is there.
+    pub fn has(&self, name: &str) -> bool {
+        self.samples.iter().any(|(n, _, _)| n == name)
+    }
+}
+
+fn parse_labels(text: &str) -> HashMap<String, String> {
+    // `k="v",k2="v2"`; values escape `"` and `\` with a backslash.
+    let mut out = HashMap::new();
+    let mut rest = text;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(if n == 'n' { '\n' } else { n });
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.insert(key.trim_start_matches(',').trim().to_string(), value);
+        rest = &after[end..];
+    }
+    out
 }

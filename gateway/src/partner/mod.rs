@@ -150,6 +150,9 @@ impl Edge {
         tracing::info!(addr = %listener.local_addr()?, "partner edge listening (mutual TLS)");
         tonic::transport::Server::builder()
             .tls_config(self.tls)?
+            // Partner calls count in the gateway's gRPC figures, by method
+            // and code, like every service's (bianmin_common::metrics).
+            .layer(bianmin_common::metrics::GrpcMetricsLayer)
             .layer(bianmin_common::deadline::DeadlineLayer)
             .add_service(health)
             .add_service(PartnerServiceServer::new(self.api))

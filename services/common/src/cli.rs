@@ -144,10 +144,20 @@ where
             let verifier = crate::auth::token::Verifier::from_settings(&service(&settings).auth)?;
             crate::auth::layer::install(std::sync::Arc::new(verifier));
             let addr = service(&settings).grpc_addr.clone();
+            let shutdown = crate::shutdown::on_signal();
+            // Before anything else listens, so a taken admin port fails
+            // the start at once, and figures are served while the service
+            // is still starting (`bianmin_ready` says so).
+            crate::metrics::start(
+                name,
+                service(&settings).metrics_addr.as_deref(),
+                shutdown.clone(),
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-            run(settings, listener, crate::shutdown::on_signal()).await
+            run(settings, listener, shutdown).await
         }
         ServiceCommand::Ops(command) => self::run(command, service(&settings), migrations).await,
     }

@@ -108,6 +108,9 @@ pub struct ServiceSettings {
     /// (`NOTIFY_SENDER`, `NOTIFY_WEBHOOK_URL`; see `notify`).
     pub notify_sender: Option<String>,
     pub notify_webhook_url: Option<String>,
+    /// Where `/metrics` is served (`METRICS_ADDR`; default the gRPC port
+    /// plus 1000 on loopback; `off`: not served). See [`crate::metrics`].
+    pub metrics_addr: Option<String>,
 }
 
 impl ServiceSettings {
@@ -134,6 +137,7 @@ impl ServiceSettings {
             auth: crate::auth::token::AuthSettings::read(env),
             notify_sender: env.optional("NOTIFY_SENDER"),
             notify_webhook_url: env.optional("NOTIFY_WEBHOOK_URL"),
+            metrics_addr: crate::metrics::admin_addr(env, default_grpc_port),
         }
         .checked(env)
     }

@@ -129,6 +129,7 @@ pub async fn serve(
     let stopping = async move {
         shutdown.cancelled().await;
         health.set(ServingStatus::NotServing).await;
+        crate::metrics::set_ready(false);
         if !drain.is_zero() {
             tracing::info!(drain_seconds = drain.as_secs(), "draining before stop");
             tokio::time::sleep(drain).await;
@@ -144,6 +145,9 @@ pub async fn serve(
         server = server.tls_config(mtls.server.clone())?;
     }
     server
+        // Outermost (tonic applies the first layer added outside the
+        // others): calls refused by authentication are counted too.
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(crate::deadline::DeadlineLayer)
         // Every call proves who makes it before a handler runs.
         .layer(crate::auth::layer::AuthLayer { policy })

@@ -142,7 +142,7 @@ async fn consume<H: Handler>(
             _ = shutdown.cancelled() => return Ok(()),
         };
         let mut batch = vec![match next {
-            Some(Ok(m)) => m,
+            Some(Ok(m)) => received(subscription, m),
             Some(Err(e)) => anyhow::bail!("receiving: {e}"),
             None => anyhow::bail!("message stream ended"),
         }];
@@ -151,7 +151,7 @@ async fn consume<H: Handler>(
         let mut interrupted = None;
         while batch.len() < tuning.max_batch {
             match messages.next().now_or_never() {
-                Some(Some(Ok(m))) => batch.push(m),
+                Some(Some(Ok(m))) => batch.push(received(subscription, m)),
                 Some(Some(Err(e))) => {
                     interrupted = Some(anyhow::anyhow!("receiving: {e}"));
                     break;
@@ -172,6 +172,57 @@ async fn consume<H: Handler>(
             return Err(e);
         }
     }
+}
+
+/// Counts a delivery that is not the message's first (once per delivery,
+/// whichever path then applies it).
+fn received(subscription: &Subscription, message: jetstream::Message) -> jetstream::Message {
+    if message.info().is_ok_and(|i| i.delivered > 1) {
+        metrics::counter!("bianmin_consumer_redeliveries_total", "consumer" => subscription.consumer)
+            .increment(1);
+    }
+    message
+}
+
+/// The consumer's position at each scrape, from JetStream:
+/// `bianmin_consumer_pending_messages` (in the stream, not yet delivered
+/// to it: the lag) and `bianmin_consumer_ack_pending_messages` (delivered,
+/// not yet acknowledged).
+///
+/// Also writes the consumer's counters at 0, so that each series exists
+/// from the start: Prometheus' `increase()` sees the first dead letter as
+/// a rise from 0 (a series born at 1 would show no increase, and the
+/// dead-letter alert would miss it).
+pub fn watch_lag(js: &jetstream::Context, subscription: &Subscription) {
+    for name in [
+        "bianmin_consumer_events_applied_total",
+        "bianmin_consumer_duplicates_total",
+        "bianmin_consumer_redeliveries_total",
+        "bianmin_consumer_handler_failures_total",
+        "bianmin_consumer_dead_letters_total",
+    ] {
+        metrics::counter!(name, "consumer" => subscription.consumer).increment(0);
+    }
+    let (js, subscription) = (js.clone(), subscription.clone());
+    crate::metrics::on_scrape("consumer_lag", move || {
+        let (js, subscription) = (js.clone(), subscription.clone());
+        Box::pin(async move {
+            let stream = js
+                .get_stream(subscription.stream)
+                .await
+                .map_err(|e| e.to_string())?;
+            let info = stream
+                .consumer_info(subscription.consumer)
+                .await
+                .map_err(|e| e.to_string())?;
+            let consumer = subscription.consumer;
+            metrics::gauge!("bianmin_consumer_pending_messages", "consumer" => consumer)
+                .set(info.num_pending as f64);
+            metrics::gauge!("bianmin_consumer_ack_pending_messages", "consumer" => consumer)
+                .set(info.num_ack_pending as f64);
+            Ok(())
+        })
+    });
 }
 
 /// Applies a batch in one transaction and acknowledges it. Returns false,
@@ -196,6 +247,7 @@ async fn process_batch<H: Handler>(
         let _ = tx.rollback().await;
         return false;
     };
+    let applied = fresh.len() as u64;
     for (message, id) in batch.iter().zip(ids) {
         // Removed once applied: the same event twice in one batch applies once.
         if !fresh.remove(&id) {
@@ -219,6 +271,11 @@ async fn process_batch<H: Handler>(
     // The handlers may have written events (review's do).
     crate::outbox::committed();
     futures::future::join_all(batch.iter().map(|m| ack(m, AckKind::Ack))).await;
+    let consumer = subscription.consumer;
+    metrics::counter!("bianmin_consumer_events_applied_total", "consumer" => consumer)
+        .increment(applied);
+    metrics::counter!("bianmin_consumer_duplicates_total", "consumer" => consumer)
+        .increment(batch.len() as u64 - applied);
     true
 }
 
@@ -295,9 +352,14 @@ async fn process<H: Handler>(
         tracing::Span::current().record("event_id", tracing::field::display(event_id));
         let event = Event { id: event_id, subject: message.subject.as_str(), payload: &message.payload };
 
+        let consumer = subscription.consumer;
         match apply(pool, subscription, handler, &event).await {
-            Ok(Applied::Done) => ack(message, AckKind::Ack).await,
+            Ok(Applied::Done) => {
+                metrics::counter!("bianmin_consumer_events_applied_total", "consumer" => consumer).increment(1);
+                ack(message, AckKind::Ack).await
+            }
             Ok(Applied::Duplicate) => {
+                metrics::counter!("bianmin_consumer_duplicates_total", "consumer" => consumer).increment(1);
                 tracing::info!("event already applied; acknowledging the redelivery");
                 ack(message, AckKind::Ack).await
             }
@@ -313,6 +375,7 @@ async fn process<H: Handler>(
                 dead_letter(js, subscription, message, &e, deliveries).await
             }
             Err(Failure::Handler(HandleError::Transient(e))) => {
+                metrics::counter!("bianmin_consumer_handler_failures_total", "consumer" => consumer).increment(1);
                 let delay = Duration::from_millis(500 * 2u64.pow(deliveries.clamp(1, 8) as u32 - 1));
                 tracing::warn!(error = %e, deliveries, retry_in_ms = delay.as_millis() as u64, "handler failed; will retry");
                 ack(message, AckKind::Nak(Some(delay))).await
@@ -408,7 +471,11 @@ async fn dead_letter(
     };
     match stored {
         // Only once the dead letter is stored is the original let go.
-        Ok(()) => ack(message, AckKind::Term).await,
+        Ok(()) => {
+            metrics::counter!("bianmin_consumer_dead_letters_total", "consumer" => subscription.consumer)
+                .increment(1);
+            ack(message, AckKind::Term).await
+        }
         Err(e) => {
             tracing::warn!(error = %e, "dead-letter stream unavailable; will retry the event");
             ack(message, AckKind::Nak(Some(Duration::from_secs(5)))).await

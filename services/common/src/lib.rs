@@ -14,6 +14,7 @@ pub mod error;
 pub mod grpc;
 pub mod http_client;
 pub mod inbox;
+pub mod metrics;
 pub mod mtls;
 pub mod nats;
 pub mod notify;

@@ -84,6 +84,10 @@ pub fn install(settings: Option<&Settings>) -> anyhow::Result<()> {
         return Ok(());
     };
     let cert = read(&s.cert, "GRPC_TLS_CERT")?;
+    // Their expiry is a figure (read at each scrape, so a rotated secret
+    // shows its new date): `bianmin_certificate_expiry_timestamp_seconds`.
+    crate::metrics::certificates::register("service", s.cert.clone());
+    crate::metrics::certificates::register("service_ca", s.ca.clone());
     let key = read(&s.key, "GRPC_TLS_KEY")?;
     let ca = Certificate::from_pem(read(&s.ca, "GRPC_TLS_CA")?);
     let identity = Identity::from_pem(cert, key);

@@ -273,9 +273,16 @@ pub async fn dispatch(
                 template: r.get("template"),
                 params: r.get("params"),
             };
+            let channel = channel_label(&delivery.channel);
             match sender.send(&delivery).await {
-                Ok(()) => delivered.push(id),
+                Ok(()) => {
+                    metrics::counter!("bianmin_notifications_sent_total", "channel" => channel)
+                        .increment(1);
+                    delivered.push(id)
+                }
                 Err(e) => {
+                    metrics::counter!("bianmin_notifications_failed_total", "channel" => channel)
+                        .increment(1);
                     tracing::warn!(id, error = %e, "notification not sent; will retry");
                     sqlx::query("UPDATE notifications SET attempts = attempts + 1, last_error = $2 WHERE id = $1")
                         .bind(id)
@@ -309,6 +316,40 @@ pub async fn dispatch(
     }
 }
 
+/// The channel as a label: one of the known channels, else `other` (the
+/// column is text; a label set must stay bounded whatever it holds).
+fn channel_label(channel: &str) -> &'static str {
+    [
+        Channel::Sms,
+        Channel::Email,
+        Channel::Wechat,
+        Channel::Console,
+    ]
+    .into_iter()
+    .map(Channel::as_str)
+    .find(|c| *c == channel)
+    .unwrap_or("other")
+}
+
+/// `bianmin_notifications_pending`, read at each scrape: recorded and not
+/// sent (including those given up on after 20 attempts, which stay
+/// unsent until an operator looks).
+pub fn watch_pending(pool: &PgPool) {
+    let pool = pool.clone();
+    crate::metrics::on_scrape("notifications", move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM notifications WHERE sent_at IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            metrics::gauge!("bianmin_notifications_pending").set(pending as f64);
+            Ok(())
+        })
+    });
+}
+
 /// Runs [`dispatch`] every `interval` until `shutdown`.
 pub async fn run(
     pool: PgPool,
@@ -331,6 +372,13 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_labels_are_bounded() {
+        assert_eq!(channel_label("sms"), "sms");
+        assert_eq!(channel_label("console"), "console");
+        assert_eq!(channel_label("carrier pigeon"), "other");
+    }
 
     #[test]
     fn senders_are_configuration() {

@@ -206,7 +206,7 @@ impl Relay {
             pending.push((seq, sent));
         }
 
-        let mut published = Vec::new();
+        let mut published: Vec<i64> = Vec::new();
         let mut failed = Vec::new();
         let mut first_error = None;
         for (seq, sent) in pending {
@@ -238,6 +238,11 @@ impl Relay {
             .await?;
         }
         tx.commit().await?;
+        // Counted once the rows say so: a publish whose stamp did not
+        // commit is published again (and dropped by JetStream's window).
+        metrics::counter!("bianmin_outbox_published_events_total")
+            .increment(published.len() as u64);
+        metrics::counter!("bianmin_outbox_publish_failures_total").increment(failed.len() as u64);
         match first_error {
             Some(e) => anyhow::bail!(
                 "{} of {} events not acknowledged: {e}",
@@ -261,6 +266,36 @@ pub async fn mark_for_republish(pool: &PgPool, from_seq: i64, to_seq: i64) -> sq
     .execute(pool)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// The backlog at each scrape: rows not yet published and the age of the
+/// oldest (`bianmin_outbox_unpublished_events`,
+/// `bianmin_outbox_oldest_unpublished_age_seconds`). Served by the partial
+/// index on unpublished rows, so it stays cheap however long the
+/// published history is.
+pub fn watch_backlog(pool: &PgPool) {
+    // Present from the start at 0 (see inbox::watch_lag for why).
+    metrics::counter!("bianmin_outbox_published_events_total").increment(0);
+    metrics::counter!("bianmin_outbox_publish_failures_total").increment(0);
+    let pool = pool.clone();
+    crate::metrics::on_scrape("outbox", move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT count(*) AS unpublished,
+                        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age
+                 FROM outbox WHERE published_at IS NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| e.to_string())?;
+            let unpublished: i64 = row.get("unpublished");
+            let age: f64 = row.get("age");
+            metrics::gauge!("bianmin_outbox_unpublished_events").set(unpublished as f64);
+            metrics::gauge!("bianmin_outbox_oldest_unpublished_age_seconds").set(age.max(0.0));
+            Ok(())
+        })
+    });
 }
 
 /// What an operator sees before re-publishing.

@@ -105,6 +105,7 @@ impl Startup {
         handler: H,
     ) -> anyhow::Result<()> {
         crate::inbox::ensure_consumer(&self.infra.jetstream, &subscription).await?;
+        crate::inbox::watch_lag(&self.infra.jetstream, &subscription);
         self.tasks.spawn(crate::inbox::run(
             self.infra.pool.clone(),
             self.infra.jetstream.clone(),
@@ -139,6 +140,7 @@ impl Startup {
             self.settings.notify_sender.as_deref(),
             self.settings.notify_webhook_url.as_deref(),
         )?;
+        crate::notify::watch_pending(&self.infra.pool);
         self.spawn(crate::notify::run(
             self.infra.pool.clone(),
             sender,
@@ -182,6 +184,8 @@ where
     let started = async {
         let calendar = Arc::new(WorkingCalendar::load_dir(&settings.calendar_dir)?);
         let pool = database(&settings, service.migrations, &shutdown).await?;
+        crate::metrics::watch_pool(&pool);
+        crate::outbox::watch_backlog(&pool);
         let client = crate::nats::connect(&settings.nats_url, settings.name, &shutdown).await?;
         let js = crate::nats::jetstream(client);
         crate::nats::ensure_streams(&js, service.streams, settings.nats_replicas).await?;
@@ -217,6 +221,7 @@ where
         Ok(ready) => {
             state.set(ready);
             health.serving().await;
+            crate::metrics::set_ready(true);
             tracing::info!(addr = %settings.grpc_addr, service = settings.name, "ready");
         }
         Err(e) => {

@@ -168,6 +168,7 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
             return Ok(fired);
         };
         timers::mark_fired(&mut tx, claimed.id, now, replica).await?;
+        let mut reached = None;
         // A timer the case no longer needs is stamped fired and says nothing.
         if let Some(mut stored) = cases::lock(&mut tx, claimed.case_id).await?
             && deadlines::still_applies(&stored.case, &claimed.spec)
@@ -188,10 +189,16 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
                 notify::record(&mut tx, &notice).await?;
             }
             outbox::enqueue(&mut tx, publish::deadline(&stored, &claimed.spec, now)).await?;
+            reached = Some(stored.center_id.clone());
             tracing::info!(case_id = %stored.id, kind = claimed.spec.kind.as_str(), clock = %claimed.spec.clock,
                 due = %claimed.spec.due, "deadline timer fired");
         }
         outbox::commit(tx).await?;
+        // Counted once committed: a firing that rolled back fires again.
+        crate::metrics::timer_fired(&claimed.spec, now);
+        if let Some(center) = reached {
+            crate::metrics::deadline_reached(&claimed.spec, &center);
+        }
         fired += 1;
     }
 }

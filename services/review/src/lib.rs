@@ -4,6 +4,7 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod flow;
+pub mod metrics;
 pub mod policy;
 pub mod store;
 
@@ -88,6 +89,7 @@ pub async fn run(
                 },
             )
             .await?;
+        crate::metrics::watch_timers(&infra.pool, &deadlines);
         // Every replica runs the timer loop; SKIP LOCKED shares the work.
         let replica = format!("{}:{}", hostname(), std::process::id());
         startup.spawn(flow::run_timers(

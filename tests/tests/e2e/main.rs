@@ -15,5 +15,6 @@ mod fuzz;
 mod gateway;
 mod lifecycle;
 mod materials_s3;
+mod metrics;
 mod partner;
 mod spine;

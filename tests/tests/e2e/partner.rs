@@ -433,6 +433,28 @@ async fn partners_reach_only_what_their_certificate_and_grant_allow_and_all_is_a
         "audit verify: {}",
         String::from_utf8_lossy(&verified.stderr)
     );
+    // The partner edge's calls are in the gateway's gRPC figures, by
+    // method, and its certificate's expiry is reported.
+    let gateway = cluster.scrape("gateway").await.unwrap();
+    assert!(
+        gateway
+            .samples
+            .iter()
+            .any(|(n, l, v)| n == "bianmin_grpc_server_requests_total"
+                && l.get("method")
+                    .is_some_and(|m| m.starts_with("/bianmin.partner.v1.PartnerService/"))
+                && *v >= 1.0),
+        "{}",
+        gateway.text
+    );
+    assert!(
+        gateway.sum(
+            "bianmin_certificate_expiry_timestamp_seconds",
+            &[("certificate", "partner_edge")]
+        ) > chrono::Utc::now().timestamp() as f64,
+        "{}",
+        gateway.text
+    );
     cluster.stop().await;
 }
 
@@ -556,6 +578,19 @@ async fn with_service_mtls_on_submissions_flow_and_plaintext_is_refused() {
         tonic::Code::Unimplemented,
         "the probe port serves health only"
     );
+    // Every process reports when its service certificate and CA expire
+    // (what the certificate-expiry alert watches).
+    let now = chrono::Utc::now().timestamp() as f64;
+    for name in ["gateway", "intake", "review"] {
+        let scrape = cluster.scrape(name).await.unwrap();
+        for certificate in ["service", "service_ca"] {
+            let at = scrape.sum(
+                "bianmin_certificate_expiry_timestamp_seconds",
+                &[("certificate", certificate)],
+            );
+            assert!(at > now, "{name} {certificate}: {at}\n{}", scrape.text);
+        }
+    }
     cluster.stop().await;
 }
 
