@@ -12,5 +12,5 @@ curl -fsS "$TARGET/readyz" 2>/dev/null | grep -q '"serving":true' && ! curl -fsS
   || die "no ready cluster at $TARGET: run \`make up\` first"
 [ -x "$BIN" ] || "$ROOT/deploy/build.sh"
 # The ceiling connects to PostgreSQL the way the services do.
-exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$NATS_PORT}" \
+exec "$BIN" --target "$TARGET" --nats-url "${NATS_URL:-nats://127.0.0.1:$(nats_port_in_use)}" \
   --database-base "${BENCH_DATABASE_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM$PG_LOCAL_OPTS}" "$@"

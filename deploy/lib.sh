@@ -96,6 +96,7 @@ ensure_doc_tools() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # PostgreSQL: install from the OS packages if missing, start if stopped.
 ensure_postgres() {
@@ -200,21 +201,51 @@ nats_config_for() {
   echo "$out"
 }
 
-# NATS with JetStream: reuse one already listening, else start ours.
+# NATS with JetStream: the project's own pinned server with its own
+# configuration (deploy/nats/nats.conf: fsync before every acknowledgement),
+# never whatever else happens to listen on 4222, so local runs and
+# benchmarks measure what is deployed. When NATS_PORT is taken by another
+# server, ours takes the next free port; NATS_URL set by hand is used as
+# it is. The port in use is kept in $RUN_DIR/nats.port for `make bench`.
 ensure_nats() {
-  if port_open 127.0.0.1 "$NATS_PORT"; then
-    say "using the NATS server already listening on 127.0.0.1:$NATS_PORT (its durability settings are its own)"
+  if [ -n "${NATS_URL:-}" ]; then
+    say "NATS: using NATS_URL=$NATS_URL as it is (its durability settings are its own)"
     return 0
+  fi
+  if pid_alive "$RUN_DIR/nats.pid" && [ -f "$RUN_DIR/nats.port" ]; then
+    NATS_PORT="$(cat "$RUN_DIR/nats.port")"
+    say "NATS: the project's own server already runs on 127.0.0.1:$NATS_PORT"
+    return 0
+  fi
+  if port_open 127.0.0.1 "$NATS_PORT"; then
+    local taken="$NATS_PORT" p
+    for p in $(seq $((taken + 1)) $((taken + 20))); do
+      if ! port_open 127.0.0.1 "$p"; then NATS_PORT="$p"; break; fi
+    done
+    [ "$NATS_PORT" != "$taken" ] || die "127.0.0.1:$taken to $((taken + 20)) are all taken; set NATS_PORT"
+    say "NATS: 127.0.0.1:$taken is another server's; the project's own takes 127.0.0.1:$NATS_PORT"
   fi
   local bin conf
   bin="$(nats_server_bin)"
   conf="$(nats_config_for "$bin")"
   mkdir -p "$RUN_DIR/nats" "$RUN_DIR/logs"
-  say "starting NATS ($("$bin" --version)) on 127.0.0.1:$NATS_PORT"
   nohup "$bin" -c "$conf" -p "$NATS_PORT" -sd "$RUN_DIR/nats" >"$RUN_DIR/logs/nats.log" 2>&1 &
   echo $! > "$RUN_DIR/nats.pid"
-  for _ in $(seq 1 30); do port_open 127.0.0.1 "$NATS_PORT" && return 0; sleep 0.5; done
+  echo "$NATS_PORT" > "$RUN_DIR/nats.port"
+  for _ in $(seq 1 30); do
+    if port_open 127.0.0.1 "$NATS_PORT"; then
+      say "NATS: the project's own $("$bin" --version) on 127.0.0.1:$NATS_PORT with deploy/nats/nats.conf (JetStream in $RUN_DIR/nats)"
+      return 0
+    fi
+    sleep 0.5
+  done
   die "NATS did not start; see $RUN_DIR/logs/nats.log"
+}
+
+# The NATS port `make up` chose (ensure_nats), for tools that talk to the
+# running cluster.
+nats_port_in_use() {
+  if [ -f "$RUN_DIR/nats.port" ]; then cat "$RUN_DIR/nats.port"; else echo "$NATS_PORT"; fi
 }
 
 # PII keys for the one-machine default; a cluster mounts its own secret.

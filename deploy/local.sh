@@ -12,7 +12,6 @@ check_metrics_ports "$HTTP_PORT"
 DB_BASE="${DATABASE_URL_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM}"
 BIN_DIR="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_one() {
   local name="$1"; shift
@@ -138,6 +137,7 @@ down() {
       say "stopped $s"
     fi
     rm -f "$pid_file"
+    [ "$s" != nats ] || rm -f "$RUN_DIR/nats.port"
   done
 }
 
