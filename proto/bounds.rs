@@ -35,6 +35,18 @@ pub const MAX_LENGTH: &[(&str, usize)] = &[
     (".bianmin.review.v1.Close.improvements", 2000),
     (".bianmin.review.v1.Assign.assignee", 100),
     (".bianmin.review.v1.Assign.reason", 500),
+    // complaint: domain/input.rs (NAME_CHARS 50, CONTENT_CHARS 2000,
+    // DEMAND_CHARS 1000, REASON_CHARS 500, ID_CHARS 64)
+    (".bianmin.complaint.v1.Complainant.name", 50),
+    (".bianmin.complaint.v1.Complainant.id_number", 64),
+    (".bianmin.complaint.v1.Complainant.phone", 64),
+    (".bianmin.complaint.v1.Party.id", 64),
+    (".bianmin.complaint.v1.FileComplaintRequest.content", 2000),
+    (".bianmin.complaint.v1.FileComplaintRequest.demand", 1000),
+    (".bianmin.complaint.v1.HandOverComplaintRequest.to", 64),
+    (".bianmin.complaint.v1.HandOverComplaintRequest.reason", 500),
+    (".bianmin.complaint.v1.RecordFindingRequest.cause", 2000),
+    (".bianmin.complaint.v1.AnswerComplaintRequest.answer", 2000),
 ];
 
 /// (field, most items)
@@ -49,4 +61,6 @@ pub const MAX_ITEMS: &[(&str, usize)] = &[
     (".bianmin.review.v1.ServicePlan.resources", 50),
     (".bianmin.review.v1.ServicePlan.tasks", 50),
     (".bianmin.review.v1.CheckAcceptance.reopen_task_ids", 50),
+    // complaint: domain/input.rs (MAX_INVESTIGATORS 10)
+    (".bianmin.complaint.v1.AssignInvestigatorsRequest.investigators", 10),
 ];

@@ -13,8 +13,9 @@ const REST_OMIT_EMPTY: &str =
     r#"#[cfg_attr(feature = "rest", serde(skip_serializing_if = "String::is_empty"))]"#;
 
 /// The messages whose `Debug` is written by hand in `src/personal.rs`.
-const PERSONAL: [&str; 4] = [
+const PERSONAL: [&str; 5] = [
     ".bianmin.intake.v1.Applicant",
+    ".bianmin.complaint.v1.Complainant",
     ".bianmin.intake.v1.PiiFindApplicationsRequest",
     ".bianmin.intake.v1.PublicGetProgressRequest",
     ".bianmin.partner.v1.Resident",
@@ -62,9 +63,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .field_attribute(".bianmin.intake.v1.MaterialsDownloadResponse.content", REST_SKIP)
         .field_attribute(".bianmin.intake.v1.SubmitApplicationRequest.idempotency_key", REST_SKIP)
         .field_attribute(".bianmin.review.v1.ActOnReviewCaseRequest.idempotency_key", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.FileComplaintRequest.idempotency_key", REST_SKIP)
         // Nor what the path names.
         .field_attribute(".bianmin.intake.v1.SupplementApplicationRequest.id", REST_SKIP)
         .field_attribute(".bianmin.intake.v1.WithdrawApplicationRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.TakeComplaintRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.HandOverComplaintRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.ClassifyComplaintRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.AssignInvestigatorsRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.RecordFindingRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.AnswerComplaintRequest.id", REST_SKIP)
+        .field_attribute(".bianmin.complaint.v1.CloseComplaintRequest.id", REST_SKIP)
         .field_attribute(".bianmin.intake.v1.CatalogRetireServiceTypeRequest.code", REST_SKIP)
         // The REST name of the catalog's list.
         .field_attribute(

@@ -15,6 +15,12 @@ pub mod review {
     }
 }
 
+pub mod complaint {
+    pub mod v1 {
+        tonic::include_proto!("bianmin.complaint.v1");
+    }
+}
+
 /// The partner agencies' API (mutual TLS edge), versioned apart from the
 /// internal packages.
 pub mod partner {
@@ -75,6 +81,13 @@ pub mod subjects {
     pub const CASE_CLOSED: &str = "bianmin.review.case.closed";
     pub const DEADLINE_WARNING: &str = "bianmin.review.deadline.warning";
     pub const DEADLINE_BREACHED: &str = "bianmin.review.deadline.breached";
+
+    /// Stream of everything the complaint service publishes.
+    pub const COMPLAINT_STREAM: &str = "BIANMIN_COMPLAINT";
+    pub const COMPLAINT_SUBJECTS: &str = "bianmin.complaint.>";
+    pub const COMPLAINT_FILED: &str = "bianmin.complaint.filed";
+    pub const COMPLAINT_CLOSED: &str = "bianmin.complaint.closed";
+    pub const COMPLAINT_DEADLINE_BREACHED: &str = "bianmin.complaint.deadline.breached";
 }
 
 impl events::v1::EventEnvelope {
@@ -108,7 +121,10 @@ mod tests {
             .filter(|f| f.package() == "bianmin.events.v1")
         {
             for message in &file.message_type {
-                if matches!(message.name(), "EventEnvelope" | "CaseRef") {
+                if matches!(
+                    message.name(),
+                    "EventEnvelope" | "CaseRef" | "ComplaintRef"
+                ) {
                     continue;
                 }
                 let first = message.field.iter().find(|f| f.number() == 1);

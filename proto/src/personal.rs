@@ -5,6 +5,7 @@
 //! assertion) cannot write a resident's data. `proto/build.rs` lists them
 //! (`PERSONAL`) and turns off the derived `Debug`.
 
+use crate::complaint::v1::Complainant;
 use crate::intake::v1::{Applicant, PiiFindApplicationsRequest, PublicGetProgressRequest};
 use crate::partner::v1::Resident;
 use std::fmt;
@@ -21,6 +22,16 @@ impl fmt::Debug for Withheld<'_> {
 impl fmt::Debug for Applicant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Applicant")
+            .field("name", &Withheld(&self.name))
+            .field("id_number", &Withheld(&self.id_number))
+            .field("phone", &Withheld(&self.phone))
+            .finish()
+    }
+}
+
+impl fmt::Debug for Complainant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Complainant")
             .field("name", &Withheld(&self.name))
             .field("id_number", &Withheld(&self.id_number))
             .field("phone", &Withheld(&self.phone))

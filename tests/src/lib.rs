@@ -61,6 +61,7 @@ fn settings_of(name: &str, root: &Path, dir: &Path) -> Vec<(&'static str, String
         ],
         // Deadlines fire within a fifth of a second in tests.
         "review" => vec![("TIMER_CHECK_INTERVAL_MS", "200".to_string())],
+        "complaint" => vec![("TIMER_CHECK_INTERVAL_MS", "200".to_string())],
         _ => Vec::new(),
     }
 }

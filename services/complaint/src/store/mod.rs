@@ -1,0 +1,4 @@
+//! sqlx queries: complaints and their timers.
+
+pub mod complaints;
+pub mod timers;
