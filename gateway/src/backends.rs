@@ -43,7 +43,11 @@ pub struct Routes {
 }
 
 /// Every backend, in the order of `deploy/services.txt`.
-pub const BACKENDS: &[Backend] = &[crate::intake::BACKEND, crate::review::BACKEND];
+pub const BACKENDS: &[Backend] = &[
+    crate::intake::BACKEND,
+    crate::review::BACKEND,
+    crate::complaint::BACKEND,
+];
 
 /// Where each backend is (`<NAME>_GRPC_URL`), read from the settings.
 pub fn urls(env: &mut Env) -> Vec<(&'static str, String)> {

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod backends;
+pub mod complaint;
 pub mod error;
 pub mod http_metrics;
 pub mod idempotency;

@@ -121,10 +121,7 @@ mod tests {
             .filter(|f| f.package() == "bianmin.events.v1")
         {
             for message in &file.message_type {
-                if matches!(
-                    message.name(),
-                    "EventEnvelope" | "CaseRef" | "ComplaintRef"
-                ) {
+                if matches!(message.name(), "EventEnvelope" | "CaseRef" | "ComplaintRef") {
                     continue;
                 }
                 let first = message.field.iter().find(|f| f.number() == 1);

@@ -156,7 +156,9 @@ pub async fn act(
     command: Command,
 ) -> Result<Stored, Error> {
     let mut tx = pool.begin().await?;
-    let mut stored = complaints::lock(&mut tx, id).await?.ok_or(Error::NotFound)?;
+    let mut stored = complaints::lock(&mut tx, id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let now = clock.now();
     let emit = stored
         .complaint
@@ -176,7 +178,10 @@ pub async fn act(
 
 /// Who a breach at `center_id` is escalated to.
 pub fn escalated_to(center_id: &str) -> String {
-    format!("{}@{center_id}", bianmin_common::auth::Role::Supervisor.as_str())
+    format!(
+        "{}@{center_id}",
+        bianmin_common::auth::Role::Supervisor.as_str()
+    )
 }
 
 /// The supervisors' notice of one breach; `timer_id` makes it once.
@@ -185,7 +190,10 @@ pub fn breach_notice(timer_id: i64, s: &Stored, due: chrono::NaiveDate) -> Notif
         ("complaint_id".to_string(), s.id.to_string()),
         ("complaint_no".to_string(), s.complaint_no.clone()),
         ("center_id".to_string(), s.center_id().to_string()),
-        ("owner".to_string(), s.complaint.owner.clone().unwrap_or_default()),
+        (
+            "owner".to_string(),
+            s.complaint.owner.clone().unwrap_or_default(),
+        ),
         ("due".to_string(), due.to_string()),
         (
             "message".to_string(),

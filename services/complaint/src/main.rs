@@ -3,6 +3,12 @@
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     use bianmin_complaint::{MIGRATIONS, Settings, run};
-    bianmin_common::cli::service_main("complaint", Settings::read, |s| &s.service, &MIGRATIONS, run)
-        .await
+    bianmin_common::cli::service_main(
+        "complaint",
+        Settings::read,
+        |s| &s.service,
+        &MIGRATIONS,
+        run,
+    )
+    .await
 }

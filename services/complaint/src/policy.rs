@@ -163,9 +163,24 @@ mod tests {
             &ANSWER_COMPLAINT,
             &CLOSE_COMPLAINT,
         ] {
-            assert_eq!(decide(&staff(Specialist, "C01"), rule, at("C01")), Decision::Allow, "{}", rule.name);
-            assert_eq!(decide(&staff(Supervisor, "C02"), rule, at("C01")), Decision::Hidden, "{}", rule.name);
-            assert_eq!(decide(&resident(), rule, at("C01")), Decision::Denied, "{}", rule.name);
+            assert_eq!(
+                decide(&staff(Specialist, "C01"), rule, at("C01")),
+                Decision::Allow,
+                "{}",
+                rule.name
+            );
+            assert_eq!(
+                decide(&staff(Supervisor, "C02"), rule, at("C01")),
+                Decision::Hidden,
+                "{}",
+                rule.name
+            );
+            assert_eq!(
+                decide(&resident(), rule, at("C01")),
+                Decision::Denied,
+                "{}",
+                rule.name
+            );
             assert!(!rule.allows(DistrictAdmin), "{}", rule.name);
         }
         // An inspector investigates but does not own.
@@ -185,10 +200,19 @@ mod tests {
         };
         assert_eq!(decide(&resident(), &FILE_COMPLAINT, mine), Decision::Allow);
         assert_eq!(decide(&resident(), &READ_COMPLAINT, mine), Decision::Allow);
-        assert_eq!(decide(&resident(), &READ_COMPLAINT, theirs), Decision::Hidden);
+        assert_eq!(
+            decide(&resident(), &READ_COMPLAINT, theirs),
+            Decision::Hidden
+        );
         // Another center's staff may not record here.
-        assert_eq!(decide(&staff(Specialist, "C02"), &FILE_COMPLAINT, at("C01")), Decision::Denied);
-        assert_eq!(decide(&staff(DistrictAdmin, "C01"), &READ_COMPLAINT, at("C02")), Decision::Allow);
+        assert_eq!(
+            decide(&staff(Specialist, "C02"), &FILE_COMPLAINT, at("C01")),
+            Decision::Denied
+        );
+        assert_eq!(
+            decide(&staff(DistrictAdmin, "C01"), &READ_COMPLAINT, at("C02")),
+            Decision::Allow
+        );
     }
 
     #[test]
@@ -201,6 +225,9 @@ mod tests {
             listing(&staff(DistrictAdmin, "C01"), &READ_COMPLAINT, ""),
             Listing::Centers(None)
         );
-        assert_eq!(listing(&staff(TechSupport, "C01"), &READ_COMPLAINT, ""), Listing::Denied);
+        assert_eq!(
+            listing(&staff(TechSupport, "C01"), &READ_COMPLAINT, ""),
+            Listing::Denied
+        );
     }
 }

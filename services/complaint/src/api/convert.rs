@@ -36,7 +36,10 @@ pub fn complaint(s: &Stored) -> pb::Complaint {
         owner: c.owner.clone().unwrap_or_default(),
         first_owner: c.first_owner.clone().unwrap_or_default(),
         nature: c.nature.map(|n| n.as_str().to_string()).unwrap_or_default(),
-        severity: c.severity.map(|n| n.as_str().to_string()).unwrap_or_default(),
+        severity: c
+            .severity
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
         investigators: c.investigators.clone(),
         finding: c.finding.as_ref().map(|f| pb::Finding {
             result: f.result.as_str().into(),

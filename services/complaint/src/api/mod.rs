@@ -107,9 +107,15 @@ impl ComplaintApi {
     ) -> Result<Response<pb::Complaint>, GrpcStatus> {
         let state = self.state.get()?;
         let found = visible(state, &principal, rule, id).await?;
-        let acted = flow::act(&state.pool, &state.clock, found.id, &actor(&principal), command)
-            .await
-            .map_err(error)?;
+        let acted = flow::act(
+            &state.pool,
+            &state.clock,
+            found.id,
+            &actor(&principal),
+            command,
+        )
+        .await
+        .map_err(error)?;
         tracing::info!(complaint_id = %acted.id, action = rule.name, "complaint step");
         Ok(Response::new(convert::complaint(&acted)))
     }
@@ -158,9 +164,16 @@ impl ComplaintService for ComplaintApi {
         let today = calendar::local_date(chrono::Utc::now());
         let valid = input::validate(&draft, today).map_err(ApiError::Invalid)?;
         let key = bianmin_common::error::idempotency_key(&r.idempotency_key)?;
-        let filed = flow::file(&state.pool, &state.keys, &state.clock, &valid, &actor(&principal), key)
-            .await
-            .map_err(error)?;
+        let filed = flow::file(
+            &state.pool,
+            &state.keys,
+            &state.clock,
+            &valid,
+            &actor(&principal),
+            key,
+        )
+        .await
+        .map_err(error)?;
         tracing::info!(complaint_id = %filed.stored.id, replayed = filed.replayed, "complaint filed");
         Ok(Response::new(pb::FileComplaintResponse {
             complaint: Some(convert::complaint(&filed.stored)),
@@ -174,7 +187,13 @@ impl ComplaintService for ComplaintApi {
     ) -> Result<Response<pb::Complaint>, GrpcStatus> {
         let state = self.state.get()?;
         let principal = auth::principal(&request)?;
-        let found = visible(state, &principal, &policy::READ_COMPLAINT, &request.get_ref().id).await?;
+        let found = visible(
+            state,
+            &principal,
+            &policy::READ_COMPLAINT,
+            &request.get_ref().id,
+        )
+        .await?;
         Ok(Response::new(convert::complaint(&found)))
     }
 
@@ -188,9 +207,13 @@ impl ComplaintService for ComplaintApi {
         let (center, filed_by) = if principal.role == Role::Resident {
             (None, Some(principal.subject.clone()))
         } else {
-            let center =
-                audit::enforce_listing(&state.pool, &principal, &policy::READ_COMPLAINT, &r.center_id)
-                    .await?;
+            let center = audit::enforce_listing(
+                &state.pool,
+                &principal,
+                &policy::READ_COMPLAINT,
+                &r.center_id,
+            )
+            .await?;
             (center, None)
         };
         let status = match r.status.trim() {

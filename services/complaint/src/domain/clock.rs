@@ -9,7 +9,10 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone as _, Utc};
 pub const GENERAL_WORKING_DAYS: u32 = 3;
 
 /// The due date of a complaint filed on `filed_on`.
-pub fn due_date(calendar: &WorkingCalendar, filed_on: NaiveDate) -> Result<NaiveDate, CalendarError> {
+pub fn due_date(
+    calendar: &WorkingCalendar,
+    filed_on: NaiveDate,
+) -> Result<NaiveDate, CalendarError> {
     calendar.add_working_days(filed_on, GENERAL_WORKING_DAYS)
 }
 
@@ -47,7 +50,10 @@ mod tests {
         let filed = d(2026, 9, 30);
         let due = due_date(&cal, filed).unwrap();
         assert_eq!(cal.working_days_between(filed, due), GENERAL_WORKING_DAYS);
-        assert!(due > d(2026, 10, 7), "the National Day holidays are not counted: {due}");
+        assert!(
+            due > d(2026, 10, 7),
+            "the National Day holidays are not counted: {due}"
+        );
     }
 
     #[test]

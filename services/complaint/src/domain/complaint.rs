@@ -3,7 +3,7 @@
 //! step is checked here against the actor and the status, and recorded in
 //! the history; the store saves the result.
 
-use super::input::{self, MAX_INVESTIGATORS, REASON_CHARS, CONTENT_CHARS};
+use super::input::{self, CONTENT_CHARS, MAX_INVESTIGATORS, REASON_CHARS};
 use bianmin_common::error::FieldViolation;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -412,7 +412,13 @@ impl Complaint {
             Command::HandOver { to, reason } => {
                 self.require_owner(actor)?;
                 self.require(
-                    &[Status::Owned, Status::Classified, Status::Investigating, Status::Found, Status::Answered],
+                    &[
+                        Status::Owned,
+                        Status::Classified,
+                        Status::Investigating,
+                        Status::Found,
+                        Status::Answered,
+                    ],
                     "hand over",
                 )?;
                 let mut v = Vec::new();
@@ -503,7 +509,8 @@ impl Complaint {
                 self.require(&[Status::Investigating], "record a finding")?;
                 if !self.investigators.contains(&actor.subject) {
                     return Err(Refusal::Forbidden(
-                        "只有调查人员可记录调查结论 (only an investigator records the finding)".into(),
+                        "只有调查人员可记录调查结论 (only an investigator records the finding)"
+                            .into(),
                     ));
                 }
                 let mut v = Vec::new();
@@ -650,7 +657,12 @@ mod tests {
             today(),
         )
         .unwrap();
-        Complaint::filed(&v, actor, NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(), at())
+        Complaint::filed(
+            &v,
+            actor,
+            NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+            at(),
+        )
     }
 
     fn apply(c: &mut Complaint, who: &str, cmd: Command) -> Result<Emit, Refusal> {
@@ -715,11 +727,19 @@ mod tests {
             [("reason".to_string(), "required".to_string())]
         );
         assert_eq!(
-            rules(apply(&mut c, "c01-specialist", hand("c02-supervisor", "休假"))),
+            rules(apply(
+                &mut c,
+                "c01-specialist",
+                hand("c02-supervisor", "休假")
+            )),
             [("to".to_string(), "staff_of_center".to_string())]
         );
         assert_eq!(
-            rules(apply(&mut c, "c01-specialist", hand("c01-specialist", "休假"))),
+            rules(apply(
+                &mut c,
+                "c01-specialist",
+                hand("c01-specialist", "休假")
+            )),
             [("to".to_string(), "another_staff_member".to_string())]
         );
         // Only the owner hands over.
@@ -732,8 +752,20 @@ mod tests {
         assert_eq!(c.first_owner.as_deref(), Some("c01-specialist"));
         let step = c.history.last().unwrap();
         assert_eq!(
-            (step.action.as_str(), step.by.as_str(), step.from.as_str(), step.to.as_str(), step.reason.as_str()),
-            ("hand_over", "c01-specialist", "c01-specialist", "c01-supervisor", "休假")
+            (
+                step.action.as_str(),
+                step.by.as_str(),
+                step.from.as_str(),
+                step.to.as_str(),
+                step.reason.as_str()
+            ),
+            (
+                "hand_over",
+                "c01-specialist",
+                "c01-specialist",
+                "c01-supervisor",
+                "休假"
+            )
         );
     }
 
@@ -741,18 +773,34 @@ mod tests {
     fn classification_is_the_owners_for_complaints_and_reports_only() {
         let mut c = filed("complaint", &staff("c01-specialist"));
         assert_eq!(
-            rules(apply(&mut c, "c01-specialist", Command::Classify { nature: "x".into(), severity: "y".into() })),
-            [("nature".to_string(), "nature".to_string()), ("severity".to_string(), "severity".to_string())]
+            rules(apply(
+                &mut c,
+                "c01-specialist",
+                Command::Classify {
+                    nature: "x".into(),
+                    severity: "y".into()
+                }
+            )),
+            [
+                ("nature".to_string(), "nature".to_string()),
+                ("severity".to_string(), "severity".to_string())
+            ]
         );
         assert!(matches!(
             apply(&mut c, "c01-supervisor", classify("general")),
             Err(Refusal::Forbidden(_))
         ));
-        assert_eq!(apply(&mut c, "c01-specialist", classify("general")), Ok(Emit::Nothing));
+        assert_eq!(
+            apply(&mut c, "c01-specialist", classify("general")),
+            Ok(Emit::Nothing)
+        );
         assert_eq!(c.severity, Some(Severity::General));
         assert!(c.due_date.is_some());
         // Major: the general clock stops (its finer clocks come later).
-        assert_eq!(apply(&mut c, "c01-specialist", classify("major")), Ok(Emit::Disarm));
+        assert_eq!(
+            apply(&mut c, "c01-specialist", classify("major")),
+            Ok(Emit::Disarm)
+        );
         assert_eq!(c.due_date, None);
 
         let mut s = filed("suggestion", &staff("c01-specialist"));
@@ -772,18 +820,36 @@ mod tests {
         ));
         apply(&mut c, "c01-specialist", classify("general")).unwrap();
         let two = [("investigators".to_string(), "two_investigators".to_string())];
-        assert_eq!(rules(apply(&mut c, "c01-specialist", assign(&["c01-a"]))), two);
-        assert_eq!(rules(apply(&mut c, "c01-specialist", assign(&["c01-a", "c01-a"]))), two);
         assert_eq!(
-            rules(apply(&mut c, "c01-specialist", assign(&["c01-a", "c01-window-3"]))),
+            rules(apply(&mut c, "c01-specialist", assign(&["c01-a"]))),
+            two
+        );
+        assert_eq!(
+            rules(apply(&mut c, "c01-specialist", assign(&["c01-a", "c01-a"]))),
+            two
+        );
+        assert_eq!(
+            rules(apply(
+                &mut c,
+                "c01-specialist",
+                assign(&["c01-a", "c01-window-3"])
+            )),
             [("investigators[1]".to_string(), "not_the_party".to_string())]
         );
         assert_eq!(
             rules(apply(&mut c, "c01-specialist", assign(&["c01-a", "c02-b"]))),
-            [("investigators[1]".to_string(), "staff_of_center".to_string())]
+            [(
+                "investigators[1]".to_string(),
+                "staff_of_center".to_string()
+            )]
         );
         assert_eq!(c.status, Status::Classified);
-        apply(&mut c, "c01-specialist", assign(&["c01-supervisor", "c01-inspector"])).unwrap();
+        apply(
+            &mut c,
+            "c01-specialist",
+            assign(&["c01-supervisor", "c01-inspector"]),
+        )
+        .unwrap();
         assert_eq!(c.status, Status::Investigating);
         assert_eq!(c.investigators, ["c01-supervisor", "c01-inspector"]);
     }
@@ -801,21 +867,45 @@ mod tests {
             Err(Refusal::Illegal(_))
         ));
         apply(&mut c, "c01-specialist", classify("general")).unwrap();
-        apply(&mut c, "c01-specialist", assign(&["c01-supervisor", "c01-inspector"])).unwrap();
-        assert!(matches!(apply(&mut c, "c01-specialist", Command::Close), Err(Refusal::Illegal(_))));
+        apply(
+            &mut c,
+            "c01-specialist",
+            assign(&["c01-supervisor", "c01-inspector"]),
+        )
+        .unwrap();
+        assert!(matches!(
+            apply(&mut c, "c01-specialist", Command::Close),
+            Err(Refusal::Illegal(_))
+        ));
         // The owner is no investigator.
         assert!(matches!(
             apply(&mut c, "c01-specialist", finding.clone()),
             Err(Refusal::Forbidden(_))
         ));
         assert_eq!(
-            rules(apply(&mut c, "c01-supervisor", Command::RecordFinding { result: "maybe".into(), cause: "".into() })),
-            [("result".to_string(), "finding_result".to_string()), ("cause".to_string(), "required".to_string())]
+            rules(apply(
+                &mut c,
+                "c01-supervisor",
+                Command::RecordFinding {
+                    result: "maybe".into(),
+                    cause: "".into()
+                }
+            )),
+            [
+                ("result".to_string(), "finding_result".to_string()),
+                ("cause".to_string(), "required".to_string())
+            ]
         );
         apply(&mut c, "c01-supervisor", finding).unwrap();
         assert_eq!(c.finding.as_ref().unwrap().result, FindingResult::Partly);
-        assert!(matches!(apply(&mut c, "c01-supervisor", Command::Close), Err(Refusal::Forbidden(_))));
-        assert_eq!(apply(&mut c, "c01-specialist", Command::Close), Ok(Emit::Closed));
+        assert!(matches!(
+            apply(&mut c, "c01-supervisor", Command::Close),
+            Err(Refusal::Forbidden(_))
+        ));
+        assert_eq!(
+            apply(&mut c, "c01-specialist", Command::Close),
+            Ok(Emit::Closed)
+        );
         assert_eq!(c.status, Status::Closed);
         assert_eq!(c.answered_on_time, Some(true));
     }
@@ -823,18 +913,35 @@ mod tests {
     #[test]
     fn the_other_types_are_answered_then_closed_and_the_answer_says_if_on_time() {
         let mut c = filed("inquiry", &staff("c01-specialist"));
-        assert!(matches!(apply(&mut c, "c01-specialist", Command::Close), Err(Refusal::Illegal(_))));
+        assert!(matches!(
+            apply(&mut c, "c01-specialist", Command::Close),
+            Err(Refusal::Illegal(_))
+        ));
         let late = NaiveDate::from_ymd_opt(2026, 12, 11).unwrap();
         let emit = c
-            .apply(&staff("c01-specialist"), Command::Answer { answer: "请于周一携带身份证办理".into() }, at(), late)
+            .apply(
+                &staff("c01-specialist"),
+                Command::Answer {
+                    answer: "请于周一携带身份证办理".into(),
+                },
+                at(),
+                late,
+            )
             .unwrap();
         assert_eq!(emit, Emit::Disarm);
         assert_eq!(c.answered_on_time, Some(false));
-        assert_eq!(apply(&mut c, "c01-specialist", Command::Close), Ok(Emit::Closed));
+        assert_eq!(
+            apply(&mut c, "c01-specialist", Command::Close),
+            Ok(Emit::Closed)
+        );
         // A complaint is not answered without its investigation.
         let mut k = filed("complaint", &staff("c01-specialist"));
         assert!(matches!(
-            apply(&mut k, "c01-specialist", Command::Answer { answer: "x".into() }),
+            apply(
+                &mut k,
+                "c01-specialist",
+                Command::Answer { answer: "x".into() }
+            ),
             Err(Refusal::Illegal(_))
         ));
     }

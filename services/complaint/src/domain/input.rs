@@ -135,7 +135,11 @@ pub fn center_id(raw: &str) -> Result<&str, FieldViolation> {
 
 /// A staff account belongs to a center by its prefix: `c01-specialist` is
 /// C01's (the identity provider's convention, `deploy/seed/users.json`).
-pub fn staff_of_center(field: &str, account: &str, center_id: &str) -> Result<String, FieldViolation> {
+pub fn staff_of_center(
+    field: &str,
+    account: &str,
+    center_id: &str,
+) -> Result<String, FieldViolation> {
     let account = account.trim();
     let well_formed = account.chars().count() <= ID_CHARS
         && account.split_once('-').is_some_and(|(center, name)| {
@@ -150,7 +154,9 @@ pub fn staff_of_center(field: &str, account: &str, center_id: &str) -> Result<St
         return Err(violation(
             field,
             "staff_id_format",
-            format!("{field} 须为工作人员账号，如 c01-specialist (a staff account such as c01-specialist)"),
+            format!(
+                "{field} 须为工作人员账号，如 c01-specialist (a staff account such as c01-specialist)"
+            ),
         ));
     }
     let prefix = account.split('-').next().unwrap_or_default();
@@ -181,7 +187,11 @@ pub fn validate(d: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViola
         &RESIDENT_CHANNELS
     };
     if channel.is_empty() {
-        v.push(violation("channel", "required", "请填写渠道 (channel is required)"));
+        v.push(violation(
+            "channel",
+            "required",
+            "请填写渠道 (channel is required)",
+        ));
     } else if !allowed.contains(&channel) {
         v.push(violation(
             "channel",
@@ -233,7 +243,9 @@ pub fn validate(d: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViola
         v.push(e);
     }
     if let (Some(PartyKind::Center | PartyKind::Department), Some(id)) = (party_kind, &party_id)
-        && !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     {
         v.push(violation(
             "party.id",
@@ -248,7 +260,10 @@ pub fn validate(d: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViola
             v.push(violation(
                 "type",
                 "complaint_type",
-                format!("类型须为 {} 之一 (type must be one of them)", known.join(", ")),
+                format!(
+                    "类型须为 {} 之一 (type must be one of them)",
+                    known.join(", ")
+                ),
             ));
             None
         }
@@ -256,23 +271,28 @@ pub fn validate(d: &Draft<'_>, today: NaiveDate) -> Result<Valid, Vec<FieldViola
     let content = text(&mut v, "content", d.content, CONTENT_CHARS, true);
     let demand = text(&mut v, "demand", d.demand, DEMAND_CHARS, false);
     match (name, id, phone, party_kind, party_id, kind, content, demand) {
-        (Some(name), Some(id_number), Some(phone), Some(party_kind), Some(party_id), Some(kind), Some(content), Some(demand))
-            if v.is_empty() =>
-        {
-            Ok(Valid {
-                center_id: center,
-                channel: channel.to_string(),
-                name,
-                id_number,
-                phone,
-                party_kind,
-                party_id,
-                kind,
-                content,
-                demand,
-                sensitive: d.sensitive,
-            })
-        }
+        (
+            Some(name),
+            Some(id_number),
+            Some(phone),
+            Some(party_kind),
+            Some(party_id),
+            Some(kind),
+            Some(content),
+            Some(demand),
+        ) if v.is_empty() => Ok(Valid {
+            center_id: center,
+            channel: channel.to_string(),
+            name,
+            id_number,
+            phone,
+            party_kind,
+            party_id,
+            kind,
+            content,
+            demand,
+            sensitive: d.sensitive,
+        }),
         _ => Err(v),
     }
 }
@@ -405,7 +425,10 @@ mod tests {
                 content: " ",
                 ..draft()
             }),
-            [pair("complainant.name", "required"), pair("content", "required")]
+            [
+                pair("complainant.name", "required"),
+                pair("content", "required")
+            ]
         );
     }
 

@@ -47,7 +47,10 @@ pub fn closed(s: &Stored, at: DateTime<Utc>) -> OutboxEvent {
         party_kind: c.party_kind.as_str().into(),
         party_id: c.party_id.clone(),
         nature: c.nature.map(|n| n.as_str().to_string()).unwrap_or_default(),
-        severity: c.severity.map(|n| n.as_str().to_string()).unwrap_or_default(),
+        severity: c
+            .severity
+            .map(|n| n.as_str().to_string())
+            .unwrap_or_default(),
         finding: c
             .finding
             .as_ref()

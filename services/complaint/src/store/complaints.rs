@@ -119,7 +119,8 @@ pub async fn insert(
     Ok(true)
 }
 
-const COLUMNS: &str = "id, complaint_no, channel, content, demand, sensitive, name_masked, id_number_masked,
+const COLUMNS: &str =
+    "id, complaint_no, channel, content, demand, sensitive, name_masked, id_number_masked,
     phone_masked, filed_at, state";
 
 fn stored(r: &PgRow, state_column: &str) -> sqlx::Result<Stored> {
