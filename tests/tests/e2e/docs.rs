@@ -15,6 +15,7 @@ const DOCUMENTS: &[&str] = &[
     "README.md",
     "services/intake/README.md",
     "services/review/README.md",
+    "services/complaint/README.md",
 ];
 
 /// The `sh` blocks of `markdown` that call the gateway, in order.

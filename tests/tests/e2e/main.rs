@@ -8,6 +8,7 @@
 mod applicant;
 mod auth;
 mod catalog_materials;
+mod complaint;
 mod dead_letter;
 mod docs;
 mod faults;
