@@ -49,7 +49,7 @@ up() {
   # service checks them against the keys it publishes.
   local issuer="${AUTH_ISSUER:-http://127.0.0.1:$HTTP_PORT}"
   local jwks="${AUTH_JWKS_URL:-http://127.0.0.1:$HTTP_PORT/.well-known/jwks.json}"
-  say "building (release; the first build takes several minutes)"
+  say "building (${BUILD_PROFILE:-release}; the first build takes several minutes)"
   "$ROOT/deploy/build.sh"
   mkdir -p "$RUN_DIR/logs"
   # Each backend service: the settings they all get, its database
