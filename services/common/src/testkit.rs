@@ -24,6 +24,43 @@ use tokio_util::sync::CancellationToken;
 /// The machine's PostgreSQL (trust authentication on the one-machine
 /// default, as `make test` ensures).
 pub const PG_BASE: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+/// The same server as the owner role migrations run as.
+pub const PG_OWNER: &str = "postgres://bianmin_owner:bianmin_owner@127.0.0.1:5432";
+/// The same server as the app role services serve as (row-level security
+/// holds for it).
+pub const PG_APP: &str = "postgres://bianmin_app:bianmin_app@127.0.0.1:5432";
+pub use crate::db::ROLES_SQL;
+
+/// Creates the owner and app roles if missing (idempotent; safe when two
+/// test processes do it at once).
+pub async fn ensure_roles() -> anyhow::Result<()> {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_try_init(|| async {
+        let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
+        // A lock, so two processes do not race on ALTER ROLE either.
+        sqlx::raw_sql("SELECT pg_advisory_lock(hashtext('bianmin roles'))")
+            .execute(&mut admin)
+            .await?;
+        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(ROLES_SQL)).execute(&mut admin).await;
+        sqlx::raw_sql("SELECT pg_advisory_unlock(hashtext('bianmin roles'))")
+            .execute(&mut admin)
+            .await?;
+        done?;
+        anyhow::Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// `url` (of [`PG_BASE`]) with the app role instead of the superuser.
+pub fn as_app(url: &str) -> String {
+    url.replacen(PG_BASE, PG_APP, 1)
+}
+
+/// `url` (of [`PG_BASE`]) with the owner role instead of the superuser.
+pub fn as_owner(url: &str) -> String {
+    url.replacen(PG_BASE, PG_OWNER, 1)
+}
 /// The issuer and audience of the tokens [`token`] signs.
 pub const ISSUER: &str = "https://idp.test.bianmin";
 pub const AUDIENCE: &str = "bianmin";
@@ -125,7 +162,7 @@ fn quoted(name: &str) -> String {
 /// Templates made by this process, by name.
 static TEMPLATES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
-/// A database migrated with the shared and `migrations`, to copy from:
+/// A database migrated (as the owner role) with the shared and `migrations`, to copy from:
 /// named by a hash of the migrations, made once and reused until the
 /// migrations change.
 pub async fn template(service: &str, migrations: &'static Migrator) -> anyhow::Result<String> {
@@ -166,6 +203,7 @@ where
     if made.contains(name) {
         return Ok(name.to_string());
     }
+    ensure_roles().await?;
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
     sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
         .bind(name)
@@ -202,13 +240,17 @@ where
     let building = format!("{name}_building");
     for statement in [
         format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quoted(&building)),
-        format!("CREATE DATABASE {}", quoted(&building)),
+        // Owned by the owner role, as in a district: migrations create
+        // their tables in its public schema.
+        format!("CREATE DATABASE {} OWNER bianmin_owner", quoted(&building)),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut *admin)
             .await?;
     }
-    build(format!("{PG_BASE}/{building}")).await?;
+    // The migrations run as the owner, so the tables are its own (and
+    // row-level security, forced, holds for it too).
+    build(format!("{PG_OWNER}/{building}")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {} RENAME TO {}",
         quoted(&building),
@@ -309,6 +351,9 @@ pub fn staff(role: crate::auth::Role, center: &str) -> Principal {
 pub struct Spawned {
     /// Its gRPC address, `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The superuser's URL of its database, for tests to look at (and
+    /// arrange) what it wrote, across centers; the service itself connects
+    /// as the app role.
     pub database_url: String,
     pub nats: Nats,
     /// Logs and the NATS store.
@@ -383,7 +428,8 @@ where
     let addr = listener.local_addr()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut values: HashMap<String, String> = [
-        ("DATABASE_URL", database_url.clone()),
+        ("DATABASE_URL", as_app(&database_url)),
+        ("MIGRATION_DATABASE_URL", as_owner(&database_url)),
         ("DATABASE_POOL_SIZE", "4".to_string()),
         ("NATS_URL", nats.url()),
         ("GRPC_ADDR", addr.to_string()),

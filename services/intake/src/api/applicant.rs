@@ -1,6 +1,7 @@
 //! The applicant's personal data in full, and look-ups by ID number: each
 //! access recorded before anything is shown.
 
+use bianmin_common::db;
 use super::convert::{self, application_not_found};
 use super::{State, authorize, center, parse_id};
 use crate::domain::{id_number, purpose};
@@ -33,7 +34,7 @@ pub async fn get_in_full(
     )
     .await
     .map_err(ApiError::from)?;
-    let sealed = personal::applicant(&state.pool, id)
+    let sealed = personal::applicant(&state.pool, &db::Scope::of(&caller), id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| application_not_found(id))?;
@@ -85,7 +86,8 @@ pub async fn find_applications(
     // A look-up by ID number is a read of someone's history: logged,
     // naming the resident by a pseudonym (the keyed hash), never the number.
     let pseudonym: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let applications = personal::applications_by_id_number(&state.pool, &hash, center)
+    let applications =
+        personal::applications_by_id_number(&state.pool, &db::Scope::of(&caller), &hash, center)
         .await
         .map_err(ApiError::from)?;
     audit::record_access(

@@ -1,6 +1,7 @@
 //! Materials: the files an application is supported with, checked against
 //! its service type's checklist.
 
+use bianmin_common::db;
 use super::{State, convert, owned};
 use crate::domain;
 use crate::domain::status;
@@ -33,7 +34,8 @@ pub async fn upload(
     let r = request.into_inner();
     let id = application_id(&r.application_id)?;
     let not_found = || ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"));
-    let target = materials::target(&state.pool, id)
+    let scope = db::Scope::of(&caller);
+    let target = materials::target(&state.pool, &scope, id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(not_found)?;
@@ -59,6 +61,7 @@ pub async fn upload(
     let file_name = domain::materials::display_name(&r.file_name);
     let saved = materials::save(
         &state.pool,
+        &scope,
         state.materials.as_ref(),
         materials::Upload {
             application_id: id,
@@ -112,7 +115,13 @@ pub async fn download(
         || not_found().into(),
     )
     .await?;
-    let loaded = materials::load(&state.pool, state.materials.as_ref(), id, material_id)
+    let loaded = materials::load(
+        &state.pool,
+        &db::Scope::of(&caller),
+        state.materials.as_ref(),
+        id,
+        material_id,
+    )
         .await
         .map_err(ApiError::from)?
         .ok_or_else(not_found)?;

@@ -13,6 +13,7 @@ use bianmin_common::pii::Sealed;
 use bianmin_proto::events::v1 as ev;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
+use bianmin_common::db::{self, Scope};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
@@ -238,22 +239,30 @@ fn owner_of(r: &PgRow) -> Owner {
     }
 }
 
+///
+/// Every center's rows (`Scope::AllCenters`): this is the look-up the
+/// permission table decides on (and audits a refusal after), so it must
+/// find another center's application to refuse it; it returns only the
+/// center and the submitter, never the record.
 pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Owner>> {
+    let mut tx = db::begin(pool, &Scope::AllCenters).await?;
     let row = sqlx::query("SELECT id, center_id, submitted_by FROM applications WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?;
     Ok(row.as_ref().map(owner_of))
 }
 
 /// [`owner`] by application number: partners know the number printed on
 /// the resident's receipt, not the internal id.
+/// Every center's rows, as [`owner`].
 pub async fn owner_by_no(pool: &PgPool, application_no: &str) -> sqlx::Result<Option<Owner>> {
+    let mut tx = db::begin(pool, &Scope::AllCenters).await?;
     let row = sqlx::query(
         "SELECT id, center_id, submitted_by FROM applications WHERE application_no = $1",
     )
     .bind(application_no)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(row.as_ref().map(owner_of))
 }
@@ -307,7 +316,8 @@ pub struct Stored {
 /// status look-up used to take four round trips (owner, application,
 /// timeline, files), and under load each waited for a CPU.
 #[tracing::instrument(name = "db.get_application", skip_all)]
-pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
+pub async fn read(pool: &PgPool, scope: &Scope, id: Uuid) -> sqlx::Result<Option<Stored>> {
+    let mut tx = db::begin(pool, scope).await?;
     let Some(r) = sqlx::query(
         "SELECT a.id, a.application_no, a.center_id, a.service_type, a.channel, a.applicant_name, a.id_number_masked,
                 a.phone_masked, a.reason, a.status, a.submitted_at, a.review_case_id, a.review_stage, a.review_due_date,
@@ -321,7 +331,7 @@ pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
          FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     else {
         return Ok(None);
@@ -368,10 +378,11 @@ pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
 }
 
 /// An application's timeline, oldest first.
-pub async fn timeline_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<Recorded>> {
+pub async fn timeline_of(pool: &PgPool, scope: &Scope, id: Uuid) -> sqlx::Result<Vec<Recorded>> {
+    let mut tx = db::begin(pool, scope).await?;
     let entries = sqlx::query("SELECT kind, title, detail, at FROM timeline_entries WHERE application_id = $1 ORDER BY at, id")
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
     Ok(entries
         .into_iter()

@@ -122,6 +122,7 @@ fn from_row(r: &PgRow) -> sqlx::Result<Stored> {
     })
 }
 
+#[derive(Clone, Copy, Debug)]
 pub enum Key {
     Case(Uuid),
     Application(Uuid),
@@ -235,9 +236,12 @@ pub struct QueueRow {
 /// Open cases, urgent first, then the earliest due date; with the count
 /// per stage under the same filters (stage aside).
 pub async fn queue(
-    db: &sqlx::PgPool,
+    pool: &sqlx::PgPool,
+    scope: &bianmin_common::db::Scope,
     f: &QueueFilter,
 ) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
+    // Both statements in one transaction under the caller's scope.
+    let mut db = bianmin_common::db::begin(pool, scope).await?;
     let filters = "($1::text IS NULL OR center_id = $1) AND ($2::text IS NULL OR service_type = $2)
                    AND ($3::text IS NULL OR assignee = $3) AND stage NOT IN ('closed', 'withdrawn')";
     let sql = format!(
@@ -252,7 +256,7 @@ pub async fn queue(
         .bind(&f.assignee)
         .bind(stage)
         .bind(f.limit)
-        .fetch_all(db)
+        .fetch_all(&mut *db)
         .await?;
     let counts_sql = format!(
         "SELECT stage, count(*) AS n FROM review_cases WHERE {filters} GROUP BY stage ORDER BY stage"
@@ -261,7 +265,7 @@ pub async fn queue(
         .bind(&f.center)
         .bind(&f.service_type)
         .bind(&f.assignee)
-        .fetch_all(db)
+        .fetch_all(&mut *db)
         .await?;
     let items = rows
         .iter()
