@@ -265,7 +265,8 @@ where
 pub async fn copy_of(template: &str, name: &str) -> anyhow::Result<String> {
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {} TEMPLATE {}",
+        // Owned by the owner role, like the template (and a district's).
+        "CREATE DATABASE {} TEMPLATE {} OWNER bianmin_owner",
         quoted(name),
         quoted(template)
     )))
@@ -485,4 +486,95 @@ async fn serving(url: &str, within: Duration) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("{url} did not report SERVING within {within:?}")
+}
+
+/// Checks of the row-level security wall every service's `tests/rls.rs`
+/// runs on its own migrated template (services/README.md, "Row-level
+/// security").
+pub mod rls {
+    use super::{PG_BASE, PgConnection};
+    use sqlx::Connection as _;
+
+    /// Every table of `database`'s public schema whose row-level security
+    /// is not both enabled and forced, by why it should be: it has a
+    /// `center_id` column, or it is not one of the `shared` tables the
+    /// service declared not center-scoped (a table of a center's rows
+    /// without a center column, e.g. a child by foreign key). Empty is
+    /// good. Also returns the tables with a center column, so a caller can
+    /// see the check looked at something.
+    pub async fn unprotected(
+        database: &str,
+        shared: &[&str],
+    ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let mut db = PgConnection::connect(&format!("{PG_BASE}/{database}")).await?;
+        let rows: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+            "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+                    EXISTS (SELECT 1 FROM information_schema.columns i
+                            WHERE i.table_schema = 'public' AND i.table_name = c.relname
+                              AND i.column_name = 'center_id') AS has_center
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+               AND c.relname <> '_sqlx_migrations'
+             ORDER BY c.relname",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        let centered = rows
+            .iter()
+            .filter(|r| r.3)
+            .map(|r| r.0.clone())
+            .collect();
+        let unprotected = rows
+            .into_iter()
+            .filter(|(name, on, forced, has_center)| {
+                let scoped = *has_center || !shared.contains(&name.as_str());
+                scoped && !(*on && *forced)
+            })
+            .map(|(name, on, forced, has_center)| {
+                format!("{name} (center_id: {has_center}, rls: {on}, forced: {forced})")
+            })
+            .collect();
+        Ok((unprotected, centered))
+    }
+
+    /// What is wrong with the app role in `database`: it must exist, be no
+    /// superuser, not bypass row-level security, own no table (an owner
+    /// passes unforced policies and may alter them) and create nothing.
+    pub async fn app_role_faults(database: &str) -> anyhow::Result<Vec<String>> {
+        let mut db = PgConnection::connect(&format!("{PG_BASE}/{database}")).await?;
+        let role: Option<(bool, bool, bool, bool)> = sqlx::query_as(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'bianmin_app'",
+        )
+        .fetch_optional(&mut db)
+        .await?;
+        let Some((superuser, bypass, createrole, createdb)) = role else {
+            return Ok(vec!["no role bianmin_app".into()]);
+        };
+        let mut faults = Vec::new();
+        for (bad, what) in [
+            (superuser, "is superuser"),
+            (bypass, "has BYPASSRLS"),
+            (createrole, "has CREATEROLE"),
+            (createdb, "has CREATEDB"),
+        ] {
+            if bad {
+                faults.push(format!("bianmin_app {what}"));
+            }
+        }
+        let owned: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+             WHERE r.rolname = 'bianmin_app'",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        faults.extend(owned.into_iter().map(|t| format!("bianmin_app owns {t}")));
+        let may_create: bool =
+            sqlx::query_scalar("SELECT has_schema_privilege('bianmin_app', 'public', 'CREATE')")
+                .fetch_one(&mut db)
+                .await?;
+        if may_create {
+            faults.push("bianmin_app may create in schema public".into());
+        }
+        Ok(faults)
+    }
 }

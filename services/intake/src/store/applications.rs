@@ -129,10 +129,10 @@ pub async fn insert_submitted(
                  $19, $20, $21, $22, $23, $24, $25, $26, $27
              FROM st
              ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
-             RETURNING id
+             RETURNING id, center_id
          ), entry AS (
-             INSERT INTO timeline_entries (application_id, kind, title, detail, at)
-             SELECT id, $28, $29, $30, $18 FROM app
+             INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at)
+             SELECT id, center_id, $28, $29, $30, $18 FROM app
          ), notice AS (
              INSERT INTO notifications ({notice_columns})
              SELECT $31, $32, $33, $34, $35, $36, $37, $38 FROM app
@@ -208,8 +208,11 @@ pub async fn add_entry(
     event_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        // The entry takes its application's center (row-level security;
+        // nothing is written for an application the scope does not see).
+        "INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at, event_id)
+         SELECT a.id, a.center_id, $2, $3, $4, $5, $6 FROM applications a WHERE a.id = $1
+         ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(application_id)
     .bind(entry.kind)
@@ -451,10 +454,10 @@ pub async fn review_opened(
 fn with_entry(update: &str, first: usize) -> String {
     let p = |i: usize| format!("${}", first + i);
     format!(
-        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}),
+        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}, center_id AS entry_center),
          e AS (
-             INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
-             SELECT id, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
+             INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at, event_id)
+             SELECT id, entry_center, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
              ON CONFLICT (event_id) DO NOTHING
          )
          SELECT {ADDRESSEE_COLUMNS} FROM u",

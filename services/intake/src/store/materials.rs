@@ -296,8 +296,8 @@ pub async fn save(
     // scope sees.
     let mut tx = db::begin(pool, scope).await?;
     let inserted = sqlx::query(
-        "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by, center_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, a.center_id FROM applications a WHERE a.id = $2
          ON CONFLICT (application_id, item_code, sha256) DO NOTHING",
     )
     .bind(Uuid::now_v7())

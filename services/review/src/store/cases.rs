@@ -65,10 +65,10 @@ pub async fn insert_opened(
                  accepted_on, limit_working_days, due_date, opened_at, state)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (application_id) DO NOTHING
-             RETURNING id
+             RETURNING id, center_id
          ), t AS (
-             INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
-             SELECT c.id, u.* FROM c, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS u
+             INSERT INTO timers (case_id, center_id, kind, clock, task_id, due, fire_at)
+             SELECT c.id, c.center_id, u.* FROM c, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS u
              ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING
          ), o AS (
              INSERT INTO outbox ({event_columns})
@@ -199,7 +199,11 @@ pub async fn claim_key(
     key: &str,
     action: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("INSERT INTO case_actions (case_id, idempotency_key, action) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+    let done = sqlx::query(
+        // The key takes its case's center (row-level security).
+        "INSERT INTO case_actions (case_id, center_id, idempotency_key, action)
+         SELECT c.id, c.center_id, $2, $3 FROM review_cases c WHERE c.id = $1 ON CONFLICT DO NOTHING",
+    )
         .bind(case_id)
         .bind(key)
         .bind(action)
