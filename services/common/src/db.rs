@@ -102,7 +102,9 @@ pub async fn ensure_migrated(pool: &PgPool, service: &'static Migrator) -> anyho
             .fetch_all(pool)
             .await
             .map_err(|e| {
-                anyhow::anyhow!("the database is not migrated ({e}); run this service's `migrate` command first")
+                anyhow::anyhow!(
+                    "the database is not migrated ({e}); run this service's `migrate` command first"
+                )
             })?;
     let pending: Vec<i64> = migrator(service)
         .iter()

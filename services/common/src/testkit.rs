@@ -41,7 +41,9 @@ pub async fn ensure_roles() -> anyhow::Result<()> {
         sqlx::raw_sql("SELECT pg_advisory_lock(hashtext('bianmin roles'))")
             .execute(&mut admin)
             .await?;
-        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(ROLES_SQL)).execute(&mut admin).await;
+        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(ROLES_SQL))
+            .execute(&mut admin)
+            .await;
         sqlx::raw_sql("SELECT pg_advisory_unlock(hashtext('bianmin roles'))")
             .execute(&mut admin)
             .await?;
@@ -519,11 +521,7 @@ pub mod rls {
         )
         .fetch_all(&mut db)
         .await?;
-        let centered = rows
-            .iter()
-            .filter(|r| r.3)
-            .map(|r| r.0.clone())
-            .collect();
+        let centered = rows.iter().filter(|r| r.3).map(|r| r.0.clone()).collect();
         let unprotected = rows
             .into_iter()
             .filter(|(name, on, forced, has_center)| {

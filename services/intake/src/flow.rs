@@ -15,11 +15,11 @@ use crate::store::catalog::{self as catalog_store, ForSubmission};
 use crate::store::notices as notices_store;
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::FieldViolation;
 use bianmin_common::pii::{self, PiiKeys};
 use bianmin_common::{notify, outbox};
 use chrono::{DateTime, SubsecRound as _, Utc};
-use bianmin_common::db;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 

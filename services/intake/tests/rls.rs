@@ -89,7 +89,9 @@ async fn with_no_setting_nothing_is_visible() {
     assert_eq!(bodies(&mut tx).await, vec![]);
     drop(tx);
     // The owner too: FORCE ROW LEVEL SECURITY.
-    let mut owner = PgConnection::connect(&testkit::as_owner(&url)).await.unwrap();
+    let mut owner = PgConnection::connect(&testkit::as_owner(&url))
+        .await
+        .unwrap();
     assert_eq!(bodies(&mut owner).await, vec![], "the table owner bypassed");
     pool.close().await;
     testkit::drop_database(&url).await;
@@ -103,7 +105,10 @@ async fn center_a_sees_only_its_rows_and_all_centers_sees_both() {
     let seen = bodies(&mut tx).await;
     tx.commit().await.unwrap();
     assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen.iter().all(|(c, b)| c == "CA" && b.contains("CA")), "{seen:?}");
+    assert!(
+        seen.iter().all(|(c, b)| c == "CA" && b.contains("CA")),
+        "{seen:?}"
+    );
     let mut tx = db::begin(&pool, &Scope::Centers(vec!["CA".into(), "CB".into()]))
         .await
         .unwrap();
@@ -161,7 +166,10 @@ async fn writing_another_centers_row_as_a_fails() {
     let mut tx = db::begin(&pool, &Scope::center("CB")).await.unwrap();
     let b = bodies(&mut tx).await;
     assert_eq!(b.len(), 2);
-    assert!(b.iter().all(|(_, body)| body.starts_with("secret-of-CB")), "{b:?}");
+    assert!(
+        b.iter().all(|(_, body)| body.starts_with("secret-of-CB")),
+        "{b:?}"
+    );
     drop(tx);
     pool.close().await;
     testkit::drop_database(&url).await;
@@ -180,7 +188,11 @@ async fn a_pool_of_two_carries_no_center_into_the_next_request() {
     for i in 0..200 {
         let pool = pool.clone();
         tasks.spawn(async move {
-            let (mine, theirs) = if i % 2 == 0 { ("CA", "CB") } else { ("CB", "CA") };
+            let (mine, theirs) = if i % 2 == 0 {
+                ("CA", "CB")
+            } else {
+                ("CB", "CA")
+            };
             if i % 5 == 4 {
                 // The forgetful request: no scope at all.
                 let rows: Vec<(String, String)> =
@@ -212,7 +224,10 @@ async fn a_pool_of_two_carries_no_center_into_the_next_request() {
             continue;
         }
         scoped += 1;
-        assert!(!bytes.contains(&theirs), "request {i} saw {theirs}'s bytes: {bytes}");
+        assert!(
+            !bytes.contains(&theirs),
+            "request {i} saw {theirs}'s bytes: {bytes}"
+        );
         assert!(n == 3 || n == 2, "request {i} saw {n} rows: {bytes}");
     }
     assert_eq!(scoped, 160);
@@ -237,7 +252,10 @@ async fn every_center_scoped_table_of_intake_is_forced() {
         unprotected.is_empty(),
         "tables without forced row-level security: {unprotected:?}"
     );
-    assert!(centered.contains(&"applications".to_string()), "{centered:?}");
+    assert!(
+        centered.contains(&"applications".to_string()),
+        "{centered:?}"
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,10 @@ async fn every_center_scoped_table_of_review_is_forced() {
         unprotected.is_empty(),
         "tables without forced row-level security: {unprotected:?}"
     );
-    assert!(centered.contains(&"review_cases".to_string()), "{centered:?}");
+    assert!(
+        centered.contains(&"review_cases".to_string()),
+        "{centered:?}"
+    );
 }
 
 #[tokio::test]

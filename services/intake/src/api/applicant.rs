@@ -1,7 +1,6 @@
 //! The applicant's personal data in full, and look-ups by ID number: each
 //! access recorded before anything is shown.
 
-use bianmin_common::db;
 use super::convert::{self, application_not_found};
 use super::{State, authorize, center, parse_id};
 use crate::domain::{id_number, purpose};
@@ -10,6 +9,7 @@ use crate::store::personal;
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{self, policy::Scope};
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -88,8 +88,8 @@ pub async fn find_applications(
     let pseudonym: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let applications =
         personal::applications_by_id_number(&state.pool, &db::Scope::of(&caller), &hash, center)
-        .await
-        .map_err(ApiError::from)?;
+            .await
+            .map_err(ApiError::from)?;
     audit::record_access(
         &state.pool,
         &caller,

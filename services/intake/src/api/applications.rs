@@ -1,7 +1,6 @@
 //! Applications: submitting, reading, supplementing, withdrawing, and the
 //! public progress page.
 
-use bianmin_common::db;
 use super::convert::{self, application_not_found};
 use super::partner::Exchange;
 use super::{State, authorize, authorize_owned, parse_id, read, reread};
@@ -12,6 +11,7 @@ use crate::policy;
 use crate::store::{applications as store, public};
 use bianmin_common::auth::{self, Principal};
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};

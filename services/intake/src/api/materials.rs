@@ -1,7 +1,6 @@
 //! Materials: the files an application is supported with, checked against
 //! its service type's checklist.
 
-use bianmin_common::db;
 use super::{State, convert, owned};
 use crate::domain;
 use crate::domain::status;
@@ -9,6 +8,7 @@ use crate::policy;
 use crate::store::{applications, materials};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{self, policy::Target};
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -122,9 +122,9 @@ pub async fn download(
         id,
         material_id,
     )
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(not_found)?;
+    .await
+    .map_err(ApiError::from)?
+    .ok_or_else(not_found)?;
     Ok(Response::new(pb::MaterialsDownloadResponse {
         material: Some(convert::material(loaded.file)),
         content: loaded.content,

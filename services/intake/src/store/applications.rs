@@ -7,13 +7,13 @@ use crate::domain::answers::Supplement;
 use crate::domain::catalog::ChecklistItem;
 use crate::domain::status::Status;
 use crate::domain::timeline;
+use bianmin_common::db::{self, Scope};
 use bianmin_common::notify;
 use bianmin_common::outbox::{self, OutboxEvent};
 use bianmin_common::pii::Sealed;
 use bianmin_proto::events::v1 as ev;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
-use bianmin_common::db::{self, Scope};
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 

@@ -10,11 +10,11 @@
 
 use crate::domain::catalog::ChecklistItem;
 use crate::domain::status::Status;
+use bianmin_common::db::{self, Scope};
 use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use sha2::{Digest as _, Sha256};
-use bianmin_common::db::{self, Scope};
 use sqlx::{PgConnection, PgPool, Row};
 use std::sync::Arc;
 use uuid::Uuid;

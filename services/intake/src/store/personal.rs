@@ -1,8 +1,8 @@
 //! The applicant's personal data in full, and look-ups by ID number.
 
+use bianmin_common::db::{self, Scope};
 use bianmin_common::pii::Sealed;
 use chrono::{DateTime, Utc};
-use bianmin_common::db::{self, Scope};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 

@@ -1,9 +1,9 @@
 //! The public progress page's read: an application by its number.
 
 use crate::domain::progress::Guesses;
+use bianmin_common::db::{self, Scope};
 use bianmin_common::pii::Sealed;
 use chrono::{DateTime, NaiveDate, Utc};
-use bianmin_common::db::{self, Scope};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 

@@ -12,12 +12,12 @@ use crate::store::{cases, measures};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::policy::{Rule, Target};
 use bianmin_common::auth::{self, Principal};
+use bianmin_common::db;
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::grpc::Ready;
 use bianmin_proto::review::v1::{
     self as pb, get_review_case_request::By, review_service_server::ReviewService,
 };
-use bianmin_common::db;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -89,7 +89,10 @@ async fn case_for(
         let mut tx = db::begin(pool, &scope).await?;
         cases::get(&mut *tx, key).await
     };
-    if let Some(found) = read(db::Scope::of(principal)).await.map_err(ApiError::from)? {
+    if let Some(found) = read(db::Scope::of(principal))
+        .await
+        .map_err(ApiError::from)?
+    {
         allowed(pool, principal, rule, &found).await?;
         return Ok(found);
     }
