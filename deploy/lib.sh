@@ -119,6 +119,15 @@ ensure_postgres() {
   fi
 }
 
+# The owner role migrations run as and the app role services serve as
+# (services/common/sql/roles.sql; idempotent). Needs the superuser.
+ensure_db_roles() {
+  local url="postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres"
+  command -v psql >/dev/null || die "psql is needed to create the database roles"
+  psql "$url" -qX -v ON_ERROR_STOP=1 -f "$ROOT/services/common/sql/roles.sql" >/dev/null \
+    || die "could not create the database roles bianmin_owner and bianmin_app (deploy/RUNBOOK.md, Databases)"
+}
+
 # The services' hot tables (outbox, inbox) take a row per event and an
 # update per publish: without autovacuum they are never analysed or
 # vacuumed, the planner falls back to sequential scans of the whole outbox
