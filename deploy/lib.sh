@@ -128,6 +128,19 @@ ensure_db_roles() {
     || die "could not create the database roles bianmin_owner and bianmin_app (deploy/RUNBOOK.md, Databases)"
 }
 
+# `make up`'s own database `db`, when it exists from before the owner role
+# (made by `postgres`): handed to bianmin_owner (services/common/sql/adopt.sql),
+# so an existing local district keeps its data across the upgrade.
+adopt_local_database() {
+  local db="$1" owner
+  local url="postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM"
+  owner="$(psql "$url/postgres" -Atc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$db'" 2>/dev/null)"
+  [ -n "$owner" ] && [ "$owner" != bianmin_owner ] || return 0
+  say "handing the existing database $db (owned by $owner) to bianmin_owner"
+  psql "$url/$db" -qX -v ON_ERROR_STOP=1 -f "$ROOT/services/common/sql/adopt.sql" >/dev/null \
+    || die "could not hand $db to bianmin_owner (deploy/RUNBOOK.md, Databases)"
+}
+
 # The services' hot tables (outbox, inbox) take a row per event and an
 # update per publish: without autovacuum they are never analysed or
 # vacuumed, the planner falls back to sequential scans of the whole outbox

@@ -68,6 +68,7 @@ up() {
     load_local_env "$name"
     # Its database (created when missing) and migrations, as the owner.
     mig_var="${upper}_MIGRATION_DATABASE_URL"
+    [ -n "${!mig_var:-}" ] || adopt_local_database "bianmin_$name"
     (cd "$ROOT" && env MIGRATION_DATABASE_URL="${!mig_var:-$MIGRATION_DB_BASE/bianmin_$name$PG_LOCAL_OPTS}" \
       "$BIN_DIR/bianmin-$name" migrate) || die "$name migrate failed (deploy/RUNBOOK.md, Databases)"
     start_one "$name" \
