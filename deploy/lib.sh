@@ -119,6 +119,28 @@ ensure_postgres() {
   fi
 }
 
+# The owner role migrations run as and the app role services serve as
+# (services/common/sql/roles.sql; idempotent). Needs the superuser.
+ensure_db_roles() {
+  local url="postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM/postgres"
+  command -v psql >/dev/null || die "psql is needed to create the database roles"
+  psql "$url" -qX -v ON_ERROR_STOP=1 -f "$ROOT/services/common/sql/roles.sql" >/dev/null \
+    || die "could not create the database roles bianmin_owner and bianmin_app (deploy/RUNBOOK.md, Databases)"
+}
+
+# `make up`'s own database `db`, when it exists from before the owner role
+# (made by `postgres`): handed to bianmin_owner (services/common/sql/adopt.sql),
+# so an existing local district keeps its data across the upgrade.
+adopt_local_database() {
+  local db="$1" owner
+  local url="postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM"
+  owner="$(psql "$url/postgres" -Atc "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$db'" 2>/dev/null)"
+  [ -n "$owner" ] && [ "$owner" != bianmin_owner ] || return 0
+  say "handing the existing database $db (owned by $owner) to bianmin_owner"
+  psql "$url/$db" -qX -v ON_ERROR_STOP=1 -f "$ROOT/services/common/sql/adopt.sql" >/dev/null \
+    || die "could not hand $db to bianmin_owner (deploy/RUNBOOK.md, Databases)"
+}
+
 # The services' hot tables (outbox, inbox) take a row per event and an
 # update per publish: without autovacuum they are never analysed or
 # vacuumed, the planner falls back to sequential scans of the whole outbox
@@ -152,40 +174,37 @@ nats_server_bin() {
   command -v nats-server
 }
 
-# The OpenAPI-driven fuzzer the end-to-end tests run against the gateway
-# (schemathesis, pinned and hash-checked from PyPI) in its own venv.
-fuzz_bin() {
-  if [ -n "${BIANMIN_FUZZ_BIN:-}" ]; then echo "$BIANMIN_FUZZ_BIN"; return; fi
-  local venv="$TOOLS_DIR/fuzz-venv" stamp want
+# A test tool from PyPI in a venv of its own under deploy/.tools, every
+# package pinned and hash-checked by deploy/<dir>/requirements.txt, made
+# again whenever that file changes: `pinned_tool <dir> <program> <what>`
+# prints the program's path.
+pinned_tool() {
+  local dir="$1" program="$2" what="$3"
+  local venv="$TOOLS_DIR/$dir-venv" requirements="$ROOT/deploy/$dir/requirements.txt" stamp want
   stamp="$venv/.requirements.sha256"
-  want="$(sha256sum < "$ROOT/deploy/fuzz/requirements.txt" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  want="$(sha256sum < "$requirements" | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/$program" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     command -v python3 >/dev/null || apt_install python3 python3-venv
     python3 -m venv --clear "$venv" >&2 || { apt_install python3-venv; python3 -m venv --clear "$venv" >&2; }
-    say "installing the tests' API fuzzer (schemathesis) into deploy/.tools/fuzz-venv"
+    say "installing $what into deploy/.tools/$dir-venv"
     "$venv/bin/pip" install -q --disable-pip-version-check --no-input --require-hashes \
-      -r "$ROOT/deploy/fuzz/requirements.txt" >&2 || die "could not install the API fuzzer from PyPI"
+      -r "$requirements" >&2 || die "could not install $what from PyPI"
     echo "$want" > "$stamp"
   fi
-  echo "$venv/bin/schemathesis"
+  echo "$venv/bin/$program"
+}
+
+# The OpenAPI-driven fuzzer the end-to-end tests run against the gateway.
+fuzz_bin() {
+  if [ -n "${BIANMIN_FUZZ_BIN:-}" ]; then echo "$BIANMIN_FUZZ_BIN"; return; fi
+  pinned_tool fuzz schemathesis "the tests' API fuzzer (schemathesis)"
 }
 
 # The S3-compatible server the end-to-end tests keep materials in (moto's
-# server mode, pinned and hash-checked from PyPI) in its own venv.
+# server mode).
 s3_server_bin() {
   if [ -n "${BIANMIN_S3_SERVER_BIN:-}" ]; then echo "$BIANMIN_S3_SERVER_BIN"; return; fi
-  local venv="$TOOLS_DIR/s3-venv" stamp want
-  stamp="$venv/.requirements.sha256"
-  want="$(sha256sum < "$ROOT/deploy/s3/requirements.txt" | cut -d' ' -f1)"
-  if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    command -v python3 >/dev/null || apt_install python3 python3-venv
-    python3 -m venv --clear "$venv" >&2 || { apt_install python3-venv; python3 -m venv --clear "$venv" >&2; }
-    say "installing the tests' S3 server (moto) into deploy/.tools/s3-venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check --no-input --require-hashes \
-      -r "$ROOT/deploy/s3/requirements.txt" >&2 || die "could not install the S3 test server from PyPI"
-    echo "$want" > "$stamp"
-  fi
-  echo "$venv/bin/moto_server"
+  pinned_tool s3 moto_server "the tests' S3 server (moto)"
 }
 
 # The shipped config, minus the settings an older server does not know.

@@ -9,7 +9,11 @@ load_backend_services
 SERVICES=("${BACKEND_NAMES[@]}" gateway)
 HTTP_PORT="${GATEWAY_PORT:-8080}"
 check_metrics_ports "$HTTP_PORT"
-DB_BASE="${DATABASE_URL_BASE:-postgres://postgres:postgres@$PGHOST_ADDR:$PGPORT_NUM}"
+# Services serve as the app role (owns no table, under row-level security);
+# their `migrate` runs first as the owner role. Both are made by
+# ensure_db_roles (deploy/lib.sh).
+DB_BASE="${DATABASE_URL_BASE:-postgres://bianmin_app:bianmin_app@$PGHOST_ADDR:$PGPORT_NUM}"
+MIGRATION_DB_BASE="${MIGRATION_DATABASE_URL_BASE:-postgres://bianmin_owner:bianmin_owner@$PGHOST_ADDR:$PGPORT_NUM}"
 BIN_DIR="${BIANMIN_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 
 
@@ -42,6 +46,7 @@ up() {
   if ! pid_alive "$RUN_DIR/gateway.pid"; then check_ports_free; fi
   ensure_postgres
   ensure_autovacuum
+  ensure_db_roles
   ensure_nats
   local keys; keys="$(ensure_pii_keys)"
   local auth_key; auth_key="$(ensure_auth_key)"
@@ -49,18 +54,23 @@ up() {
   # service checks them against the keys it publishes.
   local issuer="${AUTH_ISSUER:-http://127.0.0.1:$HTTP_PORT}"
   local jwks="${AUTH_JWKS_URL:-http://127.0.0.1:$HTTP_PORT/.well-known/jwks.json}"
-  say "building (release; the first build takes several minutes)"
+  say "building (${BUILD_PROFILE:-release}; the first build takes several minutes)"
   "$ROOT/deploy/build.sh"
   mkdir -p "$RUN_DIR/logs"
   # Each backend service: the settings they all get, its database
   # (<NAME>_DATABASE_URL overrides), its port from the list, and its own
   # settings from services/<name>/local.env. The gateway finds each one at
   # <NAME>_GRPC_URL.
-  local i name port upper db_var url_var grpc_urls=()
+  local i name port upper db_var mig_var url_var grpc_urls=()
   for i in "${!BACKEND_NAMES[@]}"; do
     name="${BACKEND_NAMES[$i]}" port="${BACKEND_PORTS[$i]}" upper="${BACKEND_NAMES[$i]^^}"
     db_var="${upper}_DATABASE_URL" url_var="${upper}_GRPC_URL"
     load_local_env "$name"
+    # Its database (created when missing) and migrations, as the owner.
+    mig_var="${upper}_MIGRATION_DATABASE_URL"
+    [ -n "${!mig_var:-}" ] || adopt_local_database "bianmin_$name"
+    (cd "$ROOT" && env MIGRATION_DATABASE_URL="${!mig_var:-$MIGRATION_DB_BASE/bianmin_$name$PG_LOCAL_OPTS}" \
+      "$BIN_DIR/bianmin-$name" migrate) || die "$name migrate failed (deploy/RUNBOOK.md, Databases)"
     start_one "$name" \
       DATABASE_URL="${!db_var:-$DB_BASE/bianmin_$name$PG_LOCAL_OPTS}" \
       GRPC_ADDR="127.0.0.1:$port" \

@@ -101,7 +101,10 @@ async fn database_for(name: &str, tag: &str) -> anyhow::Result<String> {
     let template = testkit::template_named(&template, |url| async move {
         let out = Command::new(&binary)
             .arg("migrate")
-            .env("DATABASE_URL", &url)
+            // `url` is the owner role's (testkit::template_named): the
+            // migrations run as the owner, as in a district.
+            .env("MIGRATION_DATABASE_URL", &url)
+            .env_remove("DATABASE_URL")
             .env_remove("NATS_URL")
             .current_dir(workspace_root())
             .output()
@@ -151,6 +154,7 @@ impl Process {
                 || k.starts_with("AUTH_")
                 || k.starts_with("RATE_LIMIT")
                 || k == "DATABASE_URL"
+                || k == "MIGRATION_DATABASE_URL"
                 || k == "NATS_URL"
                 || k == "PII_KEYS"
                 || k.starts_with("MATERIALS_")
@@ -361,7 +365,11 @@ impl Cluster {
         let mut processes = HashMap::new();
         for name in &started {
             let mut env = vec![
-                ("DATABASE_URL", format!("{PG_BASE}/{}", databases[name])),
+                // Serving as the app role: row-level security holds.
+                (
+                    "DATABASE_URL",
+                    format!("{}/{}", testkit::PG_APP, databases[name]),
+                ),
                 ("GRPC_ADDR", format!("127.0.0.1:{}", ports[name])),
                 ("METRICS_ADDR", format!("127.0.0.1:{}", metrics_ports[name])),
                 ("PII_KEYS_FILE", keys.display().to_string()),

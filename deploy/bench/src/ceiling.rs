@@ -32,6 +32,10 @@ pub async fn database(
     };
     let url = format!("{}/{name}{options}", base.trim_end_matches('/'));
     let pool = bianmin_common::db::connect(&url, concurrency as u32).await?;
+    // The migrations grant to the app role, so it must exist.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(bianmin_common::db::ROLES_SQL))
+        .execute(&pool)
+        .await?;
     bianmin_common::db::migrate(&pool, &bianmin_intake::MIGRATIONS).await?;
     sqlx::query("TRUNCATE applications, timeline_entries, outbox CASCADE")
         .execute(&pool)

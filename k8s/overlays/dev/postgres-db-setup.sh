@@ -26,4 +26,17 @@ ALTER ROLE :"role" PASSWORD :'password';
 SELECT format('CREATE DATABASE %I OWNER %I', :'database', :'role')
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'database')\gexec
 SQL
-echo "role and database $role / $database ready"
+# The app role `serve` connects as (APP_DATABASE_URL, Secret
+# `<name>-db-serve`): owns nothing, no BYPASSRLS, not superuser; the
+# migrations grant it DML. Cluster-wide, shared by the services' databases.
+app_rest="${APP_DATABASE_URL#*://}"
+app_userinfo="${app_rest%%@*}"
+app_role="${app_userinfo%%:*}"
+app_password="${app_userinfo#*:}"
+psql -v ON_ERROR_STOP=1 --dbname postgres \
+  -v role="$app_role" -v password="$app_password" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN', :'role')
+  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\gexec
+ALTER ROLE :"role" NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT PASSWORD :'password';
+SQL
+echo "roles and database $role, $app_role / $database ready"

@@ -58,7 +58,7 @@ pub async fn run(
     let never = CancellationToken::new();
     match command {
         OpsCommand::Migrate => {
-            crate::runtime::database(settings, migrations, &never).await?;
+            crate::runtime::migrate(settings, migrations, &never).await?;
             println!("{}: migrations applied", settings.name);
         }
         OpsCommand::Outbox(OutboxCommand::Status) => {

@@ -86,7 +86,11 @@ impl Env {
 #[derive(Clone, Debug)]
 pub struct ServiceSettings {
     pub name: &'static str,
+    /// What `serve` connects as: the app role, which owns no table and is
+    /// under row-level security.
     pub database_url: String,
+    /// What the `migrate` command connects as: the owner role.
+    pub migration_database_url: String,
     pub database_pool_size: u32,
     pub nats_url: String,
     /// JetStream replicas per stream (3 in a production NATS cluster).
@@ -119,7 +123,11 @@ impl ServiceSettings {
             name,
             database_url: env.string(
                 "DATABASE_URL",
-                &format!("postgres://postgres:postgres@127.0.0.1:5432/bianmin_{name}"),
+                &format!("postgres://bianmin_app:bianmin_app@127.0.0.1:5432/bianmin_{name}"),
+            ),
+            migration_database_url: env.string(
+                "MIGRATION_DATABASE_URL",
+                &format!("postgres://bianmin_owner:bianmin_owner@127.0.0.1:5432/bianmin_{name}"),
             ),
             database_pool_size: env.parse("DATABASE_POOL_SIZE", 8),
             nats_url: env.string("NATS_URL", "nats://127.0.0.1:4222"),

@@ -11,6 +11,10 @@ use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Creates the owner and app roles when missing (idempotent; run as a
+/// superuser): the same file `make up` runs with psql.
+pub const ROLES_SQL: &str = include_str!("../sql/roles.sql");
+
 /// Migrations every service runs first.
 pub static SHARED_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -82,8 +86,110 @@ async fn ensure_database(options: &PgConnectOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the shared and the service's migrations.
+/// Runs the shared and the service's migrations (as the owner role).
 pub async fn migrate(pool: &PgPool, service: &'static Migrator) -> anyhow::Result<()> {
     migrator(service).run(pool).await?;
     Ok(())
+}
+
+/// Fails unless every migration of the shared and `service`'s set has been
+/// applied. `serve` connects as the app role, which may not change the
+/// schema, so it checks instead of migrating: the `migrate` command (an
+/// init container, `make up`) runs first as the owner.
+pub async fn ensure_migrated(pool: &PgPool, service: &'static Migrator) -> anyhow::Result<()> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the database is not migrated ({e}); run this service's `migrate` command first"
+                )
+            })?;
+    let pending: Vec<i64> = migrator(service)
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    anyhow::ensure!(
+        pending.is_empty(),
+        "migrations {pending:?} are not applied; run this service's `migrate` command first (deploy/RUNBOOK.md)"
+    );
+    Ok(())
+}
+
+/// Whose rows a transaction may see and write, for the row-level security
+/// policies (`center_visible()` in the shared migrations).
+///
+/// The scope lives in transaction-local settings (`set_config(name, value,
+/// true)`), never in the session: a pooled connection goes back to the pool
+/// after each transaction, and a session `SET` would follow it into the next
+/// caller's transaction, which may be another center's. A transaction-local
+/// setting ends with its transaction, whichever way it ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One center, or the few a partner's grant covers.
+    Centers(Vec<String>),
+    /// Every center: only for a caller already checked to be district-wide
+    /// (a district administrator, another service acting for the platform)
+    /// and for system work (event consumers, timers, the public lookup by
+    /// application number and proof). Named so it is greppable and never
+    /// the accidental default; with no scope at all nothing is visible.
+    AllCenters,
+}
+
+impl Scope {
+    pub fn center(center: impl Into<String>) -> Self {
+        Scope::Centers(vec![center.into()])
+    }
+
+    /// The scope a verified principal's own role gives: a center's staff
+    /// their center, a partner the centers of its grant, district-wide roles
+    /// (and the platform's services) every center. Residents are not
+    /// center-bound (their applications may be at any center): their rows
+    /// are chosen in code by who submitted them, so they too get every
+    /// center; the code's check on the submitter is their wall.
+    pub fn of(principal: &crate::auth::Principal) -> Self {
+        use crate::auth::Role;
+        match (principal.role, &principal.center_id) {
+            (Role::Partner, _) => Scope::Centers(principal.centers.clone()),
+            (Role::DistrictAdmin | Role::Service | Role::Resident, _) => Scope::AllCenters,
+            (_, Some(center)) => Scope::center(center.clone()),
+            // A staff role without a center sees nothing.
+            (_, None) => Scope::Centers(Vec::new()),
+        }
+    }
+
+    fn settings(&self) -> (String, &'static str) {
+        match self {
+            Scope::Centers(centers) => (centers.join(","), "off"),
+            Scope::AllCenters => (String::new(), "on"),
+        }
+    }
+}
+
+/// Sets `scope` on the transaction open on `conn` (for code handed a
+/// transaction, e.g. an inbox handler's). Outside a transaction the
+/// settings would end with the statement, so call it inside one only.
+pub async fn set_scope(conn: &mut sqlx::PgConnection, scope: &Scope) -> sqlx::Result<()> {
+    let (centers, all) = scope.settings();
+    sqlx::query(
+        "SELECT set_config('app.center_id', $1, true), set_config('app.all_centers', $2, true)",
+    )
+    .bind(centers)
+    .bind(all)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Begins a transaction scoped to `scope`: the way a store opens every
+/// transaction that touches a center-scoped table.
+pub async fn begin(
+    pool: &PgPool,
+    scope: &Scope,
+) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    set_scope(&mut tx, scope).await?;
+    Ok(tx)
 }

@@ -238,7 +238,10 @@ async fn process_batch<H: Handler>(
     let Some(ids) = batch.iter().map(event_id).collect::<Option<Vec<_>>>() else {
         return false;
     };
-    let Ok(mut tx) = pool.begin().await else {
+    // A consumer is system work: it applies facts other services
+    // announced, whichever center they are about, so its transaction sees
+    // every center (row-level security, `db::Scope`).
+    let Ok(mut tx) = crate::db::begin(pool, &crate::db::Scope::AllCenters).await else {
         return false;
     };
     // Every event of the batch into the inbox in one statement; the ones
@@ -402,7 +405,10 @@ async fn apply<H: Handler>(
     handler: &H,
     event: &Event<'_>,
 ) -> Result<Applied, Failure> {
-    let mut tx = pool.begin().await.map_err(Failure::Infrastructure)?;
+    // System work, every center (see `process_batch`).
+    let mut tx = crate::db::begin(pool, &crate::db::Scope::AllCenters)
+        .await
+        .map_err(Failure::Infrastructure)?;
     if !record(&mut tx, subscription, event)
         .await
         .map_err(Failure::Infrastructure)?

@@ -60,8 +60,8 @@ where
     }
 }
 
-/// Connects to PostgreSQL (retrying until it answers), with the database
-/// created when missing and migrations run.
+/// Connects to PostgreSQL as the app role (retrying until it answers) and
+/// checks the migrations have been applied.
 pub async fn database(
     settings: &ServiceSettings,
     migrations: &'static Migrator,
@@ -71,8 +71,25 @@ pub async fn database(
         crate::db::connect(&settings.database_url, settings.database_pool_size)
     })
     .await?;
-    crate::db::migrate(&pool, migrations).await?;
+    crate::db::ensure_migrated(&pool, migrations).await?;
     Ok(pool)
+}
+
+/// Connects as the owner role (`MIGRATION_DATABASE_URL`), retrying until
+/// PostgreSQL answers, creates the database when missing and runs the
+/// migrations: the `migrate` command.
+pub async fn migrate(
+    settings: &ServiceSettings,
+    migrations: &'static Migrator,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = retry_until_ready("database", shutdown, || {
+        crate::db::connect(&settings.migration_database_url, 1)
+    })
+    .await?;
+    crate::db::migrate(&pool, migrations).await?;
+    pool.close().await;
+    Ok(())
 }
 
 /// What a service is, for [`serve`].

@@ -24,6 +24,45 @@ use tokio_util::sync::CancellationToken;
 /// The machine's PostgreSQL (trust authentication on the one-machine
 /// default, as `make test` ensures).
 pub const PG_BASE: &str = "postgres://postgres:postgres@127.0.0.1:5432";
+/// The same server as the owner role migrations run as.
+pub const PG_OWNER: &str = "postgres://bianmin_owner:bianmin_owner@127.0.0.1:5432";
+/// The same server as the app role services serve as (row-level security
+/// holds for it).
+pub const PG_APP: &str = "postgres://bianmin_app:bianmin_app@127.0.0.1:5432";
+pub use crate::db::ROLES_SQL;
+
+/// Creates the owner and app roles if missing (idempotent; safe when two
+/// test processes do it at once).
+pub async fn ensure_roles() -> anyhow::Result<()> {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_try_init(|| async {
+        let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
+        // A lock, so two processes do not race on ALTER ROLE either.
+        sqlx::raw_sql("SELECT pg_advisory_lock(hashtext('bianmin roles'))")
+            .execute(&mut admin)
+            .await?;
+        let done = sqlx::raw_sql(sqlx::AssertSqlSafe(ROLES_SQL))
+            .execute(&mut admin)
+            .await;
+        sqlx::raw_sql("SELECT pg_advisory_unlock(hashtext('bianmin roles'))")
+            .execute(&mut admin)
+            .await?;
+        done?;
+        anyhow::Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// `url` (of [`PG_BASE`]) with the app role instead of the superuser.
+pub fn as_app(url: &str) -> String {
+    url.replacen(PG_BASE, PG_APP, 1)
+}
+
+/// `url` (of [`PG_BASE`]) with the owner role instead of the superuser.
+pub fn as_owner(url: &str) -> String {
+    url.replacen(PG_BASE, PG_OWNER, 1)
+}
 /// The issuer and audience of the tokens [`token`] signs.
 pub const ISSUER: &str = "https://idp.test.bianmin";
 pub const AUDIENCE: &str = "bianmin";
@@ -125,7 +164,7 @@ fn quoted(name: &str) -> String {
 /// Templates made by this process, by name.
 static TEMPLATES: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
-/// A database migrated with the shared and `migrations`, to copy from:
+/// A database migrated (as the owner role) with the shared and `migrations`, to copy from:
 /// named by a hash of the migrations, made once and reused until the
 /// migrations change.
 pub async fn template(service: &str, migrations: &'static Migrator) -> anyhow::Result<String> {
@@ -166,6 +205,7 @@ where
     if made.contains(name) {
         return Ok(name.to_string());
     }
+    ensure_roles().await?;
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
     sqlx::query("SELECT pg_advisory_lock(hashtext($1))")
         .bind(name)
@@ -202,13 +242,17 @@ where
     let building = format!("{name}_building");
     for statement in [
         format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quoted(&building)),
-        format!("CREATE DATABASE {}", quoted(&building)),
+        // Owned by the owner role, as in a district: migrations create
+        // their tables in its public schema.
+        format!("CREATE DATABASE {} OWNER bianmin_owner", quoted(&building)),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&mut *admin)
             .await?;
     }
-    build(format!("{PG_BASE}/{building}")).await?;
+    // The migrations run as the owner, so the tables are its own (and
+    // row-level security, forced, holds for it too).
+    build(format!("{PG_OWNER}/{building}")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {} RENAME TO {}",
         quoted(&building),
@@ -223,7 +267,8 @@ where
 pub async fn copy_of(template: &str, name: &str) -> anyhow::Result<String> {
     let mut admin = PgConnection::connect(&format!("{PG_BASE}/postgres")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {} TEMPLATE {}",
+        // Owned by the owner role, like the template (and a district's).
+        "CREATE DATABASE {} TEMPLATE {} OWNER bianmin_owner",
         quoted(name),
         quoted(template)
     )))
@@ -309,6 +354,9 @@ pub fn staff(role: crate::auth::Role, center: &str) -> Principal {
 pub struct Spawned {
     /// Its gRPC address, `http://127.0.0.1:<port>`.
     pub url: String,
+    /// The superuser's URL of its database, for tests to look at (and
+    /// arrange) what it wrote, across centers; the service itself connects
+    /// as the app role.
     pub database_url: String,
     pub nats: Nats,
     /// Logs and the NATS store.
@@ -383,7 +431,8 @@ where
     let addr = listener.local_addr()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut values: HashMap<String, String> = [
-        ("DATABASE_URL", database_url.clone()),
+        ("DATABASE_URL", as_app(&database_url)),
+        ("MIGRATION_DATABASE_URL", as_owner(&database_url)),
         ("DATABASE_POOL_SIZE", "4".to_string()),
         ("NATS_URL", nats.url()),
         ("GRPC_ADDR", addr.to_string()),
@@ -439,4 +488,91 @@ async fn serving(url: &str, within: Duration) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     anyhow::bail!("{url} did not report SERVING within {within:?}")
+}
+
+/// Checks of the row-level security wall every service's `tests/rls.rs`
+/// runs on its own migrated template (services/README.md, "Row-level
+/// security").
+pub mod rls {
+    use super::{PG_BASE, PgConnection};
+    use sqlx::Connection as _;
+
+    /// Every table of `database`'s public schema whose row-level security
+    /// is not both enabled and forced, by why it should be: it has a
+    /// `center_id` column, or it is not one of the `shared` tables the
+    /// service declared not center-scoped (a table of a center's rows
+    /// without a center column, e.g. a child by foreign key). Empty is
+    /// good. Also returns the tables with a center column, so a caller can
+    /// see the check looked at something.
+    pub async fn unprotected(
+        database: &str,
+        shared: &[&str],
+    ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let mut db = PgConnection::connect(&format!("{PG_BASE}/{database}")).await?;
+        let rows: Vec<(String, bool, bool, bool)> = sqlx::query_as(
+            "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
+                    EXISTS (SELECT 1 FROM information_schema.columns i
+                            WHERE i.table_schema = 'public' AND i.table_name = c.relname
+                              AND i.column_name = 'center_id') AS has_center
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+               AND c.relname <> '_sqlx_migrations'
+             ORDER BY c.relname",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        let centered = rows.iter().filter(|r| r.3).map(|r| r.0.clone()).collect();
+        let unprotected = rows
+            .into_iter()
+            .filter(|(name, on, forced, has_center)| {
+                let scoped = *has_center || !shared.contains(&name.as_str());
+                scoped && !(*on && *forced)
+            })
+            .map(|(name, on, forced, has_center)| {
+                format!("{name} (center_id: {has_center}, rls: {on}, forced: {forced})")
+            })
+            .collect();
+        Ok((unprotected, centered))
+    }
+
+    /// What is wrong with the app role in `database`: it must exist, be no
+    /// superuser, not bypass row-level security, own no table (an owner
+    /// passes unforced policies and may alter them) and create nothing.
+    pub async fn app_role_faults(database: &str) -> anyhow::Result<Vec<String>> {
+        let mut db = PgConnection::connect(&format!("{PG_BASE}/{database}")).await?;
+        let role: Option<(bool, bool, bool, bool)> = sqlx::query_as(
+            "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'bianmin_app'",
+        )
+        .fetch_optional(&mut db)
+        .await?;
+        let Some((superuser, bypass, createrole, createdb)) = role else {
+            return Ok(vec!["no role bianmin_app".into()]);
+        };
+        let mut faults = Vec::new();
+        for (bad, what) in [
+            (superuser, "is superuser"),
+            (bypass, "has BYPASSRLS"),
+            (createrole, "has CREATEROLE"),
+            (createdb, "has CREATEDB"),
+        ] {
+            if bad {
+                faults.push(format!("bianmin_app {what}"));
+            }
+        }
+        let owned: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+             WHERE r.rolname = 'bianmin_app'",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        faults.extend(owned.into_iter().map(|t| format!("bianmin_app owns {t}")));
+        let may_create: bool =
+            sqlx::query_scalar("SELECT has_schema_privilege('bianmin_app', 'public', 'CREATE')")
+                .fetch_one(&mut db)
+                .await?;
+        if may_create {
+            faults.push("bianmin_app may create in schema public".into());
+        }
+        Ok(faults)
+    }
 }

@@ -15,6 +15,7 @@ use crate::store::catalog::{self as catalog_store, ForSubmission};
 use crate::store::notices as notices_store;
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::FieldViolation;
 use bianmin_common::pii::{self, PiiKeys};
 use bianmin_common::{notify, outbox};
@@ -117,7 +118,10 @@ async fn attempt(
         key: idempotency_key,
         hash: &hash,
     };
-    let mut conn = pool.acquire().await?;
+    // Scoped to the center the application is for, which the API checked
+    // the caller may submit at: the policy's WITH CHECK then refuses a row
+    // for any other center.
+    let mut conn = db::begin(pool, &db::Scope::center(v.center_id.clone())).await?;
     let accepted = match check_catalog(&mut conn, v).await? {
         Ok(accepted) => accepted,
         // A retry returns the first result even when the catalog has moved
@@ -167,7 +171,7 @@ async fn attempt(
         // was retired between the check and the write.
         return earlier.find(&mut conn).await;
     }
-    drop(conn);
+    conn.commit().await?;
     outbox::committed();
     notify::recorded(&new.notice);
     Ok(Some(Submitted {
@@ -345,7 +349,7 @@ pub async fn supplement(
     answer: &Supplement,
     by: &Principal,
 ) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = db::begin(pool, &db::Scope::of(by)).await?;
     let app = applications::lock(&mut tx, id)
         .await?
         .ok_or(Error::NotFound(id))?;
@@ -367,7 +371,7 @@ pub async fn supplement(
 /// unless review has decided it already, or it was withdrawn before.
 #[tracing::instrument(name = "db.withdraw", skip_all)]
 pub async fn withdraw(pool: &PgPool, id: Uuid, reason: &str, by: &Principal) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = db::begin(pool, &db::Scope::of(by)).await?;
     let app = applications::lock(&mut tx, id)
         .await?
         .ok_or(Error::NotFound(id))?;

@@ -9,6 +9,7 @@ use crate::events::publish;
 use crate::store::{cases, timers};
 use bianmin_common::auth::Principal;
 use bianmin_common::calendar::WorkingCalendar;
+use bianmin_common::db;
 use bianmin_common::{notify, outbox};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -76,7 +77,9 @@ pub async fn act(
     key: Option<&str>,
     command: Command,
 ) -> Result<Acted, ActError> {
-    let mut tx = pool.begin().await?;
+    // Under the actor's own scope: row-level security hides (and refuses
+    // writes to) any case outside it, behind the check in code below.
+    let mut tx = db::begin(pool, &db::Scope::of(principal)).await?;
     let mut stored = cases::lock(&mut tx, case_id)
         .await?
         .filter(|s| principal.sees_center(&s.center_id))
@@ -163,7 +166,8 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
     let mut fired = 0;
     loop {
         let now = d.now();
-        let mut tx = pool.begin().await?;
+        // Timers are system work: they fire for every center's cases.
+        let mut tx = db::begin(pool, &db::Scope::AllCenters).await?;
         let Some(claimed) = timers::claim_due(&mut tx, now).await? else {
             return Ok(fired);
         };

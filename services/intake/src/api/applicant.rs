@@ -9,6 +9,7 @@ use crate::store::personal;
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{self, policy::Scope};
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -33,7 +34,7 @@ pub async fn get_in_full(
     )
     .await
     .map_err(ApiError::from)?;
-    let sealed = personal::applicant(&state.pool, id)
+    let sealed = personal::applicant(&state.pool, &db::Scope::of(&caller), id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(|| application_not_found(id))?;
@@ -85,9 +86,10 @@ pub async fn find_applications(
     // A look-up by ID number is a read of someone's history: logged,
     // naming the resident by a pseudonym (the keyed hash), never the number.
     let pseudonym: String = hash.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let applications = personal::applications_by_id_number(&state.pool, &hash, center)
-        .await
-        .map_err(ApiError::from)?;
+    let applications =
+        personal::applications_by_id_number(&state.pool, &db::Scope::of(&caller), &hash, center)
+            .await
+            .map_err(ApiError::from)?;
     audit::record_access(
         &state.pool,
         &caller,

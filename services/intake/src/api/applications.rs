@@ -11,6 +11,7 @@ use crate::policy;
 use crate::store::{applications as store, public};
 use bianmin_common::auth::{self, Principal};
 use bianmin_common::calendar;
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -63,7 +64,7 @@ pub async fn submit(
     // answers the same, read back from the stored one.
     let application = match submitted.first {
         Some(first) => convert::first_view(first),
-        None => convert::as_first_answered(reread(state, submitted.id).await?),
+        None => convert::as_first_answered(reread(state, &caller, submitted.id).await?),
     };
     exchange
         .record_submitted(state, &caller, &application, submitted.replayed)
@@ -88,17 +89,24 @@ pub async fn get(
     // views of the ID and phone number are audited where they happen.
     // Read first, in one round trip with its owner; nothing of it is
     // returned unless the caller may see it.
-    let stored = store::read(&state.pool, id)
+    // Under the caller's own scope (row-level security). Another center's
+    // application is not there for it; the owner look-up then decides and
+    // records the refusal, as for any record the caller may not see.
+    let scope = db::Scope::of(&caller);
+    let Some(stored) = store::read(&state.pool, &scope, id)
         .await
         .map_err(ApiError::from)?
-        .ok_or_else(|| application_not_found(id))?;
+    else {
+        authorize(state, &caller, &policy::READ_APPLICATION, id).await?;
+        return Err(application_not_found(id).into());
+    };
     let owner = store::Owner {
         id,
         center_id: stored.center_id.clone(),
         submitted_by: stored.submitted_by.clone(),
     };
     authorize_owned(state, &caller, &policy::READ_APPLICATION, id, &owner).await?;
-    let materials = crate::store::materials::list(&state.pool, id)
+    let materials = crate::store::materials::list(&state.pool, &scope, id)
         .await
         .map_err(ApiError::from)?;
     Ok(Response::new(convert::as_seen_by(
@@ -122,7 +130,7 @@ pub async fn supplement(
         .map_err(ApiError::from)?;
     Ok(Response::new(convert::as_seen_by(
         &caller,
-        reread(state, id).await?,
+        reread(state, &caller, id).await?,
     )))
 }
 
@@ -142,7 +150,7 @@ pub async fn withdraw(
         .map_err(ApiError::from)?;
     Ok(Response::new(convert::as_seen_by(
         &caller,
-        reread(state, id).await?,
+        reread(state, &caller, id).await?,
     )))
 }
 
@@ -192,7 +200,9 @@ pub async fn public_progress(
         &state.calendar,
         today,
     );
-    let timeline = store::timeline_of(&state.pool, found.id)
+    // The public look-up checked the number and the phone's digits; no one
+    // is signed in, so it reads for the system, only this application.
+    let timeline = store::timeline_of(&state.pool, &db::Scope::AllCenters, found.id)
         .await
         .map_err(ApiError::from)?;
     let suspended = expected.suspended;
@@ -223,7 +233,8 @@ pub async fn public_progress(
 /// An application read whole, for the partner's look-up.
 pub(super) async fn application(
     state: &State,
+    caller: &Principal,
     id: uuid::Uuid,
 ) -> Result<Option<pb::Application>, ApiError> {
-    read(state, id).await
+    read(state, caller, id).await
 }

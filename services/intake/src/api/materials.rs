@@ -8,6 +8,7 @@ use crate::policy;
 use crate::store::{applications, materials};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::{self, policy::Target};
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_proto::intake::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -33,7 +34,8 @@ pub async fn upload(
     let r = request.into_inner();
     let id = application_id(&r.application_id)?;
     let not_found = || ApiError::NotFound(format!("申请 {id} 不存在 (application not found)"));
-    let target = materials::target(&state.pool, id)
+    let scope = db::Scope::of(&caller);
+    let target = materials::target(&state.pool, &scope, id)
         .await
         .map_err(ApiError::from)?
         .ok_or_else(not_found)?;
@@ -68,6 +70,7 @@ pub async fn upload(
     status::take_material(target.status).map_err(ApiError::from)?;
     let saved = materials::save(
         &state.pool,
+        &scope,
         state.materials.as_ref(),
         materials::Upload {
             application_id: id,
@@ -121,10 +124,16 @@ pub async fn download(
         || not_found().into(),
     )
     .await?;
-    let loaded = materials::load(&state.pool, state.materials.as_ref(), id, material_id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(not_found)?;
+    let loaded = materials::load(
+        &state.pool,
+        &db::Scope::of(&caller),
+        state.materials.as_ref(),
+        id,
+        material_id,
+    )
+    .await
+    .map_err(ApiError::from)?
+    .ok_or_else(not_found)?;
     Ok(Response::new(pb::MaterialsDownloadResponse {
         material: Some(convert::material(loaded.file)),
         content: loaded.content,

@@ -15,6 +15,7 @@ use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::Principal;
 use bianmin_common::auth::policy::{Rule, Target};
 use bianmin_common::calendar::WorkingCalendar;
+use bianmin_common::db;
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
 use bianmin_common::pii::PiiKeys;
@@ -81,17 +82,24 @@ async fn authorize_owned(
 }
 
 /// The application as it is now, with its materials; `None` when unknown.
-async fn read(state: &State, id: Uuid) -> Result<Option<pb::Application>, ApiError> {
-    let Some(stored) = store::read(&state.pool, id).await? else {
+/// Read under `caller`'s scope (row-level security), after the permission
+/// table allowed it.
+async fn read(
+    state: &State,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<Option<pb::Application>, ApiError> {
+    let scope = db::Scope::of(caller);
+    let Some(stored) = store::read(&state.pool, &scope, id).await? else {
         return Ok(None);
     };
-    let materials = crate::store::materials::list(&state.pool, id).await?;
+    let materials = crate::store::materials::list(&state.pool, &scope, id).await?;
     Ok(Some(convert::application(stored, materials)))
 }
 
 /// The application as it is now, after a change committed.
-async fn reread(state: &State, id: Uuid) -> Result<pb::Application, ApiError> {
-    read(state, id).await?.ok_or_else(|| {
+async fn reread(state: &State, caller: &Principal, id: Uuid) -> Result<pb::Application, ApiError> {
+    read(state, caller, id).await?.ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("application {id} vanished after commit"))
     })
 }

@@ -190,7 +190,7 @@ pub async fn get_application(
         || not_found().into(),
     )
     .await?;
-    let application = super::applications::application(state, owner.id)
+    let application = super::applications::application(state, &caller, owner.id)
         .await?
         .ok_or_else(not_found)?;
     Ok(Response::new(super::convert::as_seen_by(

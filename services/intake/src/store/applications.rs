@@ -7,6 +7,7 @@ use crate::domain::answers::Supplement;
 use crate::domain::catalog::ChecklistItem;
 use crate::domain::status::Status;
 use crate::domain::timeline;
+use bianmin_common::db::{self, Scope};
 use bianmin_common::notify;
 use bianmin_common::outbox::{self, OutboxEvent};
 use bianmin_common::pii::Sealed;
@@ -128,10 +129,10 @@ pub async fn insert_submitted(
                  $19, $20, $21, $22, $23, $24, $25, $26, $27
              FROM st
              ON CONFLICT (submitted_by, idempotency_key) DO NOTHING
-             RETURNING id
+             RETURNING id, center_id
          ), entry AS (
-             INSERT INTO timeline_entries (application_id, kind, title, detail, at)
-             SELECT id, $28, $29, $30, $18 FROM app
+             INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at)
+             SELECT id, center_id, $28, $29, $30, $18 FROM app
          ), notice AS (
              INSERT INTO notifications ({notice_columns})
              SELECT $31, $32, $33, $34, $35, $36, $37, $38 FROM app
@@ -207,8 +208,11 @@ pub async fn add_entry(
     event_id: Option<Uuid>,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        // The entry takes its application's center (row-level security;
+        // nothing is written for an application the scope does not see).
+        "INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at, event_id)
+         SELECT a.id, a.center_id, $2, $3, $4, $5, $6 FROM applications a WHERE a.id = $1
+         ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(application_id)
     .bind(entry.kind)
@@ -238,22 +242,30 @@ fn owner_of(r: &PgRow) -> Owner {
     }
 }
 
+///
+/// Every center's rows (`Scope::AllCenters`): this is the look-up the
+/// permission table decides on (and audits a refusal after), so it must
+/// find another center's application to refuse it; it returns only the
+/// center and the submitter, never the record.
 pub async fn owner(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Owner>> {
+    let mut tx = db::begin(pool, &Scope::AllCenters).await?;
     let row = sqlx::query("SELECT id, center_id, submitted_by FROM applications WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await?;
     Ok(row.as_ref().map(owner_of))
 }
 
 /// [`owner`] by application number: partners know the number printed on
 /// the resident's receipt, not the internal id.
+/// Every center's rows, as [`owner`].
 pub async fn owner_by_no(pool: &PgPool, application_no: &str) -> sqlx::Result<Option<Owner>> {
+    let mut tx = db::begin(pool, &Scope::AllCenters).await?;
     let row = sqlx::query(
         "SELECT id, center_id, submitted_by FROM applications WHERE application_no = $1",
     )
     .bind(application_no)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(row.as_ref().map(owner_of))
 }
@@ -307,7 +319,8 @@ pub struct Stored {
 /// status look-up used to take four round trips (owner, application,
 /// timeline, files), and under load each waited for a CPU.
 #[tracing::instrument(name = "db.get_application", skip_all)]
-pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
+pub async fn read(pool: &PgPool, scope: &Scope, id: Uuid) -> sqlx::Result<Option<Stored>> {
+    let mut tx = db::begin(pool, scope).await?;
     let Some(r) = sqlx::query(
         "SELECT a.id, a.application_no, a.center_id, a.service_type, a.channel, a.applicant_name, a.id_number_masked,
                 a.phone_masked, a.reason, a.status, a.submitted_at, a.review_case_id, a.review_stage, a.review_due_date,
@@ -321,7 +334,7 @@ pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
          FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     else {
         return Ok(None);
@@ -368,10 +381,11 @@ pub async fn read(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Stored>> {
 }
 
 /// An application's timeline, oldest first.
-pub async fn timeline_of(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<Recorded>> {
+pub async fn timeline_of(pool: &PgPool, scope: &Scope, id: Uuid) -> sqlx::Result<Vec<Recorded>> {
+    let mut tx = db::begin(pool, scope).await?;
     let entries = sqlx::query("SELECT kind, title, detail, at FROM timeline_entries WHERE application_id = $1 ORDER BY at, id")
         .bind(id)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
     Ok(entries
         .into_iter()
@@ -440,10 +454,10 @@ pub async fn review_opened(
 fn with_entry(update: &str, first: usize) -> String {
     let p = |i: usize| format!("${}", first + i);
     format!(
-        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}),
+        "WITH u AS ({update} RETURNING {ADDRESSEE_COLUMNS}, center_id AS entry_center),
          e AS (
-             INSERT INTO timeline_entries (application_id, kind, title, detail, at, event_id)
-             SELECT id, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
+             INSERT INTO timeline_entries (application_id, center_id, kind, title, detail, at, event_id)
+             SELECT id, entry_center, {kind}::text, {title}, {detail}, {at}, {event} FROM u WHERE {kind}::text IS NOT NULL
              ON CONFLICT (event_id) DO NOTHING
          )
          SELECT {ADDRESSEE_COLUMNS} FROM u",

@@ -10,11 +10,12 @@
 
 use crate::domain::catalog::ChecklistItem;
 use crate::domain::status::Status;
+use bianmin_common::db::{self, Scope};
 use chrono::{DateTime, Utc};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
 use sha2::{Digest as _, Sha256};
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -149,13 +150,18 @@ pub struct Target {
     pub checklist: Vec<ChecklistItem>,
 }
 
-pub async fn target(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Option<Target>> {
+pub async fn target(
+    pool: &PgPool,
+    scope: &Scope,
+    application_id: Uuid,
+) -> sqlx::Result<Option<Target>> {
+    let mut tx = db::begin(pool, scope).await?;
     let row = sqlx::query(
         "SELECT a.center_id, a.submitted_by, a.status, COALESCE(a.checklist, s.materials) AS checklist
          FROM applications a JOIN service_types s ON s.code = a.service_type WHERE a.id = $1",
     )
     .bind(application_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(r) = row else {
         return Ok(None);
@@ -213,18 +219,19 @@ pub enum Error {
 }
 
 /// An application's materials, oldest first.
-pub async fn list(pool: &PgPool, application_id: Uuid) -> sqlx::Result<Vec<File>> {
+pub async fn list(pool: &PgPool, scope: &Scope, application_id: Uuid) -> sqlx::Result<Vec<File>> {
+    let mut tx = db::begin(pool, scope).await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM materials WHERE application_id = $1 ORDER BY uploaded_at, id"
     )))
     .bind(application_id)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(rows.iter().map(file).collect())
 }
 
 async fn existing(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     application_id: Uuid,
     item: &str,
     sha256: &str,
@@ -235,7 +242,7 @@ async fn existing(
     .bind(application_id)
     .bind(item)
     .bind(sha256)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     Ok(row.as_ref().map(file))
 }
@@ -259,9 +266,18 @@ pub struct Saved {
 
 /// Stores an upload; the same content for the same item again returns the
 /// first material (replayed).
-pub async fn save(pool: &PgPool, store: &dyn ObjectStore, u: Upload<'_>) -> Result<Saved, Error> {
+pub async fn save(
+    pool: &PgPool,
+    scope: &Scope,
+    store: &dyn ObjectStore,
+    u: Upload<'_>,
+) -> Result<Saved, Error> {
     let sha256 = hex(&Sha256::digest(&u.content));
-    if let Some(found) = existing(pool, u.application_id, u.item_code, &sha256).await? {
+    let mut tx = db::begin(pool, scope).await?;
+    let found = existing(&mut tx, u.application_id, u.item_code, &sha256).await?;
+    // Not held across the object store's write.
+    drop(tx);
+    if let Some(found) = found {
         return Ok(Saved {
             file: found,
             replayed: true,
@@ -276,9 +292,12 @@ pub async fn save(pool: &PgPool, store: &dyn ObjectStore, u: Upload<'_>) -> Resu
             tracing::error!(error = %e, key, "object store write failed");
             Error::Unavailable
         })?;
+    // Scoped: the policy lets the row in only for an application the
+    // scope sees.
+    let mut tx = db::begin(pool, scope).await?;
     let inserted = sqlx::query(
-        "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "INSERT INTO materials (id, application_id, item_code, file_name, content_type, size_bytes, sha256, object_key, uploaded_by, center_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, a.center_id FROM applications a WHERE a.id = $2
          ON CONFLICT (application_id, item_code, sha256) DO NOTHING",
     )
     .bind(Uuid::now_v7())
@@ -290,11 +309,12 @@ pub async fn save(pool: &PgPool, store: &dyn ObjectStore, u: Upload<'_>) -> Resu
     .bind(&sha256)
     .bind(&key)
     .bind(u.uploaded_by)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    let stored = existing(pool, u.application_id, u.item_code, &sha256)
+    let stored = existing(&mut tx, u.application_id, u.item_code, &sha256)
         .await?
         .ok_or_else(|| Error::Vanished(key.clone()))?;
+    tx.commit().await?;
     Ok(Saved {
         file: stored,
         replayed: inserted.rows_affected() == 0,
@@ -310,17 +330,20 @@ pub struct Loaded {
 /// One material and its content.
 pub async fn load(
     pool: &PgPool,
+    scope: &Scope,
     store: &dyn ObjectStore,
     application_id: Uuid,
     material_id: Uuid,
 ) -> Result<Option<Loaded>, Error> {
+    let mut tx = db::begin(pool, scope).await?;
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS}, object_key FROM materials WHERE application_id = $1 AND id = $2"
     )))
     .bind(application_id)
     .bind(material_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    drop(tx);
     let Some(row) = row else {
         return Ok(None);
     };

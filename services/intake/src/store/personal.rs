@@ -1,5 +1,6 @@
 //! The applicant's personal data in full, and look-ups by ID number.
 
+use bianmin_common::db::{self, Scope};
 use bianmin_common::pii::Sealed;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
@@ -14,13 +15,18 @@ pub struct SealedApplicant {
 }
 
 /// The sealed ID and phone number of one application.
-pub async fn applicant(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SealedApplicant>> {
+pub async fn applicant(
+    pool: &PgPool,
+    scope: &Scope,
+    id: Uuid,
+) -> sqlx::Result<Option<SealedApplicant>> {
+    let mut tx = db::begin(pool, scope).await?;
     let Some(r) = sqlx::query(
         "SELECT application_no, applicant_name, id_number_sealed, id_number_key_id, phone_sealed, phone_key_id
          FROM applications WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?
     else {
         return Ok(None);
@@ -54,9 +60,11 @@ pub struct Summary {
 /// `center` limits them to one center. Masked.
 pub async fn applications_by_id_number(
     pool: &PgPool,
+    scope: &Scope,
     hash: &[u8],
     center: Option<&str>,
 ) -> sqlx::Result<Vec<Summary>> {
+    let mut tx = db::begin(pool, scope).await?;
     let rows = sqlx::query(
         "SELECT id, application_no, center_id, service_type, status, submitted_at, applicant_name,
                 id_number_masked, phone_masked
@@ -65,7 +73,7 @@ pub async fn applications_by_id_number(
     )
     .bind(hash)
     .bind(center)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     Ok(rows
         .into_iter()

@@ -1,6 +1,7 @@
 //! The public progress page's read: an application by its number.
 
 use crate::domain::progress::Guesses;
+use bianmin_common::db::{self, Scope};
 use bianmin_common::pii::Sealed;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgPool, Row};
@@ -25,7 +26,12 @@ pub struct Found {
 }
 
 /// The application numbered `application_no`, if any.
+///
+/// Every center's rows (`Scope::AllCenters`): the public look-up is by the
+/// number on the receipt and the phone's last digits, checked by the caller
+/// before anything is answered; no one is signed in to scope it by.
 pub async fn by_number(pool: &PgPool, application_no: &str) -> sqlx::Result<Option<Found>> {
+    let mut tx = db::begin(pool, &Scope::AllCenters).await?;
     let row = sqlx::query(
         "SELECT id, application_no, status, center_id, service_type, submitted_at, applicant_name,
                 phone_sealed, phone_key_id, review_due_date, missing_items, supplement_reason,
@@ -33,7 +39,7 @@ pub async fn by_number(pool: &PgPool, application_no: &str) -> sqlx::Result<Opti
          FROM applications WHERE application_no = $1",
     )
     .bind(application_no)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     Ok(row.map(|r| Found {
         id: r.get("id"),

@@ -12,6 +12,7 @@ use crate::store::{cases, measures};
 use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::policy::{Rule, Target};
 use bianmin_common::auth::{self, Principal};
+use bianmin_common::db;
 use bianmin_common::error::{ApiError, FieldViolation};
 use bianmin_common::grpc::Ready;
 use bianmin_proto::review::v1::{
@@ -73,6 +74,36 @@ async fn allowed(
     .await
 }
 
+/// The case `key` as `principal` may see it, after the permission table.
+/// Read under the caller's own scope (row-level security); a case of
+/// another center is not there for it, and is then looked up across
+/// centers only so the table refuses it and the refusal is audited, the
+/// answer being the same "not found" as for a missing case.
+async fn case_for(
+    pool: &PgPool,
+    principal: &Principal,
+    rule: &Rule,
+    key: cases::Key,
+) -> Result<cases::Stored, Status> {
+    let read = |scope: db::Scope| async move {
+        let mut tx = db::begin(pool, &scope).await?;
+        cases::get(&mut *tx, key).await
+    };
+    if let Some(found) = read(db::Scope::of(principal))
+        .await
+        .map_err(ApiError::from)?
+    {
+        allowed(pool, principal, rule, &found).await?;
+        return Ok(found);
+    }
+    let hidden = read(db::Scope::AllCenters)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)?;
+    allowed(pool, principal, rule, &hidden).await?;
+    Err(not_found())
+}
+
 fn refused(e: ActError) -> Status {
     match e {
         ActError::NotFound => not_found(),
@@ -114,11 +145,7 @@ impl ReviewService for ReviewApi {
                 .into());
             }
         };
-        let found = cases::get(&state.pool, key)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
-        allowed(&state.pool, &principal, &policy::READ_REVIEW_CASE, &found).await?;
+        let found = case_for(&state.pool, &principal, &policy::READ_REVIEW_CASE, key).await?;
         Ok(Response::new(convert::review_case(&found)))
     }
 
@@ -155,7 +182,7 @@ impl ReviewService for ReviewApi {
             assignee: text(r.assignee),
             limit: if r.limit == 0 { 200 } else { r.limit.min(1000) } as i64,
         };
-        let (items, counts) = cases::queue(&state.pool, &filter)
+        let (items, counts) = cases::queue(&state.pool, &db::Scope::of(&principal), &filter)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListReviewCasesResponse {
@@ -203,11 +230,13 @@ impl ReviewService for ReviewApi {
         .await?;
         // The table first (who may act on this center's cases at all); the
         // lifecycle then says which role takes which step.
-        let found = cases::get(&state.pool, cases::Key::Case(case_id))
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
-        allowed(&state.pool, &principal, &policy::ACT_ON_REVIEW_CASE, &found).await?;
+        case_for(
+            &state.pool,
+            &principal,
+            &policy::ACT_ON_REVIEW_CASE,
+            cases::Key::Case(case_id),
+        )
+        .await?;
         let key = bianmin_common::error::idempotency_key(&r.idempotency_key)?.map(str::to_string);
         let command = convert::command(r.action)?;
         let acted = flow::act(
@@ -239,7 +268,7 @@ impl ReviewService for ReviewApi {
             &request.get_ref().center_id,
         )
         .await?;
-        let rows = measures::measures(&state.pool, center.as_deref())
+        let rows = measures::measures(&state.pool, &db::Scope::of(&principal), center.as_deref())
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ReviewMeasures {

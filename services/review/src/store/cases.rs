@@ -65,10 +65,10 @@ pub async fn insert_opened(
                  accepted_on, limit_working_days, due_date, opened_at, state)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (application_id) DO NOTHING
-             RETURNING id
+             RETURNING id, center_id
          ), t AS (
-             INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
-             SELECT c.id, u.* FROM c, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS u
+             INSERT INTO timers (case_id, center_id, kind, clock, task_id, due, fire_at)
+             SELECT c.id, c.center_id, u.* FROM c, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::timestamptz[]) AS u
              ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING
          ), o AS (
              INSERT INTO outbox ({event_columns})
@@ -122,6 +122,7 @@ fn from_row(r: &PgRow) -> sqlx::Result<Stored> {
     })
 }
 
+#[derive(Clone, Copy, Debug)]
 pub enum Key {
     Case(Uuid),
     Application(Uuid),
@@ -198,7 +199,11 @@ pub async fn claim_key(
     key: &str,
     action: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("INSERT INTO case_actions (case_id, idempotency_key, action) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+    let done = sqlx::query(
+        // The key takes its case's center (row-level security).
+        "INSERT INTO case_actions (case_id, center_id, idempotency_key, action)
+         SELECT c.id, c.center_id, $2, $3 FROM review_cases c WHERE c.id = $1 ON CONFLICT DO NOTHING",
+    )
         .bind(case_id)
         .bind(key)
         .bind(action)
@@ -281,9 +286,12 @@ pub struct QueueRow {
 /// Open cases, urgent first, then the earliest due date; with the count
 /// per stage under the same filters (stage aside).
 pub async fn queue(
-    db: &sqlx::PgPool,
+    pool: &sqlx::PgPool,
+    scope: &bianmin_common::db::Scope,
     f: &QueueFilter,
 ) -> sqlx::Result<(Vec<QueueRow>, Vec<(String, i64)>)> {
+    // Both statements in one transaction under the caller's scope.
+    let mut db = bianmin_common::db::begin(pool, scope).await?;
     let filters = "($1::text IS NULL OR center_id = $1) AND ($2::text IS NULL OR service_type = $2)
                    AND ($3::text IS NULL OR assignee = $3) AND stage NOT IN ('closed', 'withdrawn')";
     let sql = format!(
@@ -298,7 +306,7 @@ pub async fn queue(
         .bind(&f.assignee)
         .bind(stage)
         .bind(f.limit)
-        .fetch_all(db)
+        .fetch_all(&mut *db)
         .await?;
     let counts_sql = format!(
         "SELECT stage, count(*) AS n FROM review_cases WHERE {filters} GROUP BY stage ORDER BY stage"
@@ -307,7 +315,7 @@ pub async fn queue(
         .bind(&f.center)
         .bind(&f.service_type)
         .bind(&f.assignee)
-        .fetch_all(db)
+        .fetch_all(&mut *db)
         .await?;
     let items = rows
         .iter()

@@ -15,7 +15,12 @@ pub struct MeasureRow {
     pub breaches: i64,
 }
 
-pub async fn measures(pool: &PgPool, center: Option<&str>) -> sqlx::Result<Vec<MeasureRow>> {
+pub async fn measures(
+    pool: &PgPool,
+    scope: &bianmin_common::db::Scope,
+    center: Option<&str>,
+) -> sqlx::Result<Vec<MeasureRow>> {
+    let mut tx = bianmin_common::db::begin(pool, scope).await?;
     let rows = sqlx::query(
         "SELECT c.center_id, c.service_type, count(*) AS cases,
                 count(*) FILTER (WHERE c.decision_outcome IS NOT NULL) AS decided,
@@ -30,7 +35,7 @@ pub async fn measures(pool: &PgPool, center: Option<&str>) -> sqlx::Result<Vec<M
          GROUP BY c.center_id, c.service_type ORDER BY c.center_id, c.service_type",
     )
     .bind(center)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
     rows.iter()
         .map(|r| {

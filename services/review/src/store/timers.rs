@@ -49,8 +49,11 @@ async fn arm(tx: &mut PgConnection, case_id: Uuid, specs: &[TimerSpec]) -> sqlx:
     }
     let c = Columns::of(specs);
     sqlx::query(
-        "INSERT INTO timers (case_id, kind, clock, task_id, due, fire_at)
-         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+        // The timers take their case's center (row-level security).
+        "INSERT INTO timers (case_id, center_id, kind, clock, task_id, due, fire_at)
+         SELECT c.id, c.center_id, u.* FROM review_cases c,
+                unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[]) AS u
+         WHERE c.id = $1
          ON CONFLICT (case_id, kind, clock, task_id, due) DO NOTHING",
     )
     .bind(case_id)
