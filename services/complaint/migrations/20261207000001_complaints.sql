@@ -47,18 +47,44 @@ CREATE TABLE complaint_numbers (
     PRIMARY KEY (center_id, day)
 );
 
+ALTER TABLE complaints ADD CONSTRAINT complaints_id_center UNIQUE (id, center_id);
+
 -- Durable timers (review's are the model): claimed with FOR UPDATE SKIP
 -- LOCKED and stamped fired in the same transaction as the breach, its
 -- notice and its event, so each fires once across restarts and replicas.
 CREATE TABLE complaint_timers (
     id            BIGSERIAL PRIMARY KEY,
-    complaint_id  UUID NOT NULL REFERENCES complaints (id),
+    complaint_id  UUID NOT NULL,
+    -- The complaint's center, kept equal to it by the foreign key (a
+    -- complaint's timer is written in its filing's transaction, where a
+    -- policy joining to the complaint could not be relied on).
     center_id     TEXT NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('breach')),
     due           DATE NOT NULL,
     fire_at       TIMESTAMPTZ NOT NULL,
     fired_at      TIMESTAMPTZ,
     fired_by      TEXT,
-    UNIQUE (complaint_id, kind, due)
+    UNIQUE (complaint_id, kind, due),
+    FOREIGN KEY (complaint_id, center_id) REFERENCES complaints (id, center_id)
 );
 CREATE INDEX complaint_timers_pending ON complaint_timers (fire_at) WHERE fired_at IS NULL;
+
+-- Row-level security (services/README.md, "Row-level security"): every
+-- table of a center's rows forced under the shared center_visible(), so a
+-- query that forgets its center returns nothing. Center-scoped:
+-- complaints, complaint_numbers, complaint_timers. Shared: outbox, inbox,
+-- audit_log, notifications (system work for every center).
+ALTER TABLE complaints ENABLE ROW LEVEL SECURITY;
+ALTER TABLE complaints FORCE ROW LEVEL SECURITY;
+CREATE POLICY center_scope ON complaints
+    USING (center_visible(center_id)) WITH CHECK (center_visible(center_id));
+
+ALTER TABLE complaint_numbers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE complaint_numbers FORCE ROW LEVEL SECURITY;
+CREATE POLICY center_scope ON complaint_numbers
+    USING (center_visible(center_id)) WITH CHECK (center_visible(center_id));
+
+ALTER TABLE complaint_timers ENABLE ROW LEVEL SECURITY;
+ALTER TABLE complaint_timers FORCE ROW LEVEL SECURITY;
+CREATE POLICY center_scope ON complaint_timers
+    USING (center_visible(center_id)) WITH CHECK (center_visible(center_id));

@@ -8,7 +8,9 @@ use crate::domain::input::{self, Valid};
 use crate::events::publish;
 use crate::store::complaints::{self, NewComplaint, Protected, Stored};
 use crate::store::timers;
+use bianmin_common::auth::Principal;
 use bianmin_common::calendar::{self, WorkingCalendar};
+use bianmin_common::db::{self, Scope};
 use bianmin_common::notify::{self, Channel, Notification, Recipient};
 use bianmin_common::outbox;
 use bianmin_common::pii::{self, PiiKeys};
@@ -57,11 +59,13 @@ pub async fn file(
     keys: &PiiKeys,
     clock: &Clock,
     v: &Valid,
+    principal: &Principal,
     actor: &Actor,
     key: Option<&str>,
 ) -> Result<Filed, Error> {
     let hash = keys.lookup_hash("complaint-request", &input::canonical(v));
-    let mut tx = pool.begin().await?;
+    let scope = Scope::of(principal);
+    let mut tx = db::begin(pool, &scope).await?;
     if let Some(key) = key
         && let Some(first) = earlier(&mut tx, &actor.subject, key, &hash).await?
     {
@@ -115,9 +119,9 @@ pub async fn file(
     if !written {
         // A concurrent retry under the same key committed first.
         drop(tx);
-        let mut conn = pool.acquire().await?;
+        let mut tx = db::begin(pool, &scope).await?;
         let key = key.unwrap_or_default();
-        return earlier(&mut conn, &actor.subject, key, &hash)
+        return earlier(&mut tx, &actor.subject, key, &hash)
             .await?
             .ok_or(Error::KeyReused);
     }
@@ -152,10 +156,11 @@ pub async fn act(
     pool: &PgPool,
     clock: &Clock,
     id: Uuid,
+    principal: &Principal,
     actor: &Actor,
     command: Command,
 ) -> Result<Stored, Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = db::begin(pool, &Scope::of(principal)).await?;
     let mut stored = complaints::lock(&mut tx, id)
         .await?
         .ok_or(Error::NotFound)?;
@@ -218,7 +223,8 @@ pub async fn fire_due(pool: &PgPool, clock: &Clock, replica: &str) -> sqlx::Resu
     let mut fired = 0;
     loop {
         let now = clock.now();
-        let mut tx = pool.begin().await?;
+        // System work for every center.
+        let mut tx = db::begin(pool, &Scope::AllCenters).await?;
         let Some(claimed) = timers::claim_due(&mut tx, now).await? else {
             return Ok(fired);
         };

@@ -64,18 +64,42 @@ async fn a_complaint_recorded_at_the_window_is_investigated_by_two_and_closed() 
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
-    let (status, _) = step(&specialist, "classify",
-        json!({"nature": "service_violation", "severity": "general"})).await;
+    let (status, _) = step(
+        &specialist,
+        "classify",
+        json!({"nature": "service_violation", "severity": "general"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, refused) = step(&specialist, "assign_investigators",
-        json!({"investigators": ["c01-supervisor", "c01-window-3"]})).await;
+    let (status, refused) = step(
+        &specialist,
+        "assign_investigators",
+        json!({"investigators": ["c01-supervisor", "c01-window-3"]}),
+    )
+    .await;
     assert_eq!(status, 400, "{refused}");
-    let (status, c) = step(&specialist, "assign_investigators",
-        json!({"investigators": ["c01-supervisor", "c01-specialist"]})).await;
-    assert_eq!((status, c["status"].as_str()), (200, Some("investigating")), "{c}");
-    let (status, c) = step(&supervisor, "record_finding",
-        json!({"result": "substantiated", "cause": "窗口人员未执行一次性告知"})).await;
-    assert_eq!((status, c["finding"]["result"].as_str()), (200, Some("substantiated")), "{c}");
+    let (status, c) = step(
+        &specialist,
+        "assign_investigators",
+        json!({"investigators": ["c01-supervisor", "c01-specialist"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, c["status"].as_str()),
+        (200, Some("investigating")),
+        "{c}"
+    );
+    let (status, c) = step(
+        &supervisor,
+        "record_finding",
+        json!({"result": "substantiated", "cause": "窗口人员未执行一次性告知"}),
+    )
+    .await;
+    assert_eq!(
+        (status, c["finding"]["result"].as_str()),
+        (200, Some("substantiated")),
+        "{c}"
+    );
     let (status, c) = step(&specialist, "close", json!({})).await;
     assert_eq!((status, c["status"].as_str()), (200, Some("closed")), "{c}");
     assert_eq!(c["first_owner"], "c01-specialist");
@@ -90,7 +114,9 @@ async fn a_complaint_recorded_at_the_window_is_investigated_by_two_and_closed() 
     assert_eq!(other.status(), 404);
 
     // Nothing of the complainant in clear in the database.
-    let pool = sqlx::PgPool::connect(&cluster.database_url("complaint")).await.unwrap();
+    let pool = sqlx::PgPool::connect(&cluster.database_url("complaint"))
+        .await
+        .unwrap();
     let clear: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM complaints WHERE row_to_json(complaints)::text LIKE '%' || $1 || '%'
              OR row_to_json(complaints)::text LIKE '%' || $2 || '%'",
@@ -101,7 +127,10 @@ async fn a_complaint_recorded_at_the_window_is_investigated_by_two_and_closed() 
     .await
     .unwrap();
     assert_eq!(clear, 0);
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM complaints").fetch_one(&pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM complaints")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 1);
     pool.close().await;
     cluster.stop().await;

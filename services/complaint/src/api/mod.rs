@@ -13,6 +13,7 @@ use bianmin_common::audit::{self, Reads};
 use bianmin_common::auth::policy::{Rule, Target};
 use bianmin_common::auth::{self, Principal, Role};
 use bianmin_common::calendar;
+use bianmin_common::db::{self, Scope};
 use bianmin_common::error::ApiError;
 use bianmin_common::grpc::Ready;
 use bianmin_common::pii::PiiKeys;
@@ -74,26 +75,39 @@ async fn visible(
 ) -> Result<Stored, GrpcStatus> {
     audit::require_grant(&state.pool, principal, rule, "complaint").await?;
     let id = uuid(raw_id)?;
-    let mut conn = state.pool.acquire().await.map_err(ApiError::from)?;
-    let found = complaints::get(&mut conn, id)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(not_found)?;
-    drop(conn);
+    // The owner first, across centers (system work: the table must find
+    // another center's complaint to refuse and audit it); only the center
+    // and who filed it leave this read.
+    let owner = {
+        let mut tx = db::begin(&state.pool, &Scope::AllCenters)
+            .await
+            .map_err(ApiError::from)?;
+        complaints::owner(&mut tx, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?
+    };
     audit::enforce(
         &state.pool,
         principal,
         rule,
         &format!("complaint:{id}"),
         Target {
-            center_id: found.center_id(),
-            owner: Some(&found.complaint.filed_by),
+            center_id: &owner.center_id,
+            owner: Some(&owner.filed_by),
         },
         Reads::RefusalsOnly,
         not_found,
     )
     .await?;
-    Ok(found)
+    // Then the complaint, under the caller's own scope.
+    let mut tx = db::begin(&state.pool, &Scope::of(principal))
+        .await
+        .map_err(ApiError::from)?;
+    complaints::get(&mut tx, id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(not_found)
 }
 
 impl ComplaintApi {
@@ -111,6 +125,7 @@ impl ComplaintApi {
             &state.pool,
             &state.clock,
             found.id,
+            &principal,
             &actor(&principal),
             command,
         )
@@ -169,6 +184,7 @@ impl ComplaintService for ComplaintApi {
             &state.keys,
             &state.clock,
             &valid,
+            &principal,
             &actor(&principal),
             key,
         )
@@ -238,8 +254,10 @@ impl ComplaintService for ComplaintApi {
             status,
             limit: if r.limit == 0 { 200 } else { r.limit.min(1000) } as i64,
         };
-        let mut conn = state.pool.acquire().await.map_err(ApiError::from)?;
-        let items = complaints::list(&mut conn, &filter)
+        let mut tx = db::begin(&state.pool, &Scope::of(&principal))
+            .await
+            .map_err(ApiError::from)?;
+        let items = complaints::list(&mut tx, &filter)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListComplaintsResponse {

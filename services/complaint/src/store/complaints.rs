@@ -159,6 +159,26 @@ pub async fn by_idempotency_key(
         .transpose()
 }
 
+/// Who a complaint belongs to, for the permission table.
+pub struct Owner {
+    pub center_id: String,
+    pub filed_by: String,
+}
+
+pub async fn owner(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Owner>> {
+    let row = sqlx::query("SELECT center_id, filed_by FROM complaints WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| {
+        Ok(Owner {
+            center_id: r.try_get("center_id")?,
+            filed_by: r.try_get("filed_by")?,
+        })
+    })
+    .transpose()
+}
+
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Stored>> {
     let sql = format!("SELECT {COLUMNS} FROM complaints WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
