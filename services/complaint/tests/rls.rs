@@ -1,12 +1,12 @@
-//! Row-level security on the complaint service's migrated template (services/README.md,
-//! "Row-level security"): every center-scoped table forced, the app role
+//! Row-level security on the complaint service's migrated template
+//! (services/README.md, "Row-level security"): every center-scoped table forced, the app role
 //! owning nothing and bypassing nothing. The shared mechanism itself is
 //! tested in intake's tests/rls.rs.
 
 use bianmin_common::testkit::{self, rls};
 use sqlx::{Connection as _, PgConnection};
 
-/// Review's tables that are not center-scoped (the service's machinery;
+/// The service's tables that are not center-scoped (the service's machinery;
 /// also in its migration 20261207000001_complaints.sql).
 const SHARED: &[&str] = &["outbox", "inbox", "audit_log", "notifications"];
 
@@ -20,7 +20,12 @@ async fn every_center_scoped_table_of_complaint_is_forced() {
         unprotected.is_empty(),
         "tables without forced row-level security: {unprotected:?}"
     );
-    assert!(centered.contains(&"complaints".to_string()), "{centered:?}");
+    for table in ["complaints", "complaint_numbers", "complaint_timers"] {
+        assert!(
+            centered.contains(&table.to_string()),
+            "{table}: {centered:?}"
+        );
+    }
 }
 
 #[tokio::test]
