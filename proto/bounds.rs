@@ -35,6 +35,13 @@ pub const MAX_LENGTH: &[(&str, usize)] = &[
     (".bianmin.review.v1.Close.improvements", 2000),
     (".bianmin.review.v1.Assign.assignee", 100),
     (".bianmin.review.v1.Assign.reason", 500),
+    // intake: domain/submission.rs, domain/answers.rs, domain/catalog.rs
+    (".bianmin.intake.v1.Applicant.name", 50),
+    (".bianmin.intake.v1.SubmitApplicationRequest.reason", 1000),
+    (".bianmin.intake.v1.SubmitApplicationRequest.urgent_reason", 200),
+    (".bianmin.intake.v1.SupplementApplicationRequest.note", 500),
+    (".bianmin.intake.v1.WithdrawApplicationRequest.reason", 500),
+    (".bianmin.intake.v1.CatalogChecklistItem.name", 50),
 ];
 
 /// (field, most items)
@@ -49,4 +56,7 @@ pub const MAX_ITEMS: &[(&str, usize)] = &[
     (".bianmin.review.v1.ServicePlan.resources", 50),
     (".bianmin.review.v1.ServicePlan.tasks", 50),
     (".bianmin.review.v1.CheckAcceptance.reopen_task_ids", 50),
+    // intake
+    (".bianmin.intake.v1.SubmitApplicationRequest.departments", 8),
+    (".bianmin.intake.v1.SupplementApplicationRequest.supplied_items", 50),
 ];
