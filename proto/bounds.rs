@@ -35,6 +35,13 @@ pub const MAX_LENGTH: &[(&str, usize)] = &[
     (".bianmin.review.v1.Close.improvements", 2000),
     (".bianmin.review.v1.Assign.assignee", 100),
     (".bianmin.review.v1.Assign.reason", 500),
+    // intake: domain/submission.rs, domain/answers.rs, domain/catalog.rs
+    (".bianmin.intake.v1.Applicant.name", 50),
+    (".bianmin.intake.v1.SubmitApplicationRequest.reason", 1000),
+    (".bianmin.intake.v1.SubmitApplicationRequest.urgent_reason", 200),
+    (".bianmin.intake.v1.SupplementApplicationRequest.note", 500),
+    (".bianmin.intake.v1.WithdrawApplicationRequest.reason", 500),
+    (".bianmin.intake.v1.CatalogChecklistItem.name", 50),
     // complaint: domain/input.rs (NAME_CHARS 50, CONTENT_CHARS 2000,
     // DEMAND_CHARS 1000, REASON_CHARS 500, ID_CHARS 64)
     (".bianmin.complaint.v1.Complainant.name", 50),
@@ -61,6 +68,9 @@ pub const MAX_ITEMS: &[(&str, usize)] = &[
     (".bianmin.review.v1.ServicePlan.resources", 50),
     (".bianmin.review.v1.ServicePlan.tasks", 50),
     (".bianmin.review.v1.CheckAcceptance.reopen_task_ids", 50),
+    // intake
+    (".bianmin.intake.v1.SubmitApplicationRequest.departments", 8),
+    (".bianmin.intake.v1.SupplementApplicationRequest.supplied_items", 50),
     // complaint: domain/input.rs (MAX_INVESTIGATORS 10)
     (".bianmin.complaint.v1.AssignInvestigatorsRequest.investigators", 10),
 ];

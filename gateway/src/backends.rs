@@ -248,8 +248,9 @@ mod document_tests {
             50
         );
         assert_eq!(schemas["Close"]["properties"]["results"]["maxLength"], 2000);
+        assert_eq!(schemas["SubmitApplicationRequest"]["properties"]["reason"]["maxLength"], 1000);
         assert_eq!(
-            schemas["SubmitApplicationRequest"]["properties"]["reason"]["maxLength"],
+            schemas["SubmitApplicationRequest"]["properties"]["service_type"]["maxLength"],
             crate::error::MAX_TEXT_CHARS
         );
         // Every string and list of every request body is bounded.

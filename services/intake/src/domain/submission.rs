@@ -451,6 +451,49 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_bounds_are_the_enforced_ones() {
+        use super::super::{answers, catalog};
+        let documented = |field: &str, table: &[(&str, usize)]| {
+            table
+                .iter()
+                .find(|(f, _)| *f == format!(".bianmin.intake.v1.{field}"))
+                .map(|(_, n)| *n)
+                .unwrap_or_else(|| panic!("{field} is not documented"))
+        };
+        let lengths = bianmin_proto::bounds::MAX_LENGTH;
+        let items = bianmin_proto::bounds::MAX_ITEMS;
+        assert_eq!(documented("Applicant.name", lengths), MAX_NAME_CHARS);
+        assert_eq!(
+            documented("SubmitApplicationRequest.reason", lengths),
+            MAX_REASON_CHARS
+        );
+        assert_eq!(
+            documented("SubmitApplicationRequest.urgent_reason", lengths),
+            MAX_URGENT_REASON_CHARS
+        );
+        assert_eq!(
+            documented("SubmitApplicationRequest.departments", items),
+            MAX_DEPARTMENTS
+        );
+        assert_eq!(
+            documented("SupplementApplicationRequest.note", lengths),
+            answers::MAX_NOTE_CHARS
+        );
+        assert_eq!(
+            documented("WithdrawApplicationRequest.reason", lengths),
+            answers::MAX_NOTE_CHARS
+        );
+        assert_eq!(
+            documented("SupplementApplicationRequest.supplied_items", items),
+            answers::MAX_ITEMS
+        );
+        assert_eq!(
+            documented("CatalogChecklistItem.name", lengths),
+            catalog::MAX_NAME_CHARS
+        );
+    }
+
+    #[test]
     fn debug_withholds_the_applicant() {
         let draft = good();
         let valid = validate(&draft, today()).unwrap();
