@@ -14,7 +14,12 @@ use std::process::Stdio;
 async fn fuzz(cluster: &Cluster, token: &str, seed: u32) -> (bool, String) {
     let bin = std::env::var("BIANMIN_FUZZ_BIN").unwrap_or_else(|_| "schemathesis".to_string());
     let gateway = &cluster.gateway;
+    // Its working folder is a fresh one: schemathesis keeps a cache of
+    // earlier findings where it runs, which would make one run depend on
+    // the last and write into the source tree.
+    let work = tempfile::tempdir().expect("a folder for the fuzzer");
     let output = tokio::process::Command::new(&bin)
+        .current_dir(work.path())
         .args([
             "run",
             &format!("{gateway}/api/v1/openapi.json"),
