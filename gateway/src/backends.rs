@@ -248,7 +248,10 @@ mod document_tests {
             50
         );
         assert_eq!(schemas["Close"]["properties"]["results"]["maxLength"], 2000);
-        assert_eq!(schemas["SubmitApplicationRequest"]["properties"]["reason"]["maxLength"], 1000);
+        assert_eq!(
+            schemas["SubmitApplicationRequest"]["properties"]["reason"]["maxLength"],
+            1000
+        );
         assert_eq!(
             schemas["SubmitApplicationRequest"]["properties"]["service_type"]["maxLength"],
             crate::error::MAX_TEXT_CHARS

@@ -13,6 +13,7 @@ pub mod deadline;
 pub mod error;
 pub mod grpc;
 pub mod http_client;
+pub mod identity;
 pub mod inbox;
 pub mod metrics;
 pub mod mtls;

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod complaint;
-pub mod id_number;
 pub mod input;
-pub mod phone;
+
+/// ID and phone numbers: one rule for every service (`bianmin_common::identity`).
+pub use bianmin_common::identity::{id_number, phone};

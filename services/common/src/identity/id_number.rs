@@ -62,7 +62,7 @@ pub fn check_digit(first17: &str) -> Option<char> {
 /// as digits). `today` bounds the birth date. Any UTF-8 is safe here: the
 /// number is sliced only once it is known to be 18 ASCII characters.
 pub fn validate(raw: &str, today: NaiveDate) -> Result<String, IdNumberError> {
-    let id = bianmin_common::text::halfwidth(raw).trim().to_uppercase();
+    let id = crate::text::halfwidth(raw).trim().to_uppercase();
     if id.chars().count() != 18 {
         return Err(IdNumberError::Length);
     }

@@ -7,7 +7,7 @@ pub const MESSAGE: &str = "联系电话格式不正确：手机号为 11 位，�
 /// Validates and normalises (spaces and dashes removed; full-width digits
 /// read as digits).
 pub fn validate(raw: &str) -> Option<String> {
-    let digits: String = bianmin_common::text::halfwidth(raw)
+    let digits: String = crate::text::halfwidth(raw)
         .chars()
         .filter(|c| !matches!(c, ' ' | '-'))
         .collect();
