@@ -31,6 +31,7 @@ pub mod testfiles;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod text;
+pub mod timers;
 
 #[cfg(test)]
 mod parser_props;

@@ -537,7 +537,8 @@ pub mod rls {
 
     /// What is wrong with the app role in `database`: it must exist, be no
     /// superuser, not bypass row-level security, own no table (an owner
-    /// passes unforced policies and may alter them) and create nothing.
+    /// passes unforced policies and may alter them) and create nothing; and
+    /// every table must be the owner role's.
     pub async fn app_role_faults(database: &str) -> anyhow::Result<Vec<String>> {
         let mut db = PgConnection::connect(&format!("{PG_BASE}/{database}")).await?;
         let role: Option<(bool, bool, bool, bool)> = sqlx::query_as(
@@ -573,6 +574,14 @@ pub mod rls {
         if may_create {
             faults.push("bianmin_app may create in schema public".into());
         }
+        // Every table is the owner role's, which ran the migrations.
+        let others: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::text || ' is ' || tableowner::text || '''s' FROM pg_tables
+             WHERE schemaname = 'public' AND tableowner <> 'bianmin_owner'",
+        )
+        .fetch_all(&mut db)
+        .await?;
+        faults.extend(others);
         Ok(faults)
     }
 }

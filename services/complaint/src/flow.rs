@@ -228,7 +228,8 @@ pub async fn fire_due(pool: &PgPool, clock: &Clock, replica: &str) -> sqlx::Resu
         let Some(claimed) = timers::claim_due(&mut tx, now).await? else {
             return Ok(fired);
         };
-        timers::mark_fired(&mut tx, claimed.id, now, replica).await?;
+        bianmin_common::timers::mark_fired(&mut tx, timers::TABLE, claimed.id, now, replica)
+            .await?;
         if let Some(mut stored) = complaints::lock(&mut tx, claimed.complaint_id).await?
             && stored.complaint.due_date == Some(claimed.due)
             && !stored.complaint.breached

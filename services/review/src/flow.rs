@@ -171,7 +171,8 @@ pub async fn fire_due(pool: &PgPool, d: &Deadlines, replica: &str) -> sqlx::Resu
         let Some(claimed) = timers::claim_due(&mut tx, now).await? else {
             return Ok(fired);
         };
-        timers::mark_fired(&mut tx, claimed.id, now, replica).await?;
+        bianmin_common::timers::mark_fired(&mut tx, timers::TABLE, claimed.id, now, replica)
+            .await?;
         let mut reached = None;
         // A timer the case no longer needs is stamped fired and says nothing.
         if let Some(mut stored) = cases::lock(&mut tx, claimed.case_id).await?

@@ -7,6 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+/// The table of this service's timers.
+pub const TABLE: &str = "complaint_timers";
+
 pub async fn arm(
     tx: &mut PgConnection,
     complaint_id: Uuid,
@@ -61,19 +64,4 @@ pub async fn claim_due(tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Resul
         complaint_id: r.try_get("complaint_id")?,
         due: r.try_get("due")?,
     }))
-}
-
-pub async fn mark_fired(
-    tx: &mut PgConnection,
-    id: i64,
-    now: DateTime<Utc>,
-    replica: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE complaint_timers SET fired_at = $2, fired_by = $3 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .bind(replica)
-        .execute(tx)
-        .await?;
-    Ok(())
 }

@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
+/// The table of this service's timers.
+pub const TABLE: &str = "timers";
+
 /// Timer specs as one array per column (kind, clock, task_id, due,
 /// fire_at), for an `INSERT … SELECT … FROM unnest(…)` that writes them
 /// all in one statement.
@@ -102,19 +105,4 @@ pub async fn claim_due(tx: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Resul
             due: r.try_get("due")?,
         },
     }))
-}
-
-pub async fn mark_fired(
-    tx: &mut PgConnection,
-    id: i64,
-    now: DateTime<Utc>,
-    replica: &str,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE timers SET fired_at = $2, fired_by = $3 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .bind(replica)
-        .execute(tx)
-        .await?;
-    Ok(())
 }
