@@ -68,10 +68,22 @@ pub const ISSUER: &str = "https://idp.test.bianmin";
 pub const AUDIENCE: &str = "bianmin";
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    // The port is released before its user binds it, so the system may
+    // offer it again to the next caller: two processes of one cluster were
+    // once handed the same port and the second could not start. Every port
+    // this process hands out is remembered and never handed out twice.
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = StdListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if !handed.contains(&port) {
+            handed.push(port);
+            return port;
+        }
+    }
 }
 
 pub async fn wait_port(port: u16, within: Duration) -> bool {
@@ -583,5 +595,14 @@ pub mod rls {
         .await?;
         faults.extend(others);
         Ok(faults)
+    }
+}
+
+#[cfg(test)]
+mod port_tests {
+    #[test]
+    fn free_ports_are_never_handed_out_twice() {
+        let ports: std::collections::HashSet<u16> = (0..2000).map(|_| super::free_port()).collect();
+        assert_eq!(ports.len(), 2000);
     }
 }
